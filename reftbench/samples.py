@@ -1,0 +1,30 @@
+"""The sample record every task produces and every trainer and evaluator consumes.
+
+A sample is a plain JSON-serialisable dict (one JSONL row):
+
+    id        str   unique within its family and split, the same across tiers plus a tier
+                    suffix, e.g. "detection-id-000042-open"
+    base_id   str   the id shared by the three tier versions of one scene, e.g. "detection-id-000042"
+    family    str   "detection" | "classification" | "math"
+    split     str   "train" | "id" (in-domain test) | "ood" (out-of-domain test)
+    tier      str   "judge" | "choice" | "open"
+    image     str   path of the image, relative to the split folder ("images/000042.png");
+                    loaders add "image_path", the absolute path
+    question  str   everything the model must read besides the image (choice options are
+                    rendered into it); the answer-format instruction is added by
+                    `reftbench.prompts`, in one place
+    answer    str   canonical text expected inside <answer>...</answer>:
+                    "yes"/"no"; "B" or "A,C"; "[x1, y1, x2, y2]"; "circle, square"; "12"
+    options   list[str]  choice tier only: option texts, lettered A, B, C, ... in order
+    metric    str   name of the accuracy function in `reftbench.rewards` ("yes_no", "letters",
+                    "box_iou", "label_set_iou", "math_equiv") or "module:function"
+
+Families may add fields (e.g. "box", "labels") for analysis; scoring reads only the above.
+"""
+
+FAMILIES = ("detection", "classification", "math")
+SPLITS = ("train", "id", "ood")
+TEST_SPLITS = ("id", "ood")
+TIERS = ("judge", "choice", "open")
+LETTERS = "ABCDEFGH"
+REQUIRED_FIELDS = ("id", "family", "split", "tier", "image", "question", "answer", "metric")
