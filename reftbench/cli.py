@@ -1,0 +1,117 @@
+"""The `reftbench` command line (typer + rich).
+
+    reftbench data                      generate every task split (cached)
+    reftbench eval --model tiny         evaluate on every family, in-domain and out-of-domain
+    reftbench leaderboard               print the table, write results/LEADERBOARD.md + PNG
+    reftbench train curr-reft           train (see `reftbench train --list`)
+
+Heavy libraries are imported inside commands, so `--help` and listings stay fast. A
+`UserError` becomes one red line and exit status 2 (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from reftbench.errors import UserError
+from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Curr-ReFT and its baselines for small vision-language models.")
+console = Console()
+state = {"debug": False}
+
+
+def csv(value: str, kind: str, valid) -> tuple[str, ...]:
+    """Split a comma list and check every name (suggesting the nearest on a typo)."""
+    from reftbench.registry import check_names
+
+    return tuple(check_names(kind, [v.strip() for v in value.split(",") if v.strip()], valid))
+
+
+@app.callback()
+def root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")):
+    state["debug"] = debug
+
+
+@app.command()
+def data(
+    families: str = typer.Option(",".join(FAMILIES), "--tasks", help="Comma-separated families."),
+    small: bool = typer.Option(False, "--small", help="Small splits (300 train / 100 test scenes)."),
+    seed: int = typer.Option(0, help="Data seed."),
+):
+    """Generate (or reuse) the train, in-domain and out-of-domain splits."""
+    from reftbench.data import DEFAULT_SIZES, SMALL_SIZES, ensure_split
+
+    sizes = SMALL_SIZES if small else DEFAULT_SIZES
+    for family in csv(families, "task family", FAMILIES):
+        for split, n in sizes.items():
+            with console.status(f"{family}/{split}: {n} scenes"):
+                folder = ensure_split(family, split, n, seed)
+            console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}")
+
+
+@app.command("eval")
+def eval_cmd(
+    model: str = typer.Option("tiny", help="Preset (micro, tiny), checkpoint folder or hub id."),
+    tasks: str = typer.Option(",".join(FAMILIES), help="Comma-separated families."),
+    splits: str = typer.Option(",".join(TEST_SPLITS), help="id (in-domain), ood (out-of-domain)."),
+    tiers: str = typer.Option("open", help="Comma-separated tiers: judge, choice, open."),
+    limit: int = typer.Option(None, help="At most N samples per family x split x tier."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Prompts per generate call."),
+    n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
+    label: str = typer.Option("", help="Leaderboard row name (default: the model)."),
+    run_id: str = typer.Option("", "--run-id", help="Run folder name under results/runs."),
+    resume: bool = typer.Option(False, help="Continue an unfinished run without redoing samples."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    seed: int = typer.Option(0, help="Data seed."),
+):
+    """Evaluate a model on every family, in-domain and out-of-domain, strictly scored."""
+    from reftbench.evaluate import EvalConfig
+    from reftbench.report import run_eval
+
+    cfg = EvalConfig(model=model, label=label, families=csv(tasks, "task family", FAMILIES),
+                     splits=csv(splits, "split", TEST_SPLITS), tiers=csv(tiers, "tier", TIERS),
+                     limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed)
+    run_eval(cfg, results_dir, resume, console)
+
+
+@app.command()
+def leaderboard(
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+):
+    """Print the leaderboard and write results/LEADERBOARD.md and results/leaderboard.png."""
+    from reftbench.report import show_leaderboard
+
+    show_leaderboard(results_dir, console)
+
+
+def main() -> None:
+    """Console entry point: run the app, turning UserError into one line and exit 2."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        if state["debug"]:
+            raise
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        Console(stderr=True).print("interrupted; rerun with --resume to continue")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors print themselves
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Generated task splits on disk: create on first use, load with validation.
+
+Splits live in `<REFTBENCH_HOME>/data/<family>/<split>-n<N>-s<seed>/` as `samples.jsonl` plus
+`images/`. `ensure_split` generates a split once (the generator writes atomically, so a killed
+run leaves nothing half-made); `load_split` reads it back, checks every row and resolves
+`image_path`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reftbench import paths
+from reftbench.errors import UserError
+from reftbench.samples import REQUIRED_FIELDS, SPLITS, TIERS
+
+# Scenes per split by default (each scene gives three tier records), close to the paper's sizes.
+DEFAULT_SIZES = {"train": 3000, "id": 1000, "ood": 1000}
+# Scenes per split for `--small` runs and tests.
+SMALL_SIZES = {"train": 300, "id": 100, "ood": 100}
+
+
+def split_dir(family: str, split: str, n: int, seed: int) -> Path:
+    """Cache folder of one generated split."""
+    return paths.data_dir() / family / f"{split}-n{n}-s{seed}"
+
+
+def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -> Path:
+    """Generate the split if it is not cached yet; return its folder."""
+    from tasks.common import write_split
+
+    from reftbench.registry import check_names, families
+
+    check_names("task family", [family], families())
+    check_names("split", [split], SPLITS)
+    n = DEFAULT_SIZES[split] if n is None else n
+    out = split_dir(family, split, n, seed)
+    if not (out / "samples.jsonl").exists():
+        write_split(family, split, n, seed, out)
+    return out
+
+
+def load_split(family: str, split: str, n: int | None = None, seed: int = 0,
+               tiers: tuple[str, ...] = TIERS) -> list[dict]:
+    """Records of one split (generating it if needed), filtered to `tiers`."""
+    folder = ensure_split(family, split, n, seed)
+    return [r for r in read_records(folder / "samples.jsonl") if r["tier"] in tiers]
+
+
+def read_records(path: Path) -> list[dict]:
+    """Read and validate a samples.jsonl, adding `image_path`; bad rows raise a UserError."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist")
+    records = []
+    with open(path) as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            records.append(_validated(_parse(line, path, number), path, number))
+    return records
+
+
+def _parse(line: str, path: Path, number: int) -> dict:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    if not isinstance(row, dict):
+        raise UserError(f"{path}:{number}: a row must be a JSON object")
+    return row
+
+
+def _validated(row: dict, path: Path, number: int) -> dict:
+    missing = [f for f in REQUIRED_FIELDS if f not in row]
+    if missing:
+        raise UserError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+    image = (path.parent / row["image"]).resolve()
+    if path.parent.resolve() not in image.parents:
+        raise UserError(f"{path}:{number}: image path {row['image']!r} leaves the data folder")
+    row["image_path"] = str(image)
+    return row
+
+
+def load_image(path: str):
+    """Open an image as RGB, or raise a UserError naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except FileNotFoundError:
+        raise UserError(f"image {path} does not exist") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"image {path} is corrupt or not an image ({exc})") from None

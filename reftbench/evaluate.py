@@ -1,0 +1,147 @@
+"""The evaluator: every requested family x split x tier, greedy, strictly scored, resumable.
+
+    run = evaluate(EvalConfig(model="tiny", families=("math",)), results_dir=Path("results"))
+
+Writes `<results>/runs/<run-id>/samples.jsonl` (one row per scored sample, appended batch by
+batch, so a killed run loses at most one batch) and `results.json` (atomically, at the end).
+`resume=True` skips samples already in samples.jsonl.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from reftbench import io, provenance
+from reftbench.errors import UserError
+from reftbench.rewards import score
+from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
+from reftbench.stats import aggregate
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and how."""
+
+    # Preset name (micro, tiny), local checkpoint folder or hub id.
+    model: str = "tiny"
+    # Row label on the leaderboard (default: the model name).
+    label: str = ""
+    # Task families to evaluate.
+    families: tuple[str, ...] = FAMILIES
+    # Test splits: "id" (in-domain) and/or "ood" (out-of-domain).
+    splits: tuple[str, ...] = TEST_SPLITS
+    # Curriculum tiers to evaluate.
+    tiers: tuple[str, ...] = ("open",)
+    # Scenes per generated test split (None = the default size, 1000).
+    n_test: int | None = None
+    # Evaluate at most this many samples per family x split x tier (None = all).
+    limit: int | None = None
+    # Prompts per generate() call.
+    batch_size: int = 32
+    # Longest completion in tokens.
+    max_new_tokens: int = 64
+    # Seed of the generated data.
+    seed: int = 0
+    # Folder name under results/runs (default: <label>-<timestamp>).
+    run_id: str = ""
+    # Torch device.
+    device: str = "cpu"
+    # Extra provenance (trainer, training seed, ...) stored in results.json.
+    extra: dict = field(default_factory=dict)
+
+
+def select_samples(cfg: EvalConfig) -> list[dict]:
+    """The samples an evaluation covers, in a fixed order."""
+    from reftbench.data import load_split
+
+    chosen = []
+    for family in cfg.families:
+        for split in cfg.splits:
+            records = load_split(family, split, n=cfg.n_test, seed=cfg.seed, tiers=cfg.tiers)
+            for tier in cfg.tiers:
+                tiered = [r for r in records if r["tier"] == tier]
+                chosen.extend(tiered[:cfg.limit] if cfg.limit else tiered)
+    return chosen
+
+
+def slug(text: str) -> str:
+    """A filesystem-safe name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "model"
+
+
+def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
+    """The run folder: named, newest unfinished one (resume) or a new timestamped one."""
+    runs = results_dir / "runs"
+    label = cfg.label or slug(Path(cfg.model).name if Path(cfg.model).exists() else cfg.model)
+    if cfg.run_id:
+        return runs / cfg.run_id
+    if resume:
+        unfinished = sorted(p for p in runs.glob(f"{label}-*")
+                            if (p / "samples.jsonl").exists() and not (p / "results.json").exists())
+        if not unfinished:
+            raise UserError(f"--resume: no unfinished run of '{label}' in {runs}; pass --run-id")
+        return unfinished[-1]
+    return runs / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def score_row(sample: dict, completion: str) -> dict:
+    """One samples.jsonl row: identity, completion and its scores."""
+    s = score(sample, completion)
+    row = {k: sample[k] for k in ("id", "family", "split", "tier")}
+    row.update(completion=completion, answer=sample["answer"], **s)
+    return row
+
+
+def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool = False,
+             backend=None, progress=None) -> dict:
+    """Evaluate, write samples.jsonl and results.json, return the results dict."""
+    from reftbench.generation import Sampling
+
+    samples = select_samples(cfg)
+    run = io.ensure_writable_dir(run_dir_for(cfg, results_dir, resume))
+    log = run / "samples.jsonl"
+    if log.exists() and not resume:
+        raise UserError(f"{run} already has results; pass --resume or another --run-id")
+    finished = io.read_jsonl(log)
+    if finished:
+        # Rewrite without a line a kill may have cut, so appends start on a clean line.
+        io.write_atomic(log, io.dumps_jsonl(finished))
+    done = {r["id"] for r in finished}
+    todo = [s for s in samples if s["id"] not in done]
+    if backend is None:
+        backend = make_backend(cfg)
+    sampling = Sampling(max_new_tokens=cfg.max_new_tokens)
+    start = time.perf_counter()
+    for i in range(0, len(todo), cfg.batch_size):
+        batch = todo[i:i + cfg.batch_size]
+        completions = backend.generate(batch, sampling)
+        io.append_jsonl(log, [score_row(s, c[0]) for s, c in zip(batch, completions)])
+        if progress:
+            progress(len(batch))
+    elapsed = time.perf_counter() - start
+    wanted = {s["id"] for s in samples}
+    rows = [r for r in io.read_jsonl(log) if r["id"] in wanted]
+    results = {
+        "label": cfg.label or cfg.model,
+        "run_id": run.name,
+        "metrics": aggregate(rows),
+        "config": asdict(cfg),
+        "provenance": provenance.describe(cfg.device),
+        "timing": {"generated": len(todo), "seconds": round(elapsed, 2),
+                   "samples_per_second": round(len(todo) / elapsed, 2) if elapsed > 0 else None},
+    }
+    io.write_json(run / "results.json", results)
+    return results
+
+
+def make_backend(cfg: EvalConfig):
+    """Load the model and wrap it in the transformers backend."""
+    from reftbench.generation import TransformersBackend
+    from reftbench.model.load import load_model
+
+    model, processor = load_model(cfg.model, device=cfg.device)
+    model.eval()
+    return TransformersBackend(model, processor, batch_size=cfg.batch_size)

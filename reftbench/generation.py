@@ -1,0 +1,81 @@
+"""Generation backends: turn (sample prompts, images) into completions.
+
+A backend takes a batch of samples and sampling settings and returns, for each sample, a list
+of `n` completion strings (the text after the prompt, special tokens stripped). The evaluator
+uses greedy decoding; the rejection sampler uses n > 1 with temperature. The transformers
+backend batches with left padding; Qwen2.5-VL computes its M-RoPE positions from the attention
+mask, and `tests/test_generation.py` checks that batched greedy outputs equal unbatched ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from reftbench.data import load_image
+from reftbench.prompts import build_messages
+
+
+@dataclass
+class Sampling:
+    """Decoding settings for one generation call."""
+
+    # Longest completion, in new tokens.
+    max_new_tokens: int = 64
+    # 0 means greedy decoding; > 0 samples at this temperature.
+    temperature: float = 0.0
+    # Nucleus sampling mass (used only when temperature > 0).
+    top_p: float = 1.0
+    # Completions per prompt.
+    n: int = 1
+
+
+class Backend(Protocol):
+    """What the evaluator and samplers need from a generation engine."""
+
+    def generate(self, samples: list[dict], sampling: Sampling) -> list[list[str]]:
+        """For each sample, `sampling.n` completions."""
+
+
+class TransformersBackend:
+    """Batched `model.generate` with left padding, for any transformers VLM and processor."""
+
+    def __init__(self, model, processor, batch_size: int = 16):
+        self.model = model
+        self.processor = processor
+        self.batch_size = batch_size
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tokenizer.padding_side = "left"
+
+    def encode(self, samples: list[dict]) -> dict:
+        """Chat-templated, tokenised, left-padded model inputs for a batch of samples."""
+        texts = [self.processor.apply_chat_template(build_messages(s), tokenize=False,
+                                                    add_generation_prompt=True) for s in samples]
+        images = [load_image(s["image_path"]) for s in samples]
+        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return inputs.to(self.model.device)
+
+    @torch.inference_mode()
+    def generate(self, samples: list[dict], sampling: Sampling) -> list[list[str]]:
+        out: list[list[str]] = []
+        for start in range(0, len(samples), self.batch_size):
+            out.extend(self._generate_batch(samples[start:start + self.batch_size], sampling))
+        return out
+
+    def _generate_batch(self, samples: list[dict], sampling: Sampling) -> list[list[str]]:
+        inputs = self.encode(samples)
+        do_sample = sampling.temperature > 0
+        kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=do_sample,
+                      num_return_sequences=sampling.n,
+                      pad_token_id=self.tokenizer.pad_token_id)
+        if do_sample:
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
+        else:
+            # Explicit greedy settings so a checkpoint's generation_config cannot turn sampling on.
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        ids = self.model.generate(**inputs, **kwargs)
+        new = ids[:, inputs["input_ids"].shape[1]:]
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        return [texts[i * sampling.n:(i + 1) * sampling.n] for i in range(len(samples))]

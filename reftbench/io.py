@@ -1,0 +1,81 @@
+"""Atomic file writes and crash-safe JSONL appends.
+
+Results files are written to a temporary sibling and renamed into place, so a killed process
+never leaves a half-written file. Per-sample logs are appended line by line and flushed; a
+reader drops a trailing partial line (the one a kill may cut).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from reftbench.errors import UserError
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Create `path` (and parents) or raise a UserError naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise UserError(f"output folder {path} is not writable: {exc.strerror or exc}") from None
+    return path
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write `text` to `path` via a temp file and os.replace (all or nothing)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj) -> None:
+    """Atomically write `obj` as indented JSON."""
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def dumps_jsonl(rows: list[dict]) -> str:
+    """Rows as JSONL text."""
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def append_jsonl(path: Path, rows: list[dict]) -> None:
+    """Append rows to a JSONL file and flush them to disk."""
+    with open(path, "a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: Path, tolerate_partial_tail: bool = True) -> list[dict]:
+    """Read a JSONL file; a cut last line (from a kill) is dropped, other bad lines raise."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if tolerate_partial_tail and number == len(lines):
+                break
+            raise UserError(f"{path}:{number}: not valid JSON") from None
+    return rows

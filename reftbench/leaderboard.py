@@ -1,0 +1,130 @@
+"""The leaderboard: every results.json under results/runs, one row per label.
+
+Columns are each family's in-domain and out-of-domain accuracy at the open tier, then the
+in-domain and out-of-domain averages. Several runs with one label (seeds) are shown as mean
+and standard deviation over runs, using the newest run per (label, seed). Written as a rich
+table, `results/LEADERBOARD.md` and `results/leaderboard.png` (in-domain vs out-of-domain).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from reftbench import io
+from reftbench.samples import FAMILIES, TEST_SPLITS
+
+TIER = "open"
+
+
+def collect(results_dir: Path) -> dict[str, list[dict]]:
+    """label -> newest results.json per seed, read from results_dir/runs/*/."""
+    newest: dict[tuple[str, object], dict] = {}
+    for path in sorted((results_dir / "runs").glob("*/results.json")):
+        try:
+            res = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue  # written atomically, so this is a foreign file: skip it
+        key = (res.get("label", path.parent.name), res.get("config", {}).get("extra", {}).get("seed"))
+        if key not in newest or res["provenance"]["date"] >= newest[key]["provenance"]["date"]:
+            newest[key] = res
+    grouped: dict[str, list[dict]] = {}
+    for (label, _), res in sorted(newest.items(), key=lambda kv: str(kv[0])):
+        grouped.setdefault(label, []).append(res)
+    return grouped
+
+
+def columns() -> list[tuple[str, str]]:
+    """(family, split) pairs in display order."""
+    return [(f, s) for f in FAMILIES for s in TEST_SPLITS]
+
+
+def row_values(runs: list[dict]) -> dict[str, tuple[float, float] | None]:
+    """Column -> (mean, std over runs) of open-tier accuracy, plus the id/ood averages."""
+    values: dict[str, tuple[float, float] | None] = {}
+    per_run_avgs: dict[str, list[list[float]]] = {s: [[] for _ in runs] for s in TEST_SPLITS}
+    for family, split in columns():
+        accs = []
+        for i, res in enumerate(runs):
+            m = res["metrics"].get(f"{family}/{split}/{TIER}")
+            if m and "accuracy" in m:
+                accs.append(m["accuracy"])
+                per_run_avgs[split][i].append(m["accuracy"])
+        values[f"{family}/{split}"] = _mean_std(accs)
+    for split in TEST_SPLITS:
+        full = [sum(v) / len(v) for v in per_run_avgs[split] if len(v) == len(FAMILIES)]
+        values[f"avg/{split}"] = _mean_std(full)
+    return values
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float] | None:
+    if not xs:
+        return None
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def fmt(cell: tuple[float, float] | None, n_runs: int) -> str:
+    """Percent with one decimal; '± std' when several runs."""
+    if cell is None:
+        return "-"
+    mean, std = cell
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" if n_runs > 1 else f"{100 * mean:.1f}"
+
+
+def table_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows, shared by the terminal table and the Markdown file."""
+    keys = [f"{f}/{s}" for f, s in columns()] + [f"avg/{s}" for s in TEST_SPLITS]
+    header = ["model", "runs"] + keys
+    rows = []
+    for label, runs in grouped.items():
+        vals = row_values(runs)
+        rows.append([label, str(len(runs))] + [fmt(vals[k], len(runs)) for k in keys])
+    return header, rows
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot(grouped: dict[str, list[dict]], path: Path) -> None:
+    """Scatter of in-domain against out-of-domain average accuracy, one point per label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for label, runs in grouped.items():
+        vals = row_values(runs)
+        if vals["avg/id"] is None or vals["avg/ood"] is None:
+            continue
+        (x, xe), (y, ye) = vals["avg/id"], vals["avg/ood"]
+        ax.errorbar(100 * x, 100 * y, xerr=100 * xe, yerr=100 * ye, fmt="o", capsize=3)
+        ax.annotate(label, (100 * x, 100 * y), textcoords="offset points", xytext=(5, 5))
+    ax.set_xlabel("in-domain accuracy, open tier (%)")
+    ax.set_ylabel("out-of-domain accuracy, open tier (%)")
+    ax.set_title("reftbench: in-domain vs out-of-domain")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table."""
+    grouped = collect(results_dir)
+    header, rows = table_rows(grouped)
+    body = ("# reftbench leaderboard\n\nOpen-tier accuracy (%) per family on the in-domain (id) and "
+            "out-of-domain (ood) test splits; mean ± std over runs where a row has several.\n"
+            "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
+    io.write_atomic(results_dir / "LEADERBOARD.md", body + markdown(header, rows))
+    if grouped:
+        plot(grouped, results_dir / "leaderboard.png")
+    return header, rows

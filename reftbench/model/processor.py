@@ -1,0 +1,48 @@
+"""An image-only Qwen2.5-VL processor: the stock one minus its video processor.
+
+transformers' `Qwen2_5_VLProcessor` always loads a video processor, and that needs torchvision,
+which reftbench must not install (a CUDA-linked torchvision breaks image processing on CPU). This
+subclass keeps the image processor (the PIL backend, no torchvision) and the tokenizer, and is
+otherwise the stock processor: same `<|image_pad|>` expansion, same outputs (`pixel_values`,
+`image_grid_thw`). It saves as a standard Qwen2.5-VL processor, so a machine that has torchvision
+loads our checkpoints with plain `AutoProcessor`.
+
+    proc = ImageOnlyQwenProcessor.from_pretrained(folder)
+    batch = proc(text=[prompt], images=[image], return_tensors="pt")
+"""
+
+from transformers import Qwen2_5_VLProcessor
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+from transformers.processing_utils import ProcessorMixin
+
+# Every preset image is resized to 112x112: 8x8 patches of 14 px, merged 2x2 into 16 tokens.
+# min = max pins the size for square images; other aspect ratios keep roughly this pixel count.
+PRESET_IMAGE_PIXELS = 112 * 112
+
+
+class ImageOnlyQwenProcessor(Qwen2_5_VLProcessor):
+    """`Qwen2_5_VLProcessor` with only `image_processor` and `tokenizer` (no video)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        # The attribute list comes from this signature, so no video processor is saved or loaded.
+        self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
+        self.video_token = getattr(tokenizer, "video_token", None) or "<|video_pad|>"
+        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+
+    def to_dict(self):
+        # Written as the stock class so plain AutoProcessor (with torchvision) can read it.
+        out = super().to_dict()
+        out["processor_class"] = "Qwen2_5_VLProcessor"
+        return out
+
+
+def build_processor(tokenizer, pixels: int = PRESET_IMAGE_PIXELS) -> ImageOnlyQwenProcessor:
+    """The presets' processor: fixed-size images, the tokenizer's chat template."""
+    image_processor = Qwen2VLImageProcessorPil(
+        min_pixels=pixels, max_pixels=pixels, patch_size=14, temporal_patch_size=2, merge_size=2
+    )
+    return ImageOnlyQwenProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template
+    )

@@ -1,0 +1,77 @@
+"""Lazy plugin registries: names map to "module:attr" strings, imported only when used.
+
+Listing trainers or task families imports neither torch nor vLLM. Third-party trainers join
+through the `reftbench.trainers` entry-point group (`name = "package.module:Trainer"`).
+
+    registry.trainers()            -> {"sft": "trainers.sft:TRAINER", ...}
+    registry.load_trainer("sft")   -> the trainer object (imports trainers/sft.py)
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+
+from reftbench.errors import UserError
+
+# Built-in trainers: command-line name -> "module:attribute". One file per trainer in trainers/.
+BUILTIN_TRAINERS = {
+    "sft": "trainers.sft:TRAINER",
+    "grpo": "trainers.grpo:TRAINER",
+    "curr-rl": "trainers.curr_rl:TRAINER",
+    "curr-reft": "trainers.curr_reft:TRAINER",
+}
+
+# One-line descriptions, kept here so `train --list` needs no imports.
+TRAINER_HELP = {
+    "sft": "supervised fine-tuning on the open-tier answers (the paper's SFT baseline)",
+    "grpo": "plain GRPO on the open tier, format + accuracy reward (the RL baseline)",
+    "curr-rl": "curriculum GRPO: judge, then choice, then open, each stage chained",
+    "curr-reft": "curr-rl, then rejection-sampling SFT with replay (the full Curr-ReFT)",
+}
+
+
+def import_object(spec: str):
+    """Import "package.module:attr" and return the attribute."""
+    module_name, _, attr = spec.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
+
+def suggest(name: str, choices) -> str:
+    """' (did you mean X?)' for the nearest name, or ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def trainers() -> dict[str, str]:
+    """All trainer names -> import specs, built-ins first, then entry points."""
+    found = dict(BUILTIN_TRAINERS)
+    for ep in entry_points(group="reftbench.trainers"):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def load_trainer(name: str):
+    """The trainer registered under `name`, or a UserError naming the nearest one."""
+    table = trainers()
+    if name not in table:
+        raise UserError(f"unknown trainer '{name}'{suggest(name, table)}; see `reftbench train --list`")
+    return import_object(table[name])
+
+
+def families() -> dict[str, str]:
+    """Task family name -> generator module path (from tasks/__init__.py, no heavy imports)."""
+    from tasks import FAMILIES
+
+    return dict(FAMILIES)
+
+
+def check_names(kind: str, names, valid) -> list[str]:
+    """Validate a list of names against `valid`, raising a UserError with a suggestion."""
+    names = list(names)
+    for name in names:
+        if name not in valid:
+            raise UserError(f"unknown {kind} '{name}'{suggest(name, valid)}; choose from {', '.join(valid)}")
+    return names

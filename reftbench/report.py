@@ -1,0 +1,72 @@
+"""Terminal presentation: progress bars and result tables (rich), kept out of the logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from reftbench.samples import FAMILIES, TEST_SPLITS
+
+
+def progress_bar(console: Console) -> Progress:
+    """The bar used for long loops."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+def run_eval(cfg, results_dir: Path, resume: bool, console: Console) -> dict:
+    """Evaluate with a progress bar, then print the per-family table."""
+    from reftbench.evaluate import evaluate, make_backend, select_samples
+
+    total = len(select_samples(cfg))
+    with console.status(f"loading {cfg.model}"):
+        backend = make_backend(cfg)
+    with progress_bar(console) as bar:
+        task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total)
+        results = evaluate(cfg, results_dir, resume=resume, backend=backend,
+                           progress=lambda k: bar.advance(task, k))
+        bar.update(task, completed=total)
+    console.print(results_table(results))
+    console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
+    return results
+
+
+def results_table(results: dict) -> Table:
+    """One row per family x tier: in-domain and out-of-domain accuracy, format and n."""
+    table = Table(title=f"{results['label']}  (strict accuracy %, ± standard error)")
+    table.add_column("family")
+    table.add_column("tier")
+    for split in TEST_SPLITS:
+        table.add_column(f"{split} acc", justify="right")
+        table.add_column(f"{split} format", justify="right")
+        table.add_column(f"{split} n", justify="right")
+    keys = results["metrics"]
+    for family in FAMILIES:
+        for tier in ("judge", "choice", "open"):
+            cells = []
+            for split in TEST_SPLITS:
+                m = keys.get(f"{family}/{split}/{tier}")
+                cells += ([f"{100 * m['accuracy']:.1f} ± {100 * m.get('accuracy_stderr', 0):.1f}",
+                           f"{100 * m['format']:.0f}", str(m["n"])] if m else ["-", "-", "-"])
+            if any(c != "-" for c in cells):
+                table.add_row(family, tier, *cells)
+    return table
+
+
+def show_leaderboard(results_dir: Path, console: Console) -> None:
+    """Build the leaderboard files and print the table."""
+    from reftbench.leaderboard import build
+
+    header, rows = build(results_dir)
+    table = Table(title="reftbench leaderboard: open-tier accuracy (%)")
+    for name in header:
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if not rows:
+        console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first")
+    console.print(f"wrote {results_dir / 'LEADERBOARD.md'}")
