@@ -15,9 +15,12 @@ from transformers import Qwen2_5_VLProcessor
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
 
-# Every preset image is resized to 112x112: 8x8 patches of 14 px, merged 2x2 into 16 tokens.
-# min = max pins the size for square images; other aspect ratios keep roughly this pixel count.
-PRESET_IMAGE_PIXELS = 112 * 112
+# Every square preset image is resized to 112x112: 8x8 patches of 14 px, merged 2x2 into 16
+# tokens. Not min = max = 112*112: Qwen's smart_resize then rounds 4.0 down to 3.99 for some sizes
+# (345 square sizes under 3000 px came out 84x84). This window sends every square size to 112
+# (checked for 8..3000 px); other aspect ratios keep 10k-19k pixels, e.g. 640x480 -> 140x112.
+PRESET_MIN_PIXELS = 100 * 100
+PRESET_MAX_PIXELS = 137 * 137
 
 
 class ImageOnlyQwenProcessor(Qwen2_5_VLProcessor):
@@ -38,10 +41,11 @@ class ImageOnlyQwenProcessor(Qwen2_5_VLProcessor):
         return out
 
 
-def build_processor(tokenizer, pixels: int = PRESET_IMAGE_PIXELS) -> ImageOnlyQwenProcessor:
-    """The presets' processor: fixed-size images, the tokenizer's chat template."""
+def build_processor(tokenizer) -> ImageOnlyQwenProcessor:
+    """The presets' processor: 112x112 images, the tokenizer's chat template."""
     image_processor = Qwen2VLImageProcessorPil(
-        min_pixels=pixels, max_pixels=pixels, patch_size=14, temporal_patch_size=2, merge_size=2
+        min_pixels=PRESET_MIN_PIXELS, max_pixels=PRESET_MAX_PIXELS,
+        patch_size=14, temporal_patch_size=2, merge_size=2,
     )
     return ImageOnlyQwenProcessor(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template

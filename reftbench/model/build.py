@@ -1,0 +1,74 @@
+"""Build an embedded model from a preset, fully offline: tokenizer, processor, random weights.
+
+The folder written is a standard Qwen2.5-VL checkpoint (config.json, model.safetensors,
+tokenizer and processor files) plus `reftbench.json`, which records how it was made. Building is
+deterministic: the same preset and seed give the same bytes.
+
+    build_model("tiny", Path("models/tiny"), seed=0)
+"""
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+from transformers.utils import logging as hf_logging
+
+import reftbench
+from reftbench.errors import UserError
+from reftbench.model.presets import PRESETS, preset_dict, qwen_config
+from reftbench.model.processor import build_processor
+from reftbench.model.tokenizer import build_tokenizer
+
+# Bump when the tokenizer corpus or the config builder changes, so cached builds are remade.
+BUILD_VERSION = 1
+
+
+def build_info(preset: str, seed: int, model=None) -> dict:
+    """The reftbench.json record; parameter counts are added when the model is given."""
+    info = {
+        "preset": preset,
+        "seed": seed,
+        "build_version": BUILD_VERSION,
+        "preset_config": preset_dict(preset),
+        "reftbench_version": reftbench.__version__,
+    }
+    if model is not None:
+        # parameters() yields a tied embedding once, so these count unique weights.
+        info["parameters"] = sum(p.numel() for p in model.parameters())
+        info["vision_parameters"] = sum(p.numel() for p in model.model.visual.parameters())
+    return info
+
+
+def build_model(preset: str, out_dir: Path, seed: int = 0) -> Path:
+    """Write a freshly initialised `preset` model (weights from `seed`) to `out_dir`."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    out_dir = Path(out_dir)
+    tokenizer = build_tokenizer()
+    processor = build_processor(tokenizer)
+    config = qwen_config(PRESETS[preset], tokenizer)
+    # Seed only around initialisation, restoring the caller's RNG state afterwards.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.pad_token_id,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # A one-file save needs no progress bar (it would print on every first use of a preset).
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(out_dir, safe_serialization=True)
+        processor.save_pretrained(out_dir)
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    info = build_info(preset, seed, model)
+    (out_dir / "reftbench.json").write_text(json.dumps(info, indent=2) + "\n")
+    for file in out_dir.iterdir():
+        file.chmod(0o644)  # the weights are written private (0600); let other users read them
+    return out_dir

@@ -1,0 +1,151 @@
+"""Load a model and its processor by one name: a preset, a checkpoint folder, or a hub id.
+
+    model, processor = load_model("tiny")                 # built once into models_dir()/tiny
+    model, processor = load_model("results/run1/final")   # any saved checkpoint folder
+    model, processor = load_model("Qwen/Qwen2.5-VL-3B-Instruct", dtype="bfloat16")
+
+Every route ends in transformers' Auto classes, so the embedded model and a real Qwen2.5-VL go
+through the same code. Qwen2-VL-family processors need torchvision for their video half; without
+it we fall back to `ImageOnlyQwenProcessor`. Importing this module is cheap (no torch).
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from reftbench.errors import UserError
+from reftbench.model.presets import PRESETS, preset_dict
+from reftbench.paths import models_dir
+
+# The preset builds are always made from this seed, so "tiny" means the same weights everywhere.
+PRESET_SEED = 0
+# Model types whose processor we may replace by the image-only one when torchvision is missing.
+QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
+# "owner/name": what a hub id looks like (a missing local path otherwise gets a clear error).
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+__all__ = ["PRESETS", "is_preset", "preset_path", "ensure_preset", "load_model", "load_processor"]
+
+
+def is_preset(name: str) -> bool:
+    """True for the names of embedded presets ("micro", "tiny")."""
+    return name in PRESETS
+
+
+def preset_path(name: str) -> Path:
+    """Where the cached build of preset `name` lives."""
+    return models_dir() / name
+
+
+def _is_current(folder: Path, name: str) -> bool:
+    """True when `folder` holds a complete build of `name` by this version of the builder."""
+    from reftbench.model.build import BUILD_VERSION
+
+    info_file = folder / "reftbench.json"
+    if not info_file.is_file():
+        return False
+    info = json.loads(info_file.read_text())
+    return (info.get("build_version") == BUILD_VERSION
+            and info.get("preset_config") == preset_dict(name))
+
+
+def ensure_preset(name: str) -> Path:
+    """The cached build of preset `name`, building it on first use.
+
+    A file lock keeps two processes from building at once, and the build is written to a
+    temporary folder and renamed into place, so no reader ever sees half a model.
+    """
+    target = preset_path(name)
+    if _is_current(target, name):
+        return target
+    from filelock import FileLock
+
+    from reftbench.model.build import build_model
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{name}.lock")):
+        if _is_current(target, name):  # another process built it while we waited
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-building-", dir=target.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared by users
+        try:
+            build_model(name, tmp, seed=PRESET_SEED)
+            if target.exists():  # a build from an older builder version
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _resolve(name_or_path: str) -> str:
+    """A local folder for presets and paths, or the hub id unchanged; UserError otherwise."""
+    if is_preset(name_or_path):
+        return str(ensure_preset(name_or_path))
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise UserError(f"{path} is not a model folder (no config.json); pass a preset "
+                            f"({', '.join(PRESETS)}) or a checkpoint folder")
+        return str(path)
+    if HUB_ID.match(name_or_path) and not name_or_path.startswith("."):
+        return name_or_path
+    raise UserError(f"model path {name_or_path} does not exist; pass a preset "
+                    f"({', '.join(PRESETS)}) or a checkpoint folder")
+
+
+def _model_type(where: str) -> str | None:
+    """The checkpoint's model_type, or None when its config cannot be read."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(where).model_type
+    except (OSError, ValueError):
+        return None
+
+
+def load_processor(where: str):
+    """The processor of a resolved checkpoint, left-padding for generation."""
+    from transformers import AutoProcessor
+
+    from reftbench.model.processor import ImageOnlyQwenProcessor
+
+    processor, failure = None, None
+    if Path(where, "reftbench.json").is_file():
+        processor = ImageOnlyQwenProcessor.from_pretrained(where)
+    else:
+        try:
+            processor = AutoProcessor.from_pretrained(where)
+        except (OSError, ImportError, ValueError) as err:
+            failure = err
+        # AutoProcessor fails on Qwen-VL without torchvision (video processor), or may hand
+        # back a bare tokenizer when it finds no processor config: neither can read images.
+        if not hasattr(processor, "image_processor"):
+            if _model_type(where) in QWEN_VL_TYPES:
+                processor = ImageOnlyQwenProcessor.from_pretrained(where)
+            else:
+                reason = str(failure).splitlines()[0] if failure else "no image processor found"
+                raise UserError(f"cannot load an image processor for {where}: {reason}")
+    processor.tokenizer.padding_side = "left"
+    return processor
+
+
+def load_model(name_or_path: str, dtype=None, device: str = "cpu"):
+    """(model, processor) for a preset name, a checkpoint folder, or a hub id.
+
+    `dtype` is a torch dtype, its name ("bfloat16") or "auto"; None keeps transformers'
+    default (the checkpoint's own dtype). The model is returned in eval mode on `device`.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    where = _resolve(str(name_or_path))
+    kwargs = {} if dtype is None else {"dtype": dtype}
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(where, **kwargs)
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot load model {name_or_path}: {str(err).splitlines()[0]}") from err
+    processor = load_processor(where)
+    return model.to(device).eval(), processor

@@ -1,0 +1,113 @@
+"""Sizes of the embedded model: named presets and the Qwen2.5-VL config each one builds.
+
+`micro` is for tests (random weights, well under a million parameters, builds in about a
+second); `tiny` is the default trained model (about 2.4M parameters, the size measured in
+shared/SMALL_SCALE.md to learn counting in ten CPU minutes). Both are the real Qwen2.5-VL
+architecture, so everything downstream also runs on a real Qwen2.5-VL checkpoint.
+
+    config = qwen_config(PRESETS["tiny"], tokenizer)
+"""
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """Shape of one embedded model; everything else is Qwen2.5-VL's defaults."""
+
+    # Width of the language model's residual stream (also the vision merger's output width).
+    text_hidden: int
+    # Number of decoder layers in the language model.
+    text_layers: int
+    # Query heads; text_hidden / text_heads is the head size, which must be even.
+    text_heads: int
+    # Key/value heads (grouped-query attention); must divide text_heads.
+    text_kv_heads: int
+    # Width of the language model's SwiGLU feed-forward layer.
+    text_intermediate: int
+    # Width of the vision tower's transformer blocks.
+    vision_hidden: int
+    # Number of vision blocks.
+    vision_depth: int
+    # Vision heads; vision_hidden / vision_heads must be a multiple of 4 (2D rotary halves).
+    vision_heads: int
+    # Width of the vision blocks' SwiGLU feed-forward layer.
+    vision_intermediate: int
+    # Share the input embedding with the output head: at this size the embedding is a large
+    # part of the model, and tying halves it.
+    tie_embeddings: bool = True
+
+
+PRESETS: dict[str, ModelPreset] = {
+    "micro": ModelPreset(
+        text_hidden=64, text_layers=2, text_heads=4, text_kv_heads=2, text_intermediate=128,
+        vision_hidden=32, vision_depth=1, vision_heads=2, vision_intermediate=64,
+    ),
+    "tiny": ModelPreset(
+        text_hidden=192, text_layers=4, text_heads=6, text_kv_heads=2, text_intermediate=512,
+        vision_hidden=96, vision_depth=3, vision_heads=3, vision_intermediate=192,
+    ),
+}
+
+
+def mrope_section(head_dim: int) -> list[int]:
+    """Split head_dim/2 rotary frequencies over (time, height, width) in Qwen's 2:3:3 ratio.
+
+    Qwen2.5-VL uses [16, 24, 24] for head size 128; the sections must sum to head_dim / 2.
+    """
+    half = head_dim // 2
+    time = half // 4
+    height = (half - time) // 2
+    return [time, height, half - time - height]
+
+
+def qwen_config(preset: ModelPreset, tokenizer):
+    """A `Qwen2_5_VLConfig` for `preset`, its vocabulary and special ids taken from `tokenizer`."""
+    # Imported here so that listing presets does not import transformers.
+    from transformers import Qwen2_5_VLConfig
+
+    head_dim = preset.text_hidden // preset.text_heads
+    ids = tokenizer.convert_tokens_to_ids
+    text_config = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=preset.text_hidden,
+        intermediate_size=preset.text_intermediate,
+        num_hidden_layers=preset.text_layers,
+        num_attention_heads=preset.text_heads,
+        num_key_value_heads=preset.text_kv_heads,
+        max_position_embeddings=4096,
+        max_window_layers=preset.text_layers,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
+                         "mrope_section": mrope_section(head_dim)},
+        bos_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=preset.tie_embeddings,
+    )
+    vision_config = dict(
+        depth=preset.vision_depth,
+        hidden_size=preset.vision_hidden,
+        intermediate_size=preset.vision_intermediate,
+        num_heads=preset.vision_heads,
+        out_hidden_size=preset.text_hidden,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        # A 112-px window: the presets' whole image, so window attention equals full attention.
+        window_size=112,
+        fullatt_block_indexes=[preset.vision_depth - 1],
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+        tie_word_embeddings=preset.tie_embeddings,
+    )
+
+
+def preset_dict(name: str) -> dict:
+    """The preset's fields as a plain dict (written into reftbench.json)."""
+    return asdict(PRESETS[name])
