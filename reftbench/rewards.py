@@ -1,0 +1,121 @@
+"""The one strict scorer: the reward every trainer optimises and the metric the evaluator reports.
+
+    from reftbench.rewards import score
+    score(sample, "<think>two red circles</think><answer>B</answer>")
+    # {"format": 1.0, "accuracy": 1.0, "reward": 2.0, "answer": "B"}
+
+Because training (through `reftbench.trl_rewards`) and evaluation call the same `score`, they can
+never disagree about what counts as correct.
+
+- format: 1.0 when the completion, less surrounding whitespace, is exactly
+  `<think>...</think><answer>...</answer>` (only whitespace between the blocks, each of the four
+  tags exactly once, lowercase as written), else 0.0.
+- accuracy: read from exactly one `<answer>...</answer>` block anywhere in the completion (with or
+  without the think block); no block, two blocks, or more than MAX_ANSWER_CHARS inside gives 0.
+  The sample's "metric" picks the function: a short name in METRICS or "module:function".
+- reward: weights["format"] * format + weights["accuracy"] * accuracy (both weights 1 by default).
+
+`score` never raises because of the completion and runs in bounded time on any text: tags are
+found with `str.count`/`str.index` (linear, no regex on the whole completion) and each metric
+checks the answer's length before parsing it. A sample whose metric cannot be found is a data
+error and raises UserError, so a misconfigured run stops instead of training on zero reward.
+"""
+
+import importlib
+import math
+from functools import lru_cache
+
+from reftbench.errors import UserError
+
+# Short metric names -> "module:function", imported on first use so that listing them (or scoring
+# a yes/no sample) never imports math-verify and sympy.
+METRICS = {
+    "yes_no": "reftbench.metrics:yes_no",
+    "letters": "reftbench.metrics:letters",
+    "box_iou": "reftbench.metrics:box_iou",
+    "label_set_iou": "reftbench.metrics:label_set_iou",
+    "math_equiv": "reftbench.metrics:math_equiv",
+}
+DEFAULT_WEIGHTS = {"format": 1.0, "accuracy": 1.0}
+# Far above any honest answer (a 256-token completion is about 1k characters); longer text inside
+# <answer> is treated as no answer rather than handed to a parser.
+MAX_ANSWER_CHARS = 4096
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+
+
+def format_ok(completion: str) -> bool:
+    """True when the completion is exactly one think block then one answer block."""
+    text = completion.strip()
+    if any(text.count(tag) != 1 for tag in _TAGS):
+        return False
+    if not (text.startswith(THINK_OPEN) and text.endswith(ANSWER_CLOSE)):
+        return False
+    think_end, answer_start = text.index(THINK_CLOSE), text.index(ANSWER_OPEN)
+    between = text[think_end + len(THINK_CLOSE) : answer_start]
+    return think_end < answer_start and not between.strip()
+
+
+def extract_answer(completion: str) -> str | None:
+    """The text inside the one <answer>...</answer> block; None unless there is exactly one."""
+    if completion.count(ANSWER_OPEN) != 1 or completion.count(ANSWER_CLOSE) != 1:
+        return None
+    start = completion.index(ANSWER_OPEN) + len(ANSWER_OPEN)
+    end = completion.index(ANSWER_CLOSE)
+    if end < start or end - start > MAX_ANSWER_CHARS:
+        return None
+    return completion[start:end]
+
+
+@lru_cache(maxsize=None)
+def resolve_metric(name: str):
+    """The accuracy function for a METRICS name or a "module:function" string."""
+    target = METRICS.get(name, name)
+    if callable(target):
+        return target
+    module_name, _, attr = target.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, TypeError, ValueError) as error:
+        function = error
+    if not callable(function):
+        raise UserError(
+            f"unknown metric {name!r} ({function}): use one of {', '.join(METRICS)} "
+            "or 'module:function'"
+        )
+    return function
+
+
+def _accuracy(metric, answer: str | None, sample: dict) -> dict:
+    """Run the metric; with no answer it still runs on "" so its extra keys ("iou") exist."""
+    try:
+        result = dict(metric(answer or "", sample))
+        accuracy = float(result.get("accuracy", 0.0))
+    except Exception:  # a third-party metric failing on odd text must not stop a training run
+        result, accuracy = {}, 0.0
+    if answer is None or not math.isfinite(accuracy):
+        accuracy = 0.0
+    result["accuracy"] = min(1.0, max(0.0, accuracy))
+    return result
+
+
+def score(sample: dict, completion: str, weights: dict | None = None) -> dict:
+    """Score one completion: {"format", "accuracy", "reward", "answer", **metric extras}."""
+    name = sample.get("metric")
+    if not isinstance(name, str) or not name:
+        raise UserError(
+            f"sample {sample.get('id')!r} has no 'metric': add one (see reftbench/samples.py)"
+        )
+    metric = resolve_metric(name)
+    text = completion if isinstance(completion, str) else ""
+    weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    answer = extract_answer(text)
+    result = _accuracy(metric, answer, sample)
+    fmt = 1.0 if format_ok(text) else 0.0
+    accuracy = result.pop("accuracy")
+    reward = weights["format"] * fmt + weights["accuracy"] * accuracy
+    scores = {"format": fmt, "accuracy": accuracy, "reward": reward, "answer": answer}
+    # A metric's extra keys ("iou") never overwrite the four keys every caller relies on.
+    return {**scores, **{key: value for key, value in result.items() if key not in scores}}
