@@ -90,6 +90,32 @@ def leaderboard(
     show_leaderboard(results_dir, console)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    trainer: str = typer.Argument(None, help="Trainer name, e.g. curr-reft (see --list)."),
+    list_: bool = typer.Option(False, "--list", help="List the trainers and exit."),
+    preset: str = typer.Option("tiny", help="Config preset: tiny (CPU) or qwen2.5-vl-3b."),
+    config: Path = typer.Option(None, help="YAML file of config overrides."),
+    output: Path = typer.Option(None, help="Run folder (default outputs/<trainer>-seed<seed>)."),
+    resume: bool = typer.Option(False, help="Continue a killed run; finished stages are kept."),
+    no_eval: bool = typer.Option(False, "--no-eval", help="Skip the final evaluation."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+):
+    """Train with a trainer plugin. Extra `--key value` pairs override config fields."""
+    from reftbench import registry
+
+    if list_ or not trainer:
+        for name in registry.trainers():
+            console.print(f"[bold]{name:10}[/bold] {registry.TRAINER_HELP.get(name, '')}")
+        return
+    from reftbench.training.run import train as run_train
+
+    overrides = list(ctx.args) + (["--evaluate", "false"] if no_eval else [])
+    out = run_train(trainer, preset, config, overrides, output, resume, results_dir, console)
+    console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
+
+
 def main() -> None:
     """Console entry point: run the app, turning UserError into one line and exit 2."""
     try:

@@ -1,0 +1,120 @@
+"""Dataclass configs: load from YAML, override with `--key value`, reject what is unknown.
+
+    cfg = resolve(GRPOConfig, presets, preset="tiny", yaml_path=None, overrides=["--lr", "1e-5"])
+
+Every field of a config dataclass has a comment above it (the documentation). An unknown key,
+or a value of the wrong type, is a `UserError` naming the key, never a silent default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+
+from reftbench.errors import UserError
+from reftbench.registry import suggest
+
+
+def field_types(cls) -> dict[str, object]:
+    """Field name -> resolved type annotation."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def coerce(key: str, value, kind):
+    """Convert `value` (from YAML or the command line) to `kind`, or raise a UserError."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return coerce(key, value, args[0])
+    if origin in (tuple, list):
+        items = value.split(",") if isinstance(value, str) else list(value)
+        inner = (typing.get_args(kind) or (str,))[0]
+        return tuple(coerce(key, v.strip() if isinstance(v, str) else v, inner) for v in items)
+    if origin is dict or kind is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"config key '{key}' expects a mapping, got {value!r}")
+        return dict(value)
+    try:
+        if kind is bool:
+            return _to_bool(value)
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config key '{key}' expects {getattr(kind, '__name__', kind)}, "
+                        f"got {value!r}") from None
+
+
+def _to_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def update(cfg, values: dict, source: str):
+    """A copy of `cfg` with `values` applied (keys may use - or _)."""
+    kinds = field_types(type(cfg))
+    changes = {}
+    for raw_key, value in values.items():
+        key = raw_key.replace("-", "_")
+        if key not in kinds:
+            raise UserError(f"unknown config key '{raw_key}' in {source}{suggest(key, kinds)}")
+        changes[key] = coerce(key, value, kinds[key])
+    return dataclasses.replace(cfg, **changes)
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """['--lr', '1e-5', '--beta=0.04'] -> {'lr': '1e-5', 'beta': '0.04'}."""
+    out, i = {}, 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise UserError(f"unexpected argument '{arg}': overrides look like --key value")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                raise UserError(f"override --{key} needs a value")
+            value, i = args[i + 1], i + 1
+        out[key] = value
+        i += 1
+    return out
+
+
+def load_yaml(path: Path) -> dict:
+    """A YAML mapping from a file, with a clear error for a missing or malformed file."""
+    import yaml
+
+    if not Path(path).exists():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of key: value")
+    return data
+
+
+def resolve(cls, presets: dict, preset: str, yaml_path: Path | None = None,
+            overrides: list[str] | dict | None = None):
+    """Preset, then YAML file, then command-line overrides, each checked against `cls`."""
+    if preset not in presets:
+        raise UserError(f"unknown preset '{preset}'{suggest(preset, presets)}; "
+                        f"choose from {', '.join(presets)}")
+    cfg = update(cls(), presets[preset], f"preset {preset}")
+    if yaml_path is not None:
+        cfg = update(cfg, load_yaml(yaml_path), str(yaml_path))
+    if overrides:
+        values = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+        cfg = update(cfg, values, "the command line")
+    return cfg

@@ -1,0 +1,61 @@
+"""Trainer callbacks: metrics to JSONL, a rich progress line, and a wall-clock limit.
+
+These plug into transformers' Trainer (and so TRL's GRPOTrainer and SFTTrainer).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from reftbench import io
+
+
+class MetricsLog(TrainerCallback):
+    """Append every log event, tagged with the stage name, to a JSONL file."""
+
+    def __init__(self, path: Path, stage: str):
+        self.path, self.stage = Path(path), stage
+        self.last: dict = {}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs:
+            return
+        row = {"stage": self.stage, "step": state.global_step,
+               **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+        self.last = row
+        io.append_jsonl(self.path, [row])
+
+
+class ProgressLine(TrainerCallback):
+    """Advance a rich progress task each optimiser step, showing the latest reward/loss."""
+
+    def __init__(self, progress, stage: str, total: int, metrics: MetricsLog):
+        self.progress, self.metrics = progress, metrics
+        self.task = progress.add_task(stage, total=total) if progress else None
+        self.stage = stage
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is None:
+            return
+        last = self.metrics.last
+        shown = " ".join(f"{k}={last[k]:.3g}" for k in ("reward", "loss") if k in last)
+        self.progress.update(self.task, completed=state.global_step,
+                             description=f"{self.stage} {shown}".strip())
+
+
+class TimeLimit(TrainerCallback):
+    """Stop training (cleanly, so the model is still saved) after `minutes` of wall time."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60
+        self.start = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.seconds and time.monotonic() - self.start > self.seconds:
+            control.should_training_stop = True

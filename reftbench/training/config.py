@@ -1,0 +1,121 @@
+"""Config fields shared by the trainers, as dataclass building blocks.
+
+A trainer's config is a flat dataclass that combines the blocks it needs (so every key is a
+plain `--key value` override) and presets: `tiny` (the CPU embedded default) and
+`qwen2.5-vl-3b` (the paper's reference settings, see ../shared/CURR_REFT.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reftbench.samples import FAMILIES
+
+
+@dataclass
+class RunFields:
+    """What every trainer needs: the starting model, data, seed, output and evaluation."""
+
+    # Starting checkpoint: "base" (the embedded base model), a preset, a folder or a hub id.
+    model: str = "base"
+    # Seed for model initialisation order, sampling and data shuffling.
+    seed: int = 0
+    # Task families to train on (every method trains on the same mix).
+    families: tuple[str, ...] = FAMILIES
+    # Scenes per family in the generated train split (None = default 3000).
+    n_train: int | None = None
+    # Scenes per family in the generated test splits used for the final evaluation and the
+    # train/test overlap check (None = default 1000).
+    n_test: int | None = None
+    # Seed of the generated data (keep it fixed across methods).
+    data_seed: int = 0
+    # Evaluate the final model on every family's id and ood test split (open tier).
+    evaluate: bool = True
+    # Limit the final evaluation to N samples per family x split (None = all).
+    eval_limit: int | None = None
+    # Batch size of the final evaluation.
+    eval_batch_size: int = 64
+    # Torch dtype for training: "float32", "bfloat16" or "float16".
+    dtype: str = "float32"
+    # Stop a stage after this many minutes (0 = no limit); the stage still saves its model.
+    max_minutes: float = 0.0
+    # Save a resumable checkpoint every N optimiser steps.
+    save_steps: int = 10
+    # Log metrics every N optimiser steps.
+    logging_steps: int = 5
+
+
+@dataclass
+class GRPOFields:
+    """GRPO settings, passed to TRL's GRPOConfig (tests check each one arrives)."""
+
+    # Optimiser steps of GRPO (per curriculum stage for curr-rl: see stage_steps).
+    grpo_steps: int = 100
+    # Learning rate of GRPO.
+    grpo_lr: float = 5e-5
+    # Completions per prompt (the group size G).
+    num_generations: int = 8
+    # Prompts per optimiser step (each gets num_generations completions).
+    prompts_per_step: int = 4
+    # KL coefficient against the starting model (0 disables the reference model).
+    beta: float = 0.0
+    # Sampling temperature for rollouts.
+    temperature: float = 1.0
+    # Longest completion, in tokens.
+    max_completion_length: int = 48
+    # TRL loss type ("grpo", "dapo", "dr_grpo", "bnpo").
+    loss_type: str = "grpo"
+    # Weight of the format reward (1 if the completion is <think>..</think><answer>..</answer>).
+    format_weight: float = 1.0
+    # Weight of the accuracy reward (the tier's strict metric).
+    accuracy_weight: float = 1.0
+    # Generate rollouts with vLLM (needs the `vllm` extra and a GPU).
+    use_vllm: bool = False
+    # vLLM mode: "colocate" (same process) or "server" (trl vllm-serve).
+    vllm_mode: str = "colocate"
+    # Trade compute for memory in the backward pass.
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class SFTFields:
+    """Supervised fine-tuning settings, passed to TRL's SFTConfig."""
+
+    # Optimiser steps of SFT.
+    sft_steps: int = 100
+    # Learning rate of SFT.
+    sft_lr: float = 5e-5
+    # Examples per optimiser step.
+    sft_batch_size: int = 16
+
+
+@dataclass
+class CurriculumFields:
+    """The curriculum: tiers in order, and per-stage steps and group sizes."""
+
+    # Tiers trained one after another, each stage starting from the previous checkpoint.
+    stages: tuple[str, ...] = ("judge", "choice", "open")
+    # Optimiser steps per stage, in the order of `stages`.
+    stage_steps: tuple[int, ...] = (30, 30, 60)
+    # Group size per stage (the paper uses G=2 for the choice stage).
+    stage_generations: tuple[int, ...] = (8, 8, 8)
+
+
+@dataclass
+class RejectionFields:
+    """Rejection-sampling self-improvement (Curr-ReFT's second stage)."""
+
+    # Answers sampled per training prompt.
+    rs_samples: int = 4
+    # Sampling temperature of the rejection sampler.
+    rs_temperature: float = 1.0
+    # Keep the best answer of a prompt only if its reward is at least this (format 1 + accuracy 1 = 2).
+    rs_threshold: float = 2.0
+    # Training prompts offered to the sampler per family (None = the whole train split).
+    rs_prompts: int | None = 200
+    # Replay examples (general-ability data with gold answers) per kept answer.
+    replay_ratio: float = 0.5
+    # Optimiser steps of the rejection-sampling SFT.
+    rs_sft_steps: int = 40
+    # Learning rate of the rejection-sampling SFT (low: keep the RL gains).
+    rs_sft_lr: float = 1e-5

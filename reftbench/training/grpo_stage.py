@@ -1,0 +1,57 @@
+"""One GRPO stage through TRL's GRPOTrainer: our samples, our strict rewards, our settings.
+
+reftbench does not re-implement GRPO, the KL term or generation: it builds TRL's GRPOConfig
+from the trainer's config (every setting explicit, see `grpo_args`), hands over the dataset and
+the reward functions, and saves the result as a loadable checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reftbench.training import trl_common
+
+
+def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
+    """TRL GRPOConfig from a reftbench config (temperature, G, beta, lr and length all arrive)."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        **trl_common.common_args(cfg, out_dir, steps, cfg.grpo_lr),
+        per_device_train_batch_size=cfg.prompts_per_step * num_generations,
+        gradient_accumulation_steps=1,
+        num_generations=num_generations,
+        beta=cfg.beta,
+        temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length,
+        loss_type=cfg.loss_type,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        use_vllm=cfg.use_vllm,
+        vllm_mode=cfg.vllm_mode,
+        remove_unused_columns=False,
+        log_completions=False,
+    )
+
+
+def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: int,
+             num_generations: int, stage: str, progress=None) -> Path:
+    """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir."""
+    from trl import GRPOTrainer
+
+    from reftbench.model.load import load_model
+    from reftbench.training.datasets import grpo_dataset
+    from reftbench.trl_rewards import make_reward_funcs
+
+    model, processor = load_model(model_path, dtype=cfg.dtype)
+    weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=make_reward_funcs(weights),
+        args=grpo_args(cfg, out_dir, steps, num_generations),
+        train_dataset=grpo_dataset(samples),
+        processing_class=processor,
+        callbacks=trl_common.callbacks(cfg, out_dir, stage, steps, progress),
+    )
+    trl_common.quiet(trainer)
+    trainer.train(resume_from_checkpoint=trl_common.latest_checkpoint(out_dir))
+    return trl_common.save_model(trainer, processor, model_path, out_dir)

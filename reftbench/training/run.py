@@ -1,0 +1,102 @@
+"""`reftbench train NAME`: resolve the config, check the data, run the stages, evaluate.
+
+Everything that is the same for every trainer happens here, once: config resolution (preset,
+YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
+the reward-curve plot and the final evaluation into results/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from reftbench import io, paths, provenance
+from reftbench.config import resolve
+from reftbench.errors import UserError
+from reftbench.registry import check_names, load_trainer
+from reftbench.samples import FAMILIES
+
+
+def resolve_model(name: str) -> str:
+    """'base' -> the built embedded base model; presets and paths pass through, checked."""
+    from reftbench.model.load import is_preset
+
+    if name == "base":
+        base = paths.models_dir() / "base"
+        if not (base / "config.json").exists():
+            raise UserError("the embedded base model is not built yet: run `reftbench base` first")
+        return str(base)
+    if is_preset(name) or Path(name).exists() or "/" in name and not name.startswith((".", "/")):
+        return name
+    raise UserError(f"model '{name}' is neither a preset (micro, tiny, base) nor an existing folder")
+
+
+def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool):
+    """Plugin, resolved config, run folder and start model, with every check done up front."""
+    plugin = load_trainer(name)
+    cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
+    check_names("task family", cfg.families, FAMILIES)
+    model = resolve_model(cfg.model)
+    run_dir = output or Path("outputs") / f"{name}-seed{cfg.seed}"
+    from reftbench.training.pipeline import check_fresh
+
+    check_fresh(run_dir, resume)
+    return plugin, cfg, run_dir, model
+
+
+def check_data(cfg) -> None:
+    """Every training sample must be absent from every test split (image bytes + question)."""
+    from reftbench.training.overlap import check_no_overlap
+    from reftbench.training.splits import test_samples, train_samples
+
+    check_no_overlap(train_samples(cfg), test_samples(cfg))
+
+
+def train(name: str, preset: str = "tiny", config_path: Path | None = None,
+          overrides=None, output: Path | None = None, resume: bool = False,
+          results_dir: Path = Path("results"), console=None) -> dict:
+    """Run a trainer end to end; return {"model": final folder, "results": eval results or None}."""
+    from reftbench.report import progress_bar
+    from reftbench.training.pipeline import run_stages
+    from reftbench.training.plots import plot_curves
+
+    plugin, cfg, run_dir, model = prepare(name, preset, config_path, overrides, output, resume)
+    check_data(cfg)
+    meta = _run_meta(run_dir, plugin.name, preset, cfg, resume)
+    log = console.print if console else print
+    with progress_bar(console) if console else contextlib.nullcontext() as bar:
+        final = run_stages(plugin.plan(cfg), model, run_dir, meta, progress=bar, log=log)
+    plot_curves(run_dir / "metrics.jsonl", run_dir / "reward_curve.png")
+    results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
+        if cfg.evaluate else None
+    return {"model": str(final), "results": results, "run_dir": str(run_dir)}
+
+
+def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool) -> dict:
+    """The resolved config + provenance, written once per run (kept as-is on resume)."""
+    path = run_dir / "config.json"
+    if resume and path.exists():
+        import json
+
+        return json.loads(path.read_text())
+    meta = {"trainer": name, "preset": preset, "config": asdict(cfg),
+            "provenance": provenance.describe(cfg.dtype), "started": time.strftime("%Y%m%d-%H%M%S")}
+    io.write_json(path, meta)
+    return meta
+
+
+def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
+    """Open-tier, id + ood evaluation of the final model into results/runs."""
+    from reftbench.evaluate import EvalConfig, evaluate
+    from reftbench.report import run_eval
+
+    ecfg = EvalConfig(model=str(final), label=name, families=cfg.families, n_test=cfg.n_test,
+                      limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
+                      run_id=f"{run_dir.name}-{meta['started']}",
+                      extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
+    resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()
+    if console:
+        return run_eval(ecfg, results_dir, resume, console)
+    return evaluate(ecfg, results_dir, resume=resume)

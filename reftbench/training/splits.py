@@ -1,0 +1,40 @@
+"""The training and test samples a run uses, shared by every trainer (same data, same seed)."""
+
+from __future__ import annotations
+
+import random
+
+from reftbench.data import load_split
+from reftbench.errors import UserError
+from reftbench.samples import TEST_SPLITS, TIERS
+
+
+def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | None = None,
+                  shuffle_seed: int | None = None) -> list[dict]:
+    """Train-split samples of the configured families at the given tiers."""
+    out = []
+    for family in cfg.families:
+        rows = load_split(family, "train", n=cfg.n_train, seed=cfg.data_seed, tiers=tiers)
+        if not rows:
+            raise UserError(f"the {family} train split has no samples at tier(s) {', '.join(tiers)}")
+        if shuffle_seed is not None:
+            rows = rows[:]
+            random.Random(shuffle_seed).shuffle(rows)
+        out.extend(rows[:limit_per_family] if limit_per_family else rows)
+    return out
+
+
+def test_samples(cfg) -> list[dict]:
+    """Every test-split sample of the configured families, all tiers."""
+    return [r for family in cfg.families for split in TEST_SPLITS
+            for r in load_split(family, split, n=cfg.n_test, seed=cfg.data_seed)]
+
+
+def replay_samples(cfg, n: int) -> list[dict]:
+    """`n` examples of the base model's general mixture (its own train split), for replay."""
+    if n <= 0:
+        return []
+    rows = load_split("general", "train", seed=cfg.data_seed)
+    rows = rows[:]
+    random.Random(cfg.seed).shuffle(rows)
+    return rows[:n]

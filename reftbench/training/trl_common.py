@@ -1,0 +1,74 @@
+"""What the GRPO and SFT stage runners share: trainer arguments, callbacks, resume, saving."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from reftbench.training.callbacks import MetricsLog, ProgressLine, TimeLimit
+
+
+def common_args(cfg, out_dir: Path, steps: int, lr: float) -> dict:
+    """transformers.TrainingArguments fields every stage sets explicitly (TRL's defaults are
+    tuned for large pretrained models: bf16 on, gradient checkpointing on, lr 1e-6)."""
+    on_gpu = torch.cuda.is_available()
+    return dict(
+        output_dir=str(out_dir / "trainer"),
+        max_steps=steps,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=cfg.dtype == "bfloat16",
+        fp16=cfg.dtype == "float16",
+        use_cpu=not on_gpu,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress) -> list:
+    """Metrics log, progress line and (if set) the time limit."""
+    log = MetricsLog(out_dir.parent / "metrics.jsonl", stage)
+    found = [log, ProgressLine(progress, stage, steps, log)]
+    if cfg.max_minutes:
+        found.append(TimeLimit(cfg.max_minutes))
+    return found
+
+
+def latest_checkpoint(out_dir: Path) -> str | None:
+    """The newest TRL/transformers checkpoint folder of a stage, to resume from."""
+    found = sorted((out_dir / "trainer").glob("checkpoint-*"),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    return str(found[-1]) if found else None
+
+
+def quiet(trainer) -> None:
+    """Drop transformers' dict-printing callback: our progress line replaces it."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+
+
+def save_model(trainer, processor, source: str, out_dir: Path) -> Path:
+    """Save the trained model + processor (safetensors) with reftbench.json, all or nothing:
+    written to model.tmp, then renamed, so a kill never leaves a half-saved model."""
+    model_dir, tmp = out_dir / "model", out_dir / "model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    processor.save_pretrained(str(tmp))
+    marker = Path(source) / "reftbench.json"
+    if marker.exists():
+        shutil.copy(marker, tmp / "reftbench.json")
+    shutil.rmtree(model_dir, ignore_errors=True)
+    tmp.rename(model_dir)
+    return model_dir

@@ -1,0 +1,68 @@
+"""`curr-reft`: the full method: curriculum GRPO, then rejection-sampling SFT with replay.
+
+Stage 1 is `curr-rl` (judge -> choice -> open). Stage 2 samples `rs_samples` answers per
+training prompt from the RL model, keeps the best answer of each prompt when it has the full
+format and a reward >= `rs_threshold`, mixes those with replay examples of the base model's
+general abilities (`replay_ratio` per kept answer), and runs a short low-learning-rate SFT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reftbench.training.config import (CurriculumFields, GRPOFields, RejectionFields, RunFields,
+                                       SFTFields)
+from reftbench.training.pipeline import Stage
+from reftbench.training.plugin import TrainerPlugin
+from trainers.curr_rl import curriculum_stages
+from trainers.presets import QWEN_3B, TINY, pick
+
+
+@dataclass
+class CurrReFTConfig(RunFields, GRPOFields, CurriculumFields, RejectionFields, SFTFields):
+    """Config of Curr-ReFT (see the field comments of each block)."""
+
+
+def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
+    """Sample, filter, mix with replay, fine-tune."""
+    def run(model: str, stage_dir, progress):
+        import torch
+
+        from reftbench.generation import TransformersBackend
+        from reftbench.model.load import load_model
+        from reftbench.training.datasets import sft_dataset, target_completion
+        from reftbench.training.rejection import sample_and_filter
+        from reftbench.training.sft_stage import run_sft
+        from reftbench.training.splits import replay_samples, train_samples
+
+        torch.manual_seed(cfg.seed)
+        prompts = train_samples(cfg, tiers=tuple(cfg.stages), limit_per_family=cfg.rs_prompts,
+                                shuffle_seed=cfg.seed)
+        policy, processor = load_model(model, dtype=cfg.dtype)
+        backend = TransformersBackend(policy.eval(), processor, batch_size=cfg.eval_batch_size)
+        kept = sample_and_filter(backend, prompts, cfg.rs_samples, cfg.rs_temperature,
+                                 cfg.rs_threshold, stage_dir / "samples.jsonl",
+                                 cfg.max_completion_length, progress)
+        replay = replay_samples(cfg, round(cfg.replay_ratio * len(kept)))
+        data = sft_dataset([k["sample"] for k in kept] + replay,
+                           [k["completion"] for k in kept] + [target_completion(r) for r in replay])
+        del policy
+        return run_sft(cfg, model, data, stage_dir, cfg.rs_sft_steps, cfg.rs_sft_lr,
+                       cfg.sft_batch_size, "rs-sft", progress)
+
+    return Stage(f"{index}-rejection-sft", run)
+
+
+def plan(cfg: CurrReFTConfig) -> list[Stage]:
+    """The curriculum stages, then the rejection-sampling SFT stage."""
+    stages = curriculum_stages(cfg)
+    return stages + [rejection_stage(cfg, len(stages) + 1)]
+
+
+TRAINER = TrainerPlugin(
+    name="curr-reft",
+    description="curr-rl, then rejection-sampling SFT with replay (the full Curr-ReFT)",
+    config_cls=CurrReFTConfig,
+    presets={"tiny": pick(TINY, CurrReFTConfig), "qwen2.5-vl-3b": pick(QWEN_3B, CurrReFTConfig)},
+    plan=plan,
+)

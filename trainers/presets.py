@@ -1,0 +1,59 @@
+"""Preset values shared by the trainers, so every method runs under the same settings.
+
+`tiny`: the embedded default on a 2-core CPU (minutes). `qwen2.5-vl-3b`: the paper's reference
+settings (../shared/CURR_REFT.md): G=4 (choice stage G=2), lr 1e-6, KL beta 0.04, 256 completion
+tokens, temperature 1, bf16; launch it with an accelerate config (DeepSpeed ZeRO-3) on GPUs.
+"""
+
+# Equal budget: every method gets the same number of optimiser steps on the same data
+# (curr-reft adds its short rejection-sampling SFT on top, as in the paper).
+TINY_STEPS = 120
+
+TINY = {
+    "model": "base",
+    "grpo_steps": TINY_STEPS,
+    "grpo_lr": 5e-5,
+    "num_generations": 8,
+    "prompts_per_step": 4,
+    "beta": 0.0,
+    "temperature": 1.0,
+    "max_completion_length": 40,
+    "sft_steps": TINY_STEPS,
+    "sft_lr": 5e-5,
+    "sft_batch_size": 32,
+    "stage_steps": (TINY_STEPS // 4, TINY_STEPS // 4, TINY_STEPS // 2),
+    "stage_generations": (8, 8, 8),
+    "dtype": "float32",
+}
+
+QWEN_3B = {
+    "model": "Qwen/Qwen2.5-VL-3B-Instruct",
+    "grpo_steps": 1200,
+    "grpo_lr": 1e-6,
+    "num_generations": 4,
+    "prompts_per_step": 2,
+    "beta": 0.04,
+    "temperature": 1.0,
+    "max_completion_length": 256,
+    "sft_steps": 1200,
+    "sft_lr": 1e-6,
+    "sft_batch_size": 8,
+    "stage_steps": (600, 500, 1200),
+    "stage_generations": (4, 2, 4),
+    "rs_samples": 4,
+    "rs_sft_lr": 2e-7,
+    "rs_sft_steps": 200,
+    "rs_prompts": 500,
+    "dtype": "bfloat16",
+    "gradient_checkpointing": True,
+    "eval_batch_size": 16,
+    "save_steps": 50,
+}
+
+
+def pick(preset: dict, cls) -> dict:
+    """The preset's values for the fields `cls` has (each trainer uses a subset)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in preset.items() if k in names}
