@@ -12,6 +12,7 @@ Heavy libraries are imported inside commands, so `--help` and listings stay fast
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -36,6 +37,10 @@ def csv(value: str, kind: str, valid) -> tuple[str, ...]:
 @app.callback()
 def root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")):
     state["debug"] = debug
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)  # our rich bars replace the per-file loading bars
 
 
 @app.command()

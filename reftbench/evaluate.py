@@ -91,7 +91,8 @@ def score_row(sample: dict, completion: str) -> dict:
     """One samples.jsonl row: identity, completion and its scores."""
     s = score(sample, completion)
     row = {k: sample[k] for k in ("id", "family", "split", "tier")}
-    row.update(completion=completion, answer=sample["answer"], **s)
+    row.update(completion=completion, gold=sample["answer"])
+    row.update(s)  # format, accuracy, reward, the parsed "answer" (None if none), iou
     return row
 
 

@@ -37,11 +37,11 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console) -> dict:
 def results_table(results: dict) -> Table:
     """One row per family x tier: in-domain and out-of-domain accuracy, format and n."""
     table = Table(title=f"{results['label']}  (strict accuracy %, ± standard error)")
-    table.add_column("family")
-    table.add_column("tier")
+    table.add_column("family", no_wrap=True)
+    table.add_column("tier", no_wrap=True)
     for split in TEST_SPLITS:
         table.add_column(f"{split} acc", justify="right")
-        table.add_column(f"{split} format", justify="right")
+        table.add_column(f"{split} fmt", justify="right")
         table.add_column(f"{split} n", justify="right")
     keys = results["metrics"]
     for family in FAMILIES:
@@ -49,7 +49,7 @@ def results_table(results: dict) -> Table:
             cells = []
             for split in TEST_SPLITS:
                 m = keys.get(f"{family}/{split}/{tier}")
-                cells += ([f"{100 * m['accuracy']:.1f} ± {100 * m.get('accuracy_stderr', 0):.1f}",
+                cells += ([f"{100 * m['accuracy']:.1f}±{100 * m.get('accuracy_stderr', 0):.1f}",
                            f"{100 * m['format']:.0f}", str(m["n"])] if m else ["-", "-", "-"])
             if any(c != "-" for c in cells):
                 table.add_row(family, tier, *cells)
