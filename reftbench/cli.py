@@ -121,6 +121,23 @@ def train(
     console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def base(
+    ctx: typer.Context,
+    preset: str = typer.Option("tiny", help="Base-model preset."),
+    fresh: bool = typer.Option(False, help="Start over instead of resuming an interrupted build."),
+):
+    """Build the embedded base model (tiny Qwen2.5-VL trained on the general mixture)."""
+    from reftbench.base_model import BASE_PRESETS, BaseConfig, build_base
+    from reftbench.config import resolve
+    from reftbench.report import progress_bar
+
+    cfg = resolve(BaseConfig, BASE_PRESETS, preset, overrides=list(ctx.args))
+    with progress_bar(console) as bar:
+        out = build_base(cfg, progress=bar, resume=not fresh)
+    console.print(f"base model: {out}")
+
+
 def main() -> None:
     """Console entry point: run the app, turning UserError into one line and exit 2."""
     try:

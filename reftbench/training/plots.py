@@ -7,9 +7,10 @@ from pathlib import Path
 from reftbench import io
 
 
-def plot_curves(metrics_path: Path, out_path: Path) -> Path | None:
-    """Reward (GRPO stages) and loss (every stage) against the run's cumulative step."""
-    rows = [r for r in io.read_jsonl(metrics_path) if "step" in r]
+def plot_curves(metrics_paths: list[Path], out_path: Path) -> Path | None:
+    """Reward (GRPO stages) and loss (every stage) against the run's cumulative step,
+    from the stages' metrics.jsonl files in stage order."""
+    rows = [r for path in metrics_paths for r in io.read_jsonl(path) if "step" in r]
     if not rows:
         return None
     import matplotlib

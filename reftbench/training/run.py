@@ -68,7 +68,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     log = console.print if console else print
     with progress_bar(console) if console else contextlib.nullcontext() as bar:
         final = run_stages(plugin.plan(cfg), model, run_dir, meta, progress=bar, log=log)
-    plot_curves(run_dir / "metrics.jsonl", run_dir / "reward_curve.png")
+    plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")), run_dir / "reward_curve.png")
     results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
         if cfg.evaluate else None
     return {"model": str(final), "results": results, "run_dir": str(run_dir)}

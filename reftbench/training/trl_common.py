@@ -37,7 +37,7 @@ def common_args(cfg, out_dir: Path, steps: int, lr: float) -> dict:
 
 def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress) -> list:
     """Metrics log, progress line and (if set) the time limit."""
-    log = MetricsLog(out_dir.parent / "metrics.jsonl", stage)
+    log = MetricsLog(out_dir / "metrics.jsonl", stage)
     found = [log, ProgressLine(progress, stage, steps, log)]
     if cfg.max_minutes:
         found.append(TimeLimit(cfg.max_minutes))

@@ -1,0 +1,1 @@
+"""Classification family: which shape categories appear, multi-label (see generate.py)."""

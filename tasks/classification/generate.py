@@ -1,0 +1,92 @@
+"""Classification: which shape categories appear in the image (multi-label).
+
+In domain (train, id): 1-4 filled shapes of 1-3 distinct categories, random colours, a plain
+background. Out of domain (ood), like COCO -> Pascal VOC: the same six categories drawn as
+outlines in an unfamiliar palette, on textured, grainy backgrounds. The open answer is the
+present labels, sorted and joined with ", " ("circle, star"); scoring is set-IoU.
+"""
+
+import random
+
+from PIL import Image, ImageDraw
+
+from tasks import style, tiers
+from tasks.draw import SHAPES, draw_shape, place_boxes
+
+# The fixed label space, alphabetical (the open answer lists labels in this order).
+LABELS = ("circle", "diamond", "hexagon", "square", "star", "triangle")
+assert set(LABELS) <= set(SHAPES)
+SIDES = {"id": (24, 40), "ood": (20, 44)}
+# Out-of-domain inks: colours the in-domain palette never uses.
+OOD_INKS = ((120, 60, 20), (200, 60, 160), (20, 110, 110), (60, 20, 120), (240, 240, 240),
+            (30, 30, 30))
+LABEL_LIST = ", ".join(LABELS)
+
+
+def _render(rng: random.Random, objects: list[dict], domain: str) -> Image.Image:
+    if domain == "id":
+        img = style.plain_background(rng)
+        draw = ImageDraw.Draw(img)
+        for obj in objects:
+            ink = style.colour(rng, "id", rng.choice(style.COLOURS))
+            draw_shape(draw, obj["shape"], obj["box"], fill=ink)
+        return img
+    img = style.textured_background(rng)
+    draw = ImageDraw.Draw(img)
+    for obj in objects:
+        ink = style.jitter(rng, rng.choice(OOD_INKS), 20)
+        draw_shape(draw, obj["shape"], obj["box"], outline=ink, width=rng.randint(2, 3))
+    return style.add_grain(img, rng)
+
+
+def make_scene(split: str, index: int, rng: random.Random) -> tuple[Image.Image, dict]:
+    """One scene: its objects, the sorted label set and the open question."""
+    domain = style.domain_of(split)
+    labels = sorted(rng.sample(LABELS, rng.randint(1, 3)))
+    while True:
+        # Every label at least once, then repeats, up to four objects.
+        shapes = labels + [rng.choice(labels) for _ in range(rng.randint(0, 4 - len(labels)))]
+        rng.shuffle(shapes)
+        boxes = place_boxes(rng, [rng.randint(*SIDES[domain]) for _ in shapes])
+        if boxes is not None:
+            break
+    objects = [{"shape": s, "box": b} for s, b in zip(shapes, boxes)]
+    question = (f"Which shapes appear in the image? The possible shapes are {LABEL_LIST}. "
+                "Answer with the names of all shapes present, in alphabetical order, "
+                "separated by commas.")
+    scene = {"index": index, "domain": domain, "objects": objects, "labels": labels,
+             "question": question, "answer": ", ".join(labels), "extras": {"labels": labels}}
+    return _render(rng, objects, domain), scene
+
+
+def wrong_label_set(rng: random.Random, labels: list[str]) -> list[str]:
+    """A plausible wrong answer: usually one label swapped, else one added or one dropped."""
+    absent = [x for x in LABELS if x not in labels]
+    roll = rng.random()
+    if roll < 0.6:
+        wrong = list(labels)
+        wrong[rng.randrange(len(wrong))] = rng.choice(absent)
+    elif roll < 0.8 or len(labels) == 1:
+        wrong = labels + [rng.choice(absent)]
+    else:
+        wrong = list(labels)
+        wrong.pop(rng.randrange(len(wrong)))
+    return sorted(wrong)
+
+
+def make_tiers(scene: dict, rng: random.Random) -> dict[str, dict]:
+    """Judge, choice (select all that apply) and open versions of the scene's question."""
+    labels = scene["labels"]
+    yes = rng.random() < 0.5
+    proposal = labels if yes else wrong_label_set(rng, labels)
+    judge = tiers.judge_tier(
+        f"Does the image contain exactly these shapes, and no others: {', '.join(proposal)}?", yes)
+    # Five of the six categories: all present ones plus absent ones to fill, in random order.
+    absent = [x for x in LABELS if x not in labels]
+    options = labels + rng.sample(absent, 5 - len(labels))
+    rng.shuffle(options)
+    correct = [i for i, name in enumerate(options) if name in labels]
+    choice = tiers.choice_tier("Which of these shapes appear in the image?", options, correct,
+                               many=True)
+    return {"judge": judge, "choice": choice,
+            "open": tiers.open_tier(scene["question"], scene["answer"], "label_set_iou")}

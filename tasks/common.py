@@ -1,0 +1,127 @@
+"""Write a task split to disk from a seed, hash it, and read the families' lmms-eval YAML.
+
+A split folder holds `samples.jsonl` (three records per scene, tiers in the order judge, choice,
+open) and `images/<index>.png` (one image per scene, shared by its three records):
+
+    write_split("math", "ood", n=1000, seed=0, out_dir=Path("data/math/ood"))
+    split_hash(Path("data/math/ood"))   # sha256 over the JSONL and every image, in order
+
+Every scene draws from its own `random.Random`, seeded from (seed, family, split, index), so a
+split is the same bytes on every run, any scene can be regenerated alone, and the train split
+(its own seed stream) never shares a scene with the test splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+from reftbench.errors import UserError
+from reftbench.samples import SPLITS, TIERS
+
+TASKS_DIR = Path(__file__).resolve().parent
+
+
+def scene_rng(seed: int, family: str, split: str, index: int) -> random.Random:
+    """The scene's private random stream.
+
+    Hashing the whole key (not seed + index) keeps streams of neighbouring seeds, families and
+    splits unrelated; train and test draw from differently named streams.
+    """
+    stream = "train" if split == "train" else "test"
+    key = f"reftbench/{stream}/{seed}/{family}/{split}/{index}".encode()
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+
+def scene_records(family: str, split: str, index: int, scene: dict, tiers: dict) -> list[dict]:
+    """The three sample records of one scene (schema: reftbench/samples.py)."""
+    base_id = f"{family}-{split}-{index:06d}"
+    records = []
+    for tier in TIERS:
+        body = tiers[tier]
+        record = {"id": f"{base_id}-{tier}", "base_id": base_id, "family": family,
+                  "split": split, "tier": tier, "image": f"images/{index:06d}.png",
+                  "question": body["question"], "answer": body["answer"]}
+        if "options" in body:
+            record["options"] = body["options"]
+        record["metric"] = body["metric"]
+        record.update(scene.get("extras", {}))
+        records.append(record)
+    return records
+
+
+def write_split(family: str, split: str, n: int, seed: int, out_dir: Path) -> Path:
+    """Generate `n` scenes of one family and split into `out_dir`, atomically; return it.
+
+    Everything is written into a temporary sibling folder first and renamed into place at the
+    end, so an interrupted run never leaves a half-written split that looks complete.
+    """
+    from tasks import FAMILIES, family_module
+
+    if family not in FAMILIES:
+        raise UserError(f"unknown task family '{family}'; choose from {', '.join(FAMILIES)}")
+    if split not in SPLITS:
+        raise UserError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
+    module = family_module(family)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "images").mkdir(parents=True)
+    with open(tmp / "samples.jsonl", "w", encoding="utf-8") as fh:
+        for index in range(n):
+            rng = scene_rng(seed, family, split, index)
+            image, scene = module.make_scene(split, index, rng)
+            tiers = module.make_tiers(scene, rng)
+            image.save(tmp / "images" / f"{index:06d}.png", format="PNG")
+            for record in scene_records(family, split, index, scene, tiers):
+                fh.write(json.dumps(record) + "\n")
+    _replace_dir(tmp, out_dir)
+    return out_dir
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move `new` to `target`, replacing an older copy with two renames (no half state)."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def split_hash(out_dir: Path) -> str:
+    """sha256 over samples.jsonl and every image (name and bytes), in sorted order."""
+    out_dir = Path(out_dir)
+    digest = hashlib.sha256((out_dir / "samples.jsonl").read_bytes())
+    for path in sorted((out_dir / "images").glob("*.png")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_task_yaml(family: str, data_root: Path | None = None) -> dict:
+    """A family's lmms-eval YAML as a dict; `!function utils.f` tags become the string "utils.f".
+
+    With `data_root`, the relative `dataset_kwargs.data_files` paths (laid out as
+    `<family>/<split>/samples.jsonl`) are made absolute under it.
+    """
+    import yaml
+
+    class TaskLoader(yaml.SafeLoader):
+        """SafeLoader that keeps lmms-eval's `!function` references as plain strings."""
+
+    TaskLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+    path = TASKS_DIR / family / f"{family}.yaml"
+    if not path.exists():
+        raise UserError(f"no task config {path}; is '{family}' a task family?")
+    with open(path, encoding="utf-8") as fh:
+        config = yaml.load(fh, Loader=TaskLoader)
+    if data_root is not None:
+        files = config["dataset_kwargs"]["data_files"]
+        for split, rel in files.items():
+            files[split] = str(Path(data_root) / rel)
+    return config

@@ -1,0 +1,1 @@
+"""Detection family: referring-expression boxes on drawn shapes (see generate.py)."""

@@ -1,0 +1,106 @@
+"""General mixture: what the embedded base model learns before any benchmark training.
+
+The paper starts from Qwen2.5-VL-Instruct, a model with general visual skills. reftbench's
+embedded base gets its own, from this mixture of clean in-domain-style scenes (never the
+benchmark's train or test scenes: the family name keeps the seed streams apart) and general
+questions, at all three tiers and in the answer format:
+
+- describe: list every object as "colour shape"        (label_set_iou)
+- count:    how many objects there are                  (math_equiv)
+- locate:   the box of a named object                   (box_iou)
+- read:     the number written in the image             (math_equiv)
+
+The "train" split trains the base model and is Curr-ReFT's replay data; the "id" split is the
+held-out general-ability check.
+"""
+
+import random
+
+from PIL import ImageDraw, ImageFont
+
+from tasks import style, tiers
+from tasks.detection.generate import wrong_boxes
+from tasks.draw import draw_shape, format_box, place_boxes
+
+SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
+KINDS = ("describe", "count", "locate", "read")
+_FONT_SIZES = (28, 34, 40)
+
+
+def _objects(rng: random.Random) -> list[dict]:
+    """1-5 objects with non-touching boxes and distinct (colour, shape) pairs."""
+    while True:
+        count = rng.randint(1, 5)
+        pairs = rng.sample([(c, s) for c in style.COLOURS for s in SHAPES], count)
+        boxes = place_boxes(rng, [rng.randint(18, 44) for _ in range(count)])
+        if boxes:
+            return [{"colour": c, "shape": s, "box": b} for (c, s), b in zip(pairs, boxes)]
+
+
+def _number_image(rng: random.Random, value: int):
+    img = style.plain_background(rng)
+    font = ImageFont.load_default(size=rng.choice(_FONT_SIZES))
+    ink = style.colour(rng, "id", rng.choice(style.COLOURS))
+    ImageDraw.Draw(img).text((rng.randint(8, 50), rng.randint(8, 50)), str(value), fill=ink,
+                             font=font)
+    return img
+
+
+def make_scene(split: str, index: int, rng: random.Random):
+    """One general scene: its image and one general question about it."""
+    kind = KINDS[index % len(KINDS)]
+    if kind == "read":
+        value = rng.randint(0, 99)
+        scene = {"kind": kind, "question": "What number is written in the image?",
+                 "answer": str(value), "value": value, "metric": "math_equiv"}
+        return _number_image(rng, value), scene
+    objects = _objects(rng)
+    img = style.plain_background(rng)
+    draw = ImageDraw.Draw(img)
+    for obj in objects:
+        draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, "id", obj["colour"]))
+    scene = {"kind": kind, "objects": objects, **_question(kind, objects, rng)}
+    return img, scene
+
+
+def _question(kind: str, objects: list[dict], rng: random.Random) -> dict:
+    if kind == "describe":
+        items = sorted(f"{o['colour']} {o['shape']}" for o in objects)
+        return {"question": "List every object in the image as colour and shape.",
+                "answer": ", ".join(items), "metric": "label_set_iou"}
+    if kind == "count":
+        return {"question": "How many objects are in the image?", "answer": str(len(objects)),
+                "value": len(objects), "metric": "math_equiv"}
+    target = rng.randrange(len(objects))
+    name = f"the {objects[target]['colour']} {objects[target]['shape']}"
+    return {"question": f"Where is {name}? Answer with its box [x1, y1, x2, y2].",
+            "answer": format_box(objects[target]["box"]), "target": target, "name": name,
+            "box": objects[target]["box"], "metric": "box_iou"}
+
+
+def _wrong_answers(scene: dict, rng: random.Random, count: int) -> list[str]:
+    """Plausible wrong answers of the scene's kind."""
+    if scene["metric"] == "math_equiv":
+        return [str(v) for v in tiers.near_numbers(rng, scene["value"], count)]
+    if scene["metric"] == "box_iou":
+        return [format_box(b) for b in wrong_boxes(rng, scene, count)]
+    items = scene["answer"].split(", ")
+    wrong = set()
+    while len(wrong) < count:
+        swapped = list(items)
+        swapped[rng.randrange(len(swapped))] = f"{rng.choice(style.COLOURS)} {rng.choice(SHAPES)}"
+        text = ", ".join(sorted(set(swapped)))
+        if text != scene["answer"]:
+            wrong.add(text)
+    return sorted(wrong)
+
+
+def make_tiers(scene: dict, rng: random.Random) -> dict[str, dict]:
+    """Judge, choice and open versions of the general question."""
+    yes = rng.random() < 0.5
+    proposal = scene["answer"] if yes else _wrong_answers(scene, rng, 1)[0]
+    judge = tiers.judge_tier(f"{scene['question']} Is the answer {proposal}?", yes)
+    options, correct = tiers.shuffled_with(rng, scene["answer"], _wrong_answers(scene, rng, 4))
+    choice = tiers.choice_tier(scene["question"], options, [correct])
+    return {"judge": judge, "choice": choice,
+            "open": tiers.open_tier(scene["question"], scene["answer"], scene["metric"])}

@@ -1,0 +1,247 @@
+"""The three generated task families: determinism, schema, tiers, answers, domains, YAML."""
+
+import hashlib
+import importlib
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reftbench.errors import UserError
+from reftbench.samples import FAMILIES, LETTERS, REQUIRED_FIELDS, SPLITS, TIERS
+from tasks import FAMILIES as TASK_FAMILIES
+from tasks import family_module
+from tasks.common import load_task_yaml, scene_rng, split_hash, write_split
+from tasks.draw import box_iou
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = 40
+TIER_METRIC = {"judge": "yes_no", "choice": "letters"}
+OPEN_METRIC = {"detection": "box_iou", "classification": "label_set_iou", "math": "math_equiv"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Every family and split, SCENES scenes each, laid out <root>/<family>/<split>/."""
+    root = tmp_path_factory.mktemp("data")
+    for family in FAMILIES:
+        for split in SPLITS:
+            write_split(family, split, SCENES, 0, root / family / split)
+    return root
+
+
+def records(data, family, split):
+    with open(data / family / split / "samples.jsonl") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def scenes(family, split, n):
+    """(scene, tiers) pairs straight from the generator, as write_split draws them."""
+    module = family_module(family)
+    for index in range(n):
+        rng = scene_rng(0, family, split, index)
+        _, scene = module.make_scene(split, index, rng)
+        yield scene, module.make_tiers(scene, rng)
+
+
+def by_tier(rows):
+    return {(r["base_id"], r["tier"]): r for r in rows}
+
+
+def test_family_registry_has_the_benchmark_families_and_imports_nothing_heavy():
+    assert set(FAMILIES) <= set(TASK_FAMILIES)
+    code = ("import sys, tasks; heavy = {'PIL', 'numpy', 'torch', 'yaml'} & set(sys.modules); "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_seed_same_bytes_other_seed_differs(family, tmp_path):
+    first = split_hash(write_split(family, "ood", 12, 7, tmp_path / "a"))
+    again = split_hash(write_split(family, "ood", 12, 7, tmp_path / "b"))
+    other = split_hash(write_split(family, "ood", 12, 8, tmp_path / "c"))
+    assert first == again != other
+
+
+def test_rewriting_a_split_replaces_it_and_leaves_no_temp_folders(tmp_path):
+    out = tmp_path / "math" / "id"
+    write_split("math", "id", 5, 0, out)
+    write_split("math", "id", 3, 0, out)
+    assert len(records(tmp_path, "math", "id")) == 9
+    assert len(list((out / "images").iterdir())) == 3
+    assert [p.name for p in out.parent.iterdir()] == ["id"]
+
+
+def test_unknown_family_or_split_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="unknown task family 'detect'"):
+        write_split("detect", "id", 1, 0, tmp_path / "x")
+    with pytest.raises(UserError, match="unknown split 'test'"):
+        write_split("math", "test", 1, 0, tmp_path / "x")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("split", SPLITS)
+def test_records_follow_the_schema(data, family, split):
+    rows = records(data, family, split)
+    assert len(rows) == 3 * SCENES
+    for i, row in enumerate(rows):
+        index, tier = i // 3, TIERS[i % 3]
+        assert all(field in row for field in REQUIRED_FIELDS)
+        assert row["base_id"] == f"{family}-{split}-{index:06d}"
+        assert row["id"] == f"{row['base_id']}-{tier}"
+        assert (row["family"], row["split"], row["tier"]) == (family, split, tier)
+        assert row["image"] == f"images/{index:06d}.png"
+        assert row["metric"] == TIER_METRIC.get(tier, OPEN_METRIC[family])
+        assert ("options" in row) == (tier == "choice")
+        assert row["question"] and row["answer"]
+    extra = {"detection": "box", "classification": "labels", "math": "kind"}[family]
+    assert all(extra in row for row in rows)
+    with Image.open(data / family / split / rows[0]["image"]) as img:
+        assert (img.mode, img.size) == ("RGB", (112, 112))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_judge_answers_are_balanced(family):
+    answers = [tiers["judge"]["answer"] for _, tiers in scenes(family, "id", 200)]
+    assert set(answers) == {"yes", "no"}
+    assert abs(answers.count("yes") / len(answers) - 0.5) < 0.12
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("split", SPLITS)
+def test_choice_letters_point_at_the_right_options(data, family, split):
+    rows = by_tier(records(data, family, split))
+    for (base_id, tier), row in rows.items():
+        if tier != "choice":
+            continue
+        options, letters = row["options"], row["answer"].split(",")
+        assert len(options) == 5 and len(set(options)) == 5
+        assert letters == sorted(set(letters)) and set(letters) <= set(LETTERS[:5])
+        for letter, text in zip(LETTERS, options):
+            assert f"\n{letter}. {text}\n" in row["question"]
+        chosen = [options[LETTERS.index(x)] for x in letters]
+        gold = rows[(base_id, "open")]
+        if family == "classification":
+            assert sorted(chosen) == row["labels"] == gold["answer"].split(", ")
+            assert "Select all that apply" in row["question"]
+        else:
+            assert chosen == [gold["answer"]]
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_detection_expression_names_one_object_whose_box_is_the_answer(split):
+    for scene, tiers in scenes("detection", split, 150):
+        words = scene["expression"].split()[1:]
+        matching = [o for o in scene["objects"]
+                    if all(w in (o["shape"], o["colour"], o["size"]) for w in words)]
+        assert matching == [scene["objects"][scene["target"]]]
+        x1, y1, x2, y2 = box = scene["box"]
+        assert 0 <= x1 < x2 <= 111 and 0 <= y1 < y2 <= 111
+        assert tiers["open"]["answer"] == str(box)
+
+
+def _numbers(text):
+    return [int(v) for v in re.findall(r"\d+", text)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_wrong_proposals_are_plausible_but_wrong(family):
+    for scene, tiers in scenes(family, "id", 120):
+        judge, choice = tiers["judge"], tiers["choice"]
+        if family == "detection":
+            proposal = _numbers(judge["question"].split("]")[0])
+            assert (box_iou(proposal, scene["box"]) < 0.3) == (judge["answer"] == "no")
+            wrong = [o for o in choice["options"] if o != scene["answer"]]
+            assert all(box_iou(json.loads(o), scene["box"]) < 0.3 for o in wrong)
+        elif family == "classification":
+            proposal = judge["question"].split(": ")[1].rstrip("?").split(", ")
+            assert (proposal == scene["labels"]) == (judge["answer"] == "yes")
+            assert len(set(proposal) ^ set(scene["labels"])) <= 2
+        else:
+            proposal = _numbers(judge["question"].rsplit("Is the answer", 1)[1])[0]
+            gap = abs(proposal - int(scene["answer"]))
+            assert gap == 0 if judge["answer"] == "yes" else gap in (1, 2)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_gold_answers_score_full_marks(data, family):
+    rewards = pytest.importorskip("reftbench.rewards")
+    for split in SPLITS:
+        for row in records(data, family, split):
+            scores = rewards.score(row, f"<think>x</think><answer>{row['answer']}</answer>")
+            assert scores["accuracy"] == 1.0, row["id"]
+
+
+def _image_digests(folder):
+    return {hashlib.sha256(p.read_bytes()).hexdigest() for p in (folder / "images").glob("*.png")}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_train_and_test_images_never_coincide(data, family):
+    train = _image_digests(data / family / "train")
+    assert len(train) == SCENES
+    for split in ("id", "ood"):
+        assert not train & _image_digests(data / family / split)
+
+
+def _roughness(folder):
+    """Mean absolute difference of horizontally adjacent pixels: grain and texture raise it."""
+    values = []
+    for path in sorted((folder / "images").glob("*.png")):
+        pixels = np.asarray(Image.open(path).convert("L"), float)
+        values.append(np.abs(np.diff(pixels, axis=1)).mean())
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_out_of_domain_images_look_different(data, family):
+    in_domain = _roughness(data / family / "id")
+    assert _roughness(data / family / "ood") > 2 * in_domain
+    assert abs(_roughness(data / family / "train") - in_domain) < 0.5 * in_domain
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_task_yaml_loads_with_lmms_eval_keys(family, tmp_path):
+    config = load_task_yaml(family)
+    assert config["task"] == f"reftbench_{family}"
+    assert config["dataset_path"] == "json" and config["output_type"] == "generate_until"
+    assert config["doc_to_target"] == "answer"
+    utils = importlib.import_module(f"tasks.{family}.utils")
+    for key in ("doc_to_visual", "doc_to_text", "process_results"):
+        assert config[key] == f"utils.{key}" and callable(getattr(utils, key))
+    metrics = {m["metric"]: m for m in config["metric_list"]}
+    expected = {"accuracy", "format", "reward"} | ({"iou"} if family == "detection" else set())
+    assert set(metrics) == expected
+    assert all(m["aggregation"] == "mean" and m["higher_is_better"] for m in metrics.values())
+    assert config["generation_kwargs"] == {"max_new_tokens": 64, "do_sample": False}
+    meta = config["metadata"]
+    assert meta["family"] == family and meta["splits"] == list(SPLITS)
+    assert meta["tiers"] == list(TIERS) and meta["image_size"] == 112
+    assert meta["sizes"] == {"train": 3000, "id": 1000, "ood": 1000}
+    files = load_task_yaml(family, tmp_path)["dataset_kwargs"]["data_files"]
+    assert files["ood"] == str(tmp_path / family / "ood" / "samples.jsonl")
+
+
+def test_lmms_eval_hooks_read_images_and_score(data, monkeypatch):
+    from tasks.detection import utils
+
+    row = records(data, "detection", "id")[2]
+    monkeypatch.setenv("REFTBENCH_DATA_DIR", str(data))
+    (by_layout,) = utils.doc_to_visual(row)
+    absolute = str(data / "detection" / "id" / row["image"])
+    (by_path,) = utils.doc_to_visual({**row, "image_path": absolute})
+    assert by_layout.size == (112, 112) and by_layout.tobytes() == by_path.tobytes()
+    assert utils.doc_to_text(row).startswith(row["question"])
+    monkeypatch.setenv("REFTBENCH_DATA_DIR", str(data / "nowhere"))
+    with pytest.raises(UserError, match="REFTBENCH_DATA_DIR"):
+        utils.doc_to_visual(row)
+    pytest.importorskip("reftbench.rewards")
+    scores = utils.process_results(row, [f"<think>x</think><answer>{row['answer']}</answer>"])
+    assert scores["accuracy"] == 1.0 and scores["format"] == 1.0 and scores["iou"] == 1.0
+    assert all(isinstance(v, float) for v in scores.values())
