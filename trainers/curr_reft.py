@@ -9,6 +9,7 @@ general abilities (`replay_ratio` per kept answer), and runs a short low-learnin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from reftbench.training.config import (CurriculumFields, GRPOFields, RejectionFields, RunFields,
                                        SFTFields)
@@ -43,10 +44,15 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
         kept = sample_and_filter(backend, prompts, cfg.rs_samples, cfg.rs_temperature,
                                  cfg.rs_threshold, stage_dir / "samples.jsonl",
                                  cfg.max_completion_length, progress)
+        del policy, backend
+        if not kept:
+            # Nothing reached the bar: fine-tuning on replay alone would only pull the model
+            # back towards the base, so the RL model goes on unchanged (the log says so).
+            (stage_dir / "NOTHING_KEPT").write_text("no sampled answer reached rs_threshold\n")
+            return Path(model)
         replay = replay_samples(cfg, round(cfg.replay_ratio * len(kept)))
         data = sft_dataset([k["sample"] for k in kept] + replay,
                            [k["completion"] for k in kept] + [target_completion(r) for r in replay])
-        del policy
         return run_sft(cfg, model, data, stage_dir, cfg.rs_sft_steps, cfg.rs_sft_lr,
                        cfg.sft_batch_size, "rs-sft", progress)
 

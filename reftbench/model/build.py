@@ -21,7 +21,7 @@ from reftbench.model.processor import build_processor
 from reftbench.model.tokenizer import build_tokenizer
 
 # Bump when the tokenizer corpus or the config builder changes, so cached builds are remade.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 
 def build_info(preset: str, seed: int, model=None) -> dict:

@@ -4,7 +4,9 @@ No tokenizer can be downloaded here, so `build_tokenizer()` trains one with the 
 library on a fixed corpus of the phrases our tasks use (shapes, colours, counting, boxes, choice
 letters, the answer-format instruction) and wraps it as a transformers fast tokenizer with a
 Qwen-style chat template. Byte-level means any text still encodes; unseen words just cost more
-tokens. The same code gives the same bytes every time (the corpus has no randomness).
+tokens. The corpus also holds the task families' own questions (generated from a fixed seed),
+so bump `BUILD_VERSION` in build.py when their wording changes. The same code gives the same
+bytes every time.
 
     tok = build_tokenizer()
     tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -133,6 +135,27 @@ def corpus() -> list[str]:
     lines += ["yes no true false Yes No True False YES NO", "A,C B,D A,B,E"]
     # Each word twice, lower and capitalised, so min_frequency lets it merge to one token.
     lines += [" ".join(WORDS), " ".join(w.capitalize() for w in WORDS), " ".join(WORDS)]
+    return lines + task_text()
+
+
+def task_text(scenes: int = 40) -> list[str]:
+    """Questions and answers of the first `scenes` train scenes of every task family (fixed
+    seed), the format instruction and the SFT reasoning sentences: the text the model reads
+    most, so it should cost the fewest tokens (a shorter sequence is a faster step)."""
+    from tasks import FAMILIES, family_module
+    from tasks.common import scene_rng
+
+    from reftbench.prompts import FORMAT_INSTRUCTION
+    from reftbench.training.datasets import THINK_TEMPLATES
+
+    lines = [FORMAT_INSTRUCTION] * 4 + list(THINK_TEMPLATES.values()) * 4
+    for family in FAMILIES:
+        module = family_module(family)
+        for index in range(scenes):
+            rng = scene_rng(0, family, "train", index)
+            _, scene = module.make_scene("train", index, rng)
+            for body in module.make_tiers(scene, rng).values():
+                lines += [body["question"], body["answer"]]
     return lines
 
 

@@ -60,9 +60,10 @@ def run_stages(stages: list[Stage], start_model: str, run_dir: Path, extra_meta:
             continue
         stage_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        out = stage.run(model, stage_dir, progress)
-        io.write_json(out / "reftbench_run.json", {"stage": stage.name, "input_model": model,
-                                                   **extra_meta})
+        out = Path(stage.run(model, stage_dir, progress))
+        if stage_dir in out.parents:  # a stage may pass its input on unchanged
+            io.write_json(out / "reftbench_run.json", {"stage": stage.name, "input_model": model,
+                                                       **extra_meta})
         record = {"stage": stage.name, "input_model": model, "model": str(out),
                   "seconds": round(time.perf_counter() - started, 1)}
         io.write_json(stage_dir / "stage.json", record)

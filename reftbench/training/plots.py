@@ -34,7 +34,8 @@ def plot_curves(metrics_paths: list[Path], out_path: Path) -> Path | None:
         ax.set_xlabel("optimiser step (all stages)")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     axes[0].set_title("mean reward (format + accuracy)")
     axes[1].set_title("training loss")
     fig.tight_layout()

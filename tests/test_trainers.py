@@ -1,0 +1,173 @@
+"""Trainer plugins on the micro model: settings reach TRL, stages chain, runs resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from reftbench.config import resolve
+from reftbench.errors import UserError
+from reftbench.registry import load_trainer
+from reftbench.training.run import train
+
+# Small enough for seconds per stage on two cores.
+FAST = {"model": "micro", "n_train": "12", "n_test": "8", "eval_limit": "2",
+        "prompts_per_step": "2", "num_generations": "2", "max_completion_length": "8",
+        "sft_batch_size": "4", "logging_steps": "1", "save_steps": "1", "rs_prompts": "3"}
+
+
+def fast(name: str, **extra) -> dict:
+    """FAST overrides restricted to the fields trainer `name` has, plus `extra`."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(load_trainer(name).config_cls)}
+    return {**{k: v for k, v in FAST.items() if k in fields}, **extra}
+
+
+def weights(model_dir: Path) -> dict:
+    return load_file(str(Path(model_dir) / "model.safetensors"))
+
+
+def test_grpo_settings_reach_trl(tmp_path):
+    from reftbench.training.grpo_stage import grpo_args
+
+    plugin = load_trainer("curr-rl")
+    cfg = resolve(plugin.config_cls, plugin.presets, "qwen2.5-vl-3b",
+                  overrides=["--temperature", "0.7", "--beta", "0.02", "--grpo_lr", "3e-6",
+                             "--max_completion_length", "99"])
+    args = grpo_args(cfg, tmp_path, steps=7, num_generations=2)
+    assert args.temperature == 0.7
+    assert args.beta == 0.02
+    assert args.learning_rate == 3e-6
+    assert args.max_completion_length == 99
+    assert args.num_generations == 2
+    assert args.per_device_train_batch_size == cfg.prompts_per_step * 2
+    assert args.max_steps == 7
+    assert args.seed == cfg.seed
+
+
+def test_sft_settings_reach_trl(tmp_path):
+    from reftbench.training.sft_stage import sft_args
+
+    plugin = load_trainer("sft")
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides=["--seed", "5"])
+    args = sft_args(cfg, tmp_path, steps=3, lr=2e-7, batch_size=6)
+    assert (args.learning_rate, args.per_device_train_batch_size, args.max_steps) == (2e-7, 6, 3)
+    assert args.seed == 5 and not args.bf16
+
+
+def test_reference_preset_matches_the_paper():
+    plugin = load_trainer("curr-reft")
+    cfg = resolve(plugin.config_cls, plugin.presets, "qwen2.5-vl-3b")
+    assert (cfg.num_generations, cfg.grpo_lr, cfg.beta, cfg.max_completion_length) == \
+        (4, 1e-6, 0.04, 256)
+    assert cfg.stage_generations == (4, 2, 4) and cfg.temperature == 1.0
+    assert cfg.rs_sft_lr == 2e-7 and cfg.dtype == "bfloat16"
+
+
+def test_curriculum_stage_order():
+    plugin = load_trainer("curr-reft")
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny")
+    names = [s.name for s in plugin.plan(cfg)]
+    assert names == ["1-judge", "2-choice", "3-open", "4-rejection-sft"]
+
+
+def test_bad_curriculum_is_refused():
+    plugin = load_trainer("curr-rl")
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides=["--stages", "judge,opne",
+                                                                          "--stage_steps", "1,1",
+                                                                          "--stage_generations", "2,2"])
+    with pytest.raises(UserError, match="did you mean open"):
+        plugin.plan(cfg)
+
+
+def length_reward(completions, **kwargs):
+    """A reward with spread even for a random model (GRPO learns nothing from equal rewards)."""
+    return [float(len(str(c))) for c in completions]
+
+
+def test_curr_rl_chains_stages(tmp_path, monkeypatch):
+    import reftbench.trl_rewards
+
+    monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda w: [length_reward])
+    out = train("curr-rl", overrides=fast("curr-rl", stage_steps="1,1,1",
+                                          stage_generations="2,2,2", evaluate="false"),
+                output=tmp_path / "run", results_dir=tmp_path / "results")
+    records = [json.loads((tmp_path / "run" / "stages" / n / "stage.json").read_text())
+               for n in ("1-judge", "2-choice", "3-open")]
+    assert records[0]["input_model"].endswith("micro")
+    assert records[1]["input_model"] == records[0]["model"]
+    assert records[2]["input_model"] == records[1]["model"]
+    assert out["model"] == records[2]["model"]
+    # Each stage trained: its weights differ from its input's.
+    w1, w2 = weights(records[0]["model"]), weights(records[1]["model"])
+    assert any(not torch.equal(w1[k], w2[k]) for k in w1)
+    from reftbench.model.load import preset_path
+
+    w0 = weights(preset_path("micro"))
+    assert any(not torch.equal(w0[k], w1[k]) for k in w0)
+    logged = [json.loads(line)["stage"] for n in ("1-judge", "2-choice", "3-open")
+              for line in (tmp_path / "run" / "stages" / n / "metrics.jsonl").read_text().splitlines()]
+    assert logged[0] == "1-judge" and logged[-1] == "3-open"
+    assert (tmp_path / "run" / "reward_curve.png").exists()
+
+
+@pytest.mark.parametrize("name", ["sft", "grpo"])
+def test_single_stage_trainers_train_and_evaluate(tmp_path, name):
+    steps = {"sft_steps": "2"} if name == "sft" else {"grpo_steps": "2"}
+    out = train(name, overrides=fast(name, **steps), output=tmp_path / "run",
+                results_dir=tmp_path / "results")
+    res = out["results"]
+    assert res["label"] == name and res["config"]["extra"]["trainer"] == name
+    assert set(res["metrics"]) == {f"{f}/{s}/open" for f in ("detection", "classification", "math")
+                                   for s in ("id", "ood")}
+    saved = json.loads((Path(out["model"]) / "reftbench_run.json").read_text())
+    assert saved["provenance"]["git_commit"] and saved["config"]["seed"] == 0
+
+
+def test_killed_run_resumes_without_redoing_finished_work(tmp_path, monkeypatch):
+    from reftbench.training import callbacks
+
+    class Kill(Exception):
+        pass
+
+    def kill_after_checkpoint(self, args, state, control, **kw):
+        # A kill right after stage 2 saved its step-2 checkpoint.
+        if self.stage == "2-choice" and state.global_step == 2:
+            raise Kill
+
+    monkeypatch.setattr(callbacks.MetricsLog, "on_save", kill_after_checkpoint, raising=False)
+    overrides = fast("curr-rl", stage_steps="1,3,1", stage_generations="2,2,2",
+                     evaluate="false")
+    with pytest.raises(Kill):
+        train("curr-rl", overrides=overrides, output=tmp_path / "run")
+    first = json.loads((tmp_path / "run/stages/1-judge/stage.json").read_text())
+    assert not (tmp_path / "run/stages/2-choice/stage.json").exists()
+    monkeypatch.undo()
+
+    with pytest.raises(UserError, match="--resume"):
+        train("curr-rl", overrides=overrides, output=tmp_path / "run")
+    train("curr-rl", overrides=overrides, output=tmp_path / "run", resume=True)
+    # Stage 1 was not redone, stage 2 continued from its step-2 checkpoint, stage 3 ran.
+    assert json.loads((tmp_path / "run/stages/1-judge/stage.json").read_text()) == first
+    steps = [json.loads(line)["step"] for line in
+             (tmp_path / "run/stages/2-choice/metrics.jsonl").read_text().splitlines()]
+    assert steps[:2] == [1, 2] and steps[2] == 3 and 1 not in steps[2:]
+    assert (tmp_path / "run/stages/3-open/stage.json").exists()
+
+
+def test_bad_config_fails_before_work(tmp_path):
+    with pytest.raises(UserError, match="unknown config key 'grpo_stepz'"):
+        train("grpo", overrides=["--grpo_stepz", "3"], output=tmp_path / "x")
+    with pytest.raises(UserError, match="expects int"):
+        train("grpo", overrides=["--grpo_steps", "three"], output=tmp_path / "x")
+    with pytest.raises(UserError, match="neither a preset"):
+        train("grpo", overrides=["--model", str(tmp_path / "nope")], output=tmp_path / "x")
+    with pytest.raises(UserError, match="unknown task family"):
+        train("grpo", overrides=["--model", "micro", "--families", "detection,maths"],
+              output=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
