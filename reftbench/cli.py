@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from reftbench.errors import UserError
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
@@ -138,6 +139,19 @@ def base(
     console.print(f"base model: {out}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def demo(
+    ctx: typer.Context,
+    trainer: str = typer.Option("curr-reft", help="Trainer to run after the base evaluation."),
+    output: Path = typer.Option(Path("outputs/demo"), help="Training run folder."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+):
+    """The main job on the embedded default: base eval, train curr-reft, leaderboard."""
+    from reftbench.demo import run_demo
+
+    run_demo(console, results_dir, output, trainer, list(ctx.args))
+
+
 def main() -> None:
     """Console entry point: run the app, turning UserError into one line and exit 2."""
     try:
@@ -145,7 +159,10 @@ def main() -> None:
     except UserError as exc:
         if state["debug"]:
             raise
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        # One line whatever the terminal width (soft_wrap), and the message is not markup:
+        # a path or an answer like "[1, 2]" must print as written.
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}",
+                                                    highlight=False)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         Console(stderr=True).print("interrupted; rerun with --resume to continue")

@@ -31,14 +31,23 @@ def coerce(key: str, value, kind):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
             return None
         return coerce(key, value, args[0])
-    if origin in (tuple, list):
-        items = value.split(",") if isinstance(value, str) else list(value)
+    if origin in (tuple, list) or kind in (tuple, list):
+        if isinstance(value, str):  # "a, b" on the command line; "" is the empty tuple
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise UserError(f"config key '{key}' expects a list, got {value!r}")
         inner = (typing.get_args(kind) or (str,))[0]
-        return tuple(coerce(key, v.strip() if isinstance(v, str) else v, inner) for v in items)
+        return tuple(coerce(key, v, inner) for v in items)
     if origin is dict or kind is dict:
         if not isinstance(value, dict):
             raise UserError(f"config key '{key}' expects a mapping, got {value!r}")
         return dict(value)
+    if isinstance(value, (list, tuple, dict)) or (isinstance(value, bool) and kind is not bool):
+        # str([1]) or int(True) would "work" and hide the mistake.
+        raise UserError(f"config key '{key}' expects {getattr(kind, '__name__', kind)}, "
+                        f"got {value!r}")
     try:
         if kind is bool:
             return _to_bool(value)
@@ -94,12 +103,17 @@ def load_yaml(path: Path) -> dict:
     """A YAML mapping from a file, with a clear error for a missing or malformed file."""
     import yaml
 
-    if not Path(path).exists():
-        raise UserError(f"config file {path} does not exist")
+    if not Path(path).is_file():
+        raise UserError(f"config file {path} does not exist (or is not a file)")
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read config file {path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"config file {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of key: value")
     return data

@@ -36,8 +36,15 @@ def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -
     check_names("split", [split], SPLITS)
     n = DEFAULT_SIZES[split] if n is None else n
     out = split_dir(family, split, n, seed)
-    if not (out / "samples.jsonl").exists():
-        write_split(family, split, n, seed, out)
+    if (out / "samples.jsonl").exists():
+        return out
+    from filelock import FileLock
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Two processes (a training run and an eval) may want the same split: one generates it.
+    with FileLock(str(out.parent / f".{out.name}.lock")):
+        if not (out / "samples.jsonl").exists():
+            write_split(family, split, n, seed, out)
     return out
 
 
@@ -76,6 +83,9 @@ def _validated(row: dict, path: Path, number: int) -> dict:
     missing = [f for f in REQUIRED_FIELDS if f not in row]
     if missing:
         raise UserError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+    not_text = [f for f in REQUIRED_FIELDS if not isinstance(row[f], str)]
+    if not_text:
+        raise UserError(f"{path}:{number}: field(s) {', '.join(not_text)} must be strings")
     image = (path.parent / row["image"]).resolve()
     if path.parent.resolve() not in image.parents:
         raise UserError(f"{path}:{number}: image path {row['image']!r} leaves the data folder")
@@ -85,12 +95,15 @@ def _validated(row: dict, path: Path, number: int) -> dict:
 
 def load_image(path: str):
     """Open an image as RGB, or raise a UserError naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
     except FileNotFoundError:
         raise UserError(f"image {path} does not exist") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"image {path} is corrupt or not an image ({exc})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # PIL's own message often repeats the path; the reason alone is enough after ours.
+        reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :")
+        raise UserError(f"image {path} is corrupt or not an image ({reason or type(exc).__name__}); "
+                        "delete its split folder to regenerate it") from None

@@ -52,6 +52,21 @@ class EvalConfig:
     # Extra provenance (trainer, training seed, ...) stored in results.json.
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        """Reject settings that would evaluate nothing or crash deep inside a loop."""
+        from reftbench.registry import check_names
+
+        for name, kind, valid in (("families", "task family", FAMILIES),
+                                  ("splits", "split", TEST_SPLITS), ("tiers", "tier", TIERS)):
+            names = tuple(check_names(kind, getattr(self, name), valid))
+            if not names:
+                raise UserError(f"no {name} to evaluate; choose from {', '.join(valid)}")
+            setattr(self, name, names)
+        for name in ("batch_size", "max_new_tokens", "limit", "n_test"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+
 
 def select_samples(cfg: EvalConfig) -> list[dict]:
     """The samples an evaluation covers, in a fixed order."""
@@ -79,8 +94,10 @@ def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
-        unfinished = sorted(p for p in runs.glob(f"{label}-*")
-                            if (p / "samples.jsonl").exists() and not (p / "results.json").exists())
+        # Only <label>-<timestamp> folders: "micro-*" must not pick up a "micro-tuned-..." run.
+        own = re.compile(re.escape(label) + r"-\d{8}-\d{6}")
+        unfinished = sorted(p for p in runs.glob(f"{label}-*") if own.fullmatch(p.name)
+                            and (p / "samples.jsonl").exists() and not (p / "results.json").exists())
         if not unfinished:
             raise UserError(f"--resume: no unfinished run of '{label}' in {runs}; pass --run-id")
         return unfinished[-1]
@@ -98,33 +115,43 @@ def score_row(sample: dict, completion: str) -> dict:
 
 def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool = False,
              backend=None, progress=None) -> dict:
-    """Evaluate, write samples.jsonl and results.json, return the results dict."""
+    """Evaluate, write samples.jsonl and results.json, return the results dict.
+
+    Cheap checks come first (output folder, model), so a typo fails before any slow step.
+    `progress(k)` is called with the number of samples finished, already-done ones included.
+    """
     from reftbench.generation import Sampling
 
+    io.ensure_writable_dir(Path(results_dir) / "runs")
+    if backend is None:
+        backend = make_backend(cfg)
     samples = select_samples(cfg)
-    run = io.ensure_writable_dir(run_dir_for(cfg, results_dir, resume))
+    run = io.ensure_writable_dir(run_dir_for(cfg, Path(results_dir), resume))
     log = run / "samples.jsonl"
     if log.exists() and not resume:
         raise UserError(f"{run} already has results; pass --resume or another --run-id")
     finished = io.read_jsonl(log)
-    if finished:
-        # Rewrite without a line a kill may have cut, so appends start on a clean line.
+    if log.exists():
+        # Rewrite without a line a kill may have cut (even a lone one), so appends start clean.
         io.write_atomic(log, io.dumps_jsonl(finished))
     done = {r["id"] for r in finished}
     todo = [s for s in samples if s["id"] not in done]
-    if backend is None:
-        backend = make_backend(cfg)
+    if progress and len(todo) < len(samples):
+        progress(len(samples) - len(todo))
     sampling = Sampling(max_new_tokens=cfg.max_new_tokens)
     start = time.perf_counter()
     for i in range(0, len(todo), cfg.batch_size):
         batch = todo[i:i + cfg.batch_size]
         completions = backend.generate(batch, sampling)
+        if len(completions) != len(batch):  # zip would silently drop samples from the metrics
+            raise RuntimeError(f"backend returned {len(completions)} results for {len(batch)} prompts")
         io.append_jsonl(log, [score_row(s, c[0]) for s, c in zip(batch, completions)])
         if progress:
             progress(len(batch))
     elapsed = time.perf_counter() - start
     wanted = {s["id"] for s in samples}
-    rows = [r for r in io.read_jsonl(log) if r["id"] in wanted]
+    # One row per id (the last written), so a row logged twice can never be counted twice.
+    rows = list({r["id"]: r for r in io.read_jsonl(log) if r["id"] in wanted}.values())
     results = {
         "label": cfg.label or cfg.model,
         "run_id": run.name,

@@ -31,6 +31,10 @@ class Sampling:
     # Completions per prompt.
     n: int = 1
 
+    def __post_init__(self):
+        if self.n < 1 or self.max_new_tokens < 1 or self.temperature < 0:
+            raise ValueError(f"invalid sampling settings {self}")
+
 
 class Backend(Protocol):
     """What the evaluator and samplers need from a generation engine."""
@@ -67,9 +71,12 @@ class TransformersBackend:
     def _generate_batch(self, samples: list[dict], sampling: Sampling) -> list[list[str]]:
         inputs = self.encode(samples)
         do_sample = sampling.temperature > 0
+        # Greedy decoding gives one answer per prompt (and transformers refuses n > 1 for it).
+        n = sampling.n if do_sample else 1
+        pad = self.tokenizer.pad_token_id
         kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=do_sample,
-                      num_return_sequences=sampling.n,
-                      pad_token_id=self.tokenizer.pad_token_id)
+                      num_return_sequences=n,
+                      pad_token_id=self.tokenizer.eos_token_id if pad is None else pad)
         if do_sample:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
         else:
@@ -78,4 +85,5 @@ class TransformersBackend:
         ids = self.model.generate(**inputs, **kwargs)
         new = ids[:, inputs["input_ids"].shape[1]:]
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-        return [texts[i * sampling.n:(i + 1) * sampling.n] for i in range(len(samples))]
+        # generate() repeats each prompt n times in a row: prompt i owns rows i*n .. i*n+n-1.
+        return [texts[i * n:(i + 1) * n] * (sampling.n // n) for i in range(len(samples))]

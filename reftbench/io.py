@@ -67,7 +67,9 @@ def read_jsonl(path: Path, tolerate_partial_tail: bool = True) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_text().splitlines()
+    # split("\n"), not splitlines(): only a newline ends a row. The last piece is the text after
+    # the final newline, which is empty unless a kill cut the row being written.
+    lines = path.read_text().split("\n")
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():

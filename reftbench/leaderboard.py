@@ -21,13 +21,16 @@ TIER = "open"
 def collect(results_dir: Path) -> dict[str, list[dict]]:
     """label -> newest results.json per seed, read from results_dir/runs/*/."""
     newest: dict[tuple[str, object], dict] = {}
-    for path in sorted((results_dir / "runs").glob("*/results.json")):
+    for path in sorted((Path(results_dir) / "runs").glob("*/results.json")):
         try:
             res = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue  # written atomically, so this is a foreign file: skip it
-        key = (res.get("label", path.parent.name), res.get("config", {}).get("extra", {}).get("seed"))
-        if key not in newest or res["provenance"]["date"] >= newest[key]["provenance"]["date"]:
+        if not isinstance(res, dict) or not isinstance(res.get("metrics"), dict):
+            continue  # not an evaluator results file
+        res.setdefault("label", path.parent.name)
+        key = (res["label"], (res.get("config") or {}).get("extra", {}).get("seed"))
+        if key not in newest or _date(res) >= _date(newest[key]):
             newest[key] = res
     grouped: dict[str, list[dict]] = {}
     for (label, _), res in sorted(newest.items(), key=lambda kv: str(kv[0])):
@@ -35,14 +38,22 @@ def collect(results_dir: Path) -> dict[str, list[dict]]:
     return grouped
 
 
+def _date(res: dict) -> str:
+    """The run's ISO date ('' when missing, so such a run counts as oldest)."""
+    return str((res.get("provenance") or {}).get("date", ""))
+
+
 def columns() -> list[tuple[str, str]]:
     """(family, split) pairs in display order."""
     return [(f, s) for f in FAMILIES for s in TEST_SPLITS]
 
 
-def row_values(runs: list[dict]) -> dict[str, tuple[float, float] | None]:
-    """Column -> (mean, std over runs) of open-tier accuracy, plus the id/ood averages."""
-    values: dict[str, tuple[float, float] | None] = {}
+def row_values(runs: list[dict]) -> dict[str, tuple[float, float, int] | None]:
+    """Column -> (mean, std, number of runs) of open-tier accuracy, plus the id/ood averages.
+
+    A run counts towards a split's average only when it has every family on that split.
+    """
+    values: dict[str, tuple[float, float, int] | None] = {}
     per_run_avgs: dict[str, list[list[float]]] = {s: [[] for _ in runs] for s in TEST_SPLITS}
     for family, split in columns():
         accs = []
@@ -58,18 +69,18 @@ def row_values(runs: list[dict]) -> dict[str, tuple[float, float] | None]:
     return values
 
 
-def _mean_std(xs: list[float]) -> tuple[float, float] | None:
+def _mean_std(xs: list[float]) -> tuple[float, float, int] | None:
     if not xs:
         return None
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0), len(xs)
 
 
-def fmt(cell: tuple[float, float] | None, n_runs: int) -> str:
-    """Percent with one decimal; '± std' when several runs."""
+def fmt(cell: tuple[float, float, int] | None) -> str:
+    """Percent with one decimal; '± std' when the cell averages several runs."""
     if cell is None:
         return "-"
-    mean, std = cell
-    return f"{100 * mean:.1f} ± {100 * std:.1f}" if n_runs > 1 else f"{100 * mean:.1f}"
+    mean, std, n = cell
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" if n > 1 else f"{100 * mean:.1f}"
 
 
 def table_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
@@ -79,7 +90,7 @@ def table_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str
     rows = []
     for label, runs in grouped.items():
         vals = row_values(runs)
-        rows.append([label, str(len(runs))] + [fmt(vals[k], len(runs)) for k in keys])
+        rows.append([label, str(len(runs))] + [fmt(vals[k]) for k in keys])
     return header, rows
 
 
@@ -102,7 +113,7 @@ def plot(grouped: dict[str, list[dict]], path: Path) -> None:
         vals = row_values(runs)
         if vals["avg/id"] is None or vals["avg/ood"] is None:
             continue
-        (x, xe), (y, ye) = vals["avg/id"], vals["avg/ood"]
+        (x, xe, _), (y, ye, _) = vals["avg/id"], vals["avg/ood"]
         ax.errorbar(100 * x, 100 * y, xerr=100 * xe, yerr=100 * ye, fmt="o", capsize=3)
         ax.annotate(label, (100 * x, 100 * y), textcoords="offset points", xytext=(5, 5))
     ax.set_xlabel("in-domain accuracy, open tier (%)")
@@ -118,13 +129,19 @@ def plot(grouped: dict[str, list[dict]], path: Path) -> None:
 
 
 def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table."""
+    """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table.
+
+    With no runs nothing is written (an existing leaderboard is kept) and `rows` is empty.
+    """
+    results_dir = Path(results_dir)
     grouped = collect(results_dir)
     header, rows = table_rows(grouped)
+    if not rows:
+        return header, rows
+    io.ensure_writable_dir(results_dir)
     body = ("# reftbench leaderboard\n\nOpen-tier accuracy (%) per family on the in-domain (id) and "
             "out-of-domain (ood) test splits; mean ± std over runs where a row has several.\n"
             "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
     io.write_atomic(results_dir / "LEADERBOARD.md", body + markdown(header, rows))
-    if grouped:
-        plot(grouped, results_dir / "leaderboard.png")
+    plot(grouped, results_dir / "leaderboard.png")
     return header, rows

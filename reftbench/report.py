@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from reftbench import io
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 
@@ -18,17 +19,22 @@ def progress_bar(console: Console) -> Progress:
 
 
 def run_eval(cfg, results_dir: Path, resume: bool, console: Console) -> dict:
-    """Evaluate with a progress bar, then print the per-family table."""
+    """Evaluate with a progress bar, then print the per-family table.
+
+    The output folder and the model are checked before the test splits are generated, so a
+    typo in either fails in seconds, not after minutes of data generation.
+    """
     from reftbench.evaluate import evaluate, make_backend, select_samples
 
-    total = len(select_samples(cfg))
+    io.ensure_writable_dir(Path(results_dir) / "runs")
     with console.status(f"loading {cfg.model}"):
         backend = make_backend(cfg)
+    with console.status("preparing the test splits"):
+        total = len(select_samples(cfg))
     with progress_bar(console) as bar:
         task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total)
         results = evaluate(cfg, results_dir, resume=resume, backend=backend,
                            progress=lambda k: bar.advance(task, k))
-        bar.update(task, completed=total)
     console.print(results_table(results))
     console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
     return results
@@ -57,16 +63,19 @@ def results_table(results: dict) -> Table:
 
 
 def show_leaderboard(results_dir: Path, console: Console) -> None:
-    """Build the leaderboard files and print the table."""
+    """Build the leaderboard files and print the table (or say there is nothing yet)."""
     from reftbench.leaderboard import build
 
     header, rows = build(results_dir)
+    if not rows:
+        console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first")
+        return
     table = Table(title="reftbench leaderboard: open-tier accuracy (%)")
     for name in header:
-        table.add_column(name, justify="left" if name == "model" else "right")
+        # "family/split" headers fold at the slash, and cells fold rather than lose digits.
+        table.add_column(name.replace("/", "\n"), justify="left" if name == "model" else "right",
+                         overflow="fold")
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    if not rows:
-        console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first")
-    console.print(f"wrote {results_dir / 'LEADERBOARD.md'}")
+    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}")

@@ -1,0 +1,39 @@
+"""`reftbench demo`: the README's main job on the embedded default, end to end.
+
+1. generate the task splits (cached), 2. evaluate the embedded base model (once),
+3. train Curr-ReFT from it (`reftbench train curr-reft`, resumed if interrupted),
+4. print the leaderboard (base vs Curr-ReFT, in-domain and out-of-domain).
+Rerunning it reuses everything already finished.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reftbench.samples import FAMILIES
+
+
+def run_demo(console, results_dir: Path = Path("results"), output: Path = Path("outputs/demo"),
+             trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
+    """Data, base evaluation, training with evaluation, leaderboard."""
+    from reftbench.data import ensure_split
+    from reftbench.evaluate import EvalConfig
+    from reftbench.report import run_eval, show_leaderboard
+    from reftbench.training.run import resolve_model, train
+
+    for family in FAMILIES:
+        for split in ("train", "id", "ood"):
+            with console.status(f"generating {family}/{split}"):
+                ensure_split(family, split)
+    base = resolve_model("base")
+    base_run = results_dir / "runs" / "demo-base"
+    if not (base_run / "results.json").exists():
+        console.rule("evaluating the embedded base model")
+        run_eval(EvalConfig(model=base, label="base", run_id="demo-base"), results_dir,
+                 (base_run / "samples.jsonl").exists(), console)
+    console.rule(f"reftbench train {trainer}")
+    resume = (output / trainer / "stages").exists()
+    train(trainer, overrides=overrides, output=output / trainer, resume=resume,
+          results_dir=results_dir, console=console)
+    console.rule("leaderboard")
+    show_leaderboard(results_dir, console)

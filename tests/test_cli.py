@@ -1,0 +1,128 @@
+"""The command line as a user meets it: help, one-line errors with exit 2, a real eval run.
+
+Commands run in-process through `reftbench.cli.main` (the `cli` fixture in conftest.py); the
+import-cost checks run in a subprocess so that nothing this test session imported counts.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import N_TEST
+
+from reftbench.data import ensure_split, split_dir
+from reftbench.errors import UserError
+from reftbench.paths import data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def one_line_error(code, err, *expected):
+    """Exit 2, a single 'error:' line on stderr containing every expected text, no traceback."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for text in expected:
+        assert text in err, (text, err)
+
+
+def test_help_lists_the_commands(cli):
+    code, out, _ = cli("--help")
+    assert code == 0
+    for command in ("data", "eval", "leaderboard", "train"):
+        assert f" {command} " in out
+
+
+def test_unknown_task_family_suggests_the_nearest(cli):
+    one_line_error(*cli("eval", "--tasks", "detectoin")[::2], "detectoin", "did you mean detection")
+    one_line_error(*cli("data", "--tasks", "math,clasification")[::2], "did you mean classification")
+
+
+def test_unknown_tier_and_split(cli):
+    one_line_error(*cli("eval", "--tiers", "open,opne")[::2], "unknown tier 'opne'", "did you mean open")
+    one_line_error(*cli("eval", "--splits", "oods")[::2], "unknown split 'oods'", "did you mean ood")
+
+
+def test_bad_numbers_are_one_line_errors(cli):
+    one_line_error(*cli("eval", "--batch-size", "0")[::2], "batch-size must be at least 1")
+    one_line_error(*cli("eval", "--limit", "-3")[::2], "limit must be at least 1")
+
+
+def test_missing_model_path_fails_before_generating_data(cli, tmp_path):
+    missing = tmp_path / "no" / "such-checkpoint"
+    code, _, err = cli("eval", "--model", missing, "--n-test", 9, "--results-dir", tmp_path / "r")
+    one_line_error(code, err, str(missing), "does not exist")
+    assert not split_dir("math", "id", 9, 0).exists(), "a typo must not cost a data generation"
+
+
+def test_a_folder_that_is_not_a_model(cli, tmp_path):
+    code, _, err = cli("eval", "--model", tmp_path, "--n-test", N_TEST, "--results-dir", tmp_path / "r")
+    one_line_error(code, err, str(tmp_path), "not a model folder")
+
+
+def test_message_text_is_not_read_as_markup(cli, tmp_path):
+    weird = tmp_path / "[red]ckpt[/red]"
+    one_line_error(*cli("eval", "--model", weird)[::2], "[red]ckpt[/red]")
+
+
+def test_debug_shows_the_traceback(cli):
+    with pytest.raises(UserError):
+        cli("--debug", "eval", "--tasks", "detectoin")
+
+
+def test_corrupt_image_names_the_file(cli, tmp_path, monkeypatch, reftbench_home, micro):
+    # A private home: its data is a copy of a generated split with one image overwritten, and
+    # its models are the session's (so micro is not rebuilt).
+    source = ensure_split("math", "id", N_TEST, 0)
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    copy = split_dir("math", "id", N_TEST, 0)
+    shutil.copytree(source, copy)
+    (tmp_path / "home" / "models").symlink_to(reftbench_home / "models")
+    bad = copy / "images" / "000001.png"
+    bad.write_bytes(b"\x89PNG not really an image")
+    code, _, err = cli("eval", "--model", "micro", "--tasks", "math", "--splits", "id",
+                       "--n-test", N_TEST, "--limit", 3, "--results-dir", tmp_path / "r")
+    one_line_error(code, err, str(bad), "corrupt")
+
+
+def test_unwritable_results_folder_fails_first(cli, tmp_path):
+    # Tests may run as root, where chmod does not stop writes; a file as parent always does.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = cli("eval", "--model", "micro", "--n-test", 11, "--results-dir", blocker / "results")
+    one_line_error(code, err, str(blocker / "results"), "not writable")
+    assert not split_dir("math", "id", 11, 0).exists()
+
+
+def test_train_list_names_the_trainers_without_importing_torch():
+    check = ("import sys; from reftbench import registry; names = registry.trainers(); "
+             "assert 'torch' not in sys.modules; print(' '.join(names))")
+    out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[:4] == ["sft", "grpo", "curr-rl", "curr-reft"]
+    command = ("import sys; sys.argv = ['reftbench', 'train', '--list']\n"
+               "from reftbench.cli import main\n"
+               "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code\n"
+               "assert 'torch' not in sys.modules, 'train --list imported torch'")
+    out = subprocess.run([sys.executable, "-c", command], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for name in ("sft", "grpo", "curr-rl", "curr-reft"):
+        assert name in out.stdout
+
+
+def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
+    code, out, err = cli("eval", "--model", "micro", "--limit", 2, "--n-test", 20,
+                         "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "Traceback" not in err
+    for family in ("detection", "classification", "math"):
+        line = next(row for row in out.splitlines() if family in row)
+        assert line.count("│ 2 ") + line.count(" 2 │") >= 2, line  # n = 2 for id and for ood
+    results = next((tmp_path / "runs").glob("micro-*/results.json"))
+    assert str(results) in out.replace("\n", "")
+    metrics = json.loads(results.read_text())["metrics"]
+    assert {m["n"] for m in metrics.values()} == {2} and len(metrics) == 6
+    assert (data_dir() / "math" / "ood-n20-s0" / "samples.jsonl").exists()

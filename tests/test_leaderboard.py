@@ -1,0 +1,84 @@
+"""The leaderboard: means and standard deviations over seeds, averages, files, no-runs message."""
+
+import json
+
+from reftbench.leaderboard import build
+from reftbench.samples import FAMILIES, TEST_SPLITS
+
+COLUMNS = [f"{f}/{s}" for f in FAMILIES for s in TEST_SPLITS] + ["avg/id", "avg/ood"]
+
+
+def write_run(results_dir, run_id, label, accuracies, seed=None, date="2026-01-01T00:00:00+00:00"):
+    """A results.json as the evaluator writes it; `accuracies` maps "family/split" -> accuracy."""
+    metrics = {f"{key}/open": {"n": 100, "accuracy": acc, "accuracy_stderr": 0.01, "format": 1.0}
+               for key, acc in accuracies.items()}
+    metrics["math/id/judge"] = {"n": 100, "accuracy": 0.99, "format": 1.0}  # not the open tier
+    extra = {} if seed is None else {"seed": seed}
+    res = {"label": label, "run_id": run_id, "metrics": metrics, "config": {"extra": extra},
+           "provenance": {"date": date}}
+    (results_dir / "runs" / run_id).mkdir(parents=True)
+    (results_dir / "runs" / run_id / "results.json").write_text(json.dumps(res))
+
+
+def accs(det_id, det_ood, cls_id, cls_ood, math_id, math_ood):
+    return {"detection/id": det_id, "detection/ood": det_ood, "classification/id": cls_id,
+            "classification/ood": cls_ood, "math/id": math_id, "math/ood": math_ood}
+
+
+def markdown_rows(path):
+    lines = [line for line in path.read_text().splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(header[1:], cells[1:]))
+    return header, rows
+
+
+def test_table_means_stds_and_averages(tmp_path):
+    write_run(tmp_path, "reft-s0", "curr-reft", accs(.5, .2, .6, .3, .1, .4), seed=0)
+    write_run(tmp_path, "reft-s1", "curr-reft", accs(.7, .4, .8, .3, .3, .2), seed=1)
+    write_run(tmp_path, "sft-old", "sft", accs(0, 0, 0, 0, 0, 0), date="2025-06-01T00:00:00+00:00")
+    write_run(tmp_path, "sft-new", "sft", accs(.9, .1, .8, .2, .7, .3))
+    write_run(tmp_path, "partial", "detection-only", {"detection/id": .25, "detection/ood": .5})
+    (tmp_path / "runs" / "foreign").mkdir()
+    (tmp_path / "runs" / "foreign" / "results.json").write_text("[1, 2]")
+
+    header, rows = build(tmp_path)
+    header_md, table = markdown_rows(tmp_path / "LEADERBOARD.md")
+    assert header == header_md == ["model", "runs"] + COLUMNS
+    assert [r[0] for r in rows] == list(table)
+    assert table["curr-reft"] == {
+        "runs": "2",
+        "detection/id": "60.0 ± 14.1", "detection/ood": "30.0 ± 14.1",
+        "classification/id": "70.0 ± 14.1", "classification/ood": "30.0 ± 0.0",
+        "math/id": "20.0 ± 14.1", "math/ood": "30.0 ± 14.1",
+        # Per-run averages 0.4 and 0.6 (id), 0.3 and 0.3 (ood).
+        "avg/id": "50.0 ± 14.1", "avg/ood": "30.0 ± 0.0",
+    }
+    # The newer sft run (same label, no seed) replaces the older one.
+    assert table["sft"] == {"runs": "1", "detection/id": "90.0", "detection/ood": "10.0",
+                            "classification/id": "80.0", "classification/ood": "20.0",
+                            "math/id": "70.0", "math/ood": "30.0",
+                            "avg/id": "80.0", "avg/ood": "20.0"}
+    # A run without every family has no average (it would not be comparable).
+    assert table["detection-only"]["detection/id"] == "25.0"
+    assert table["detection-only"]["math/id"] == "-" and table["detection-only"]["avg/id"] == "-"
+    png = (tmp_path / "leaderboard.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_no_runs_gives_a_message_and_writes_nothing(tmp_path, cli):
+    assert build(tmp_path) == (["model", "runs"] + COLUMNS, [])
+    code, out, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 0 and not err
+    assert "no results in" in out and "reftbench eval" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leaderboard_command_prints_every_label(tmp_path, cli):
+    write_run(tmp_path, "a", "grpo", accs(.5, .2, .6, .3, .1, .4))
+    code, out, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "grpo" in out and "50.0" in out and "LEADERBOARD.md" in out
+    assert (tmp_path / "LEADERBOARD.md").exists()
