@@ -152,6 +152,31 @@ def demo(
     run_demo(console, results_dir, output, trainer, list(ctx.args))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def compare(
+    ctx: typer.Context,
+    trainers: str = typer.Option("sft,grpo,curr-rl,curr-reft", help="Trainers to compare."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated training seeds."),
+    preset: str = typer.Option("tiny", help="Trainer preset for every method."),
+    eval_limit: int = typer.Option(500, "--eval-limit", help="Samples per family x split."),
+    general: int = typer.Option(500, help="Held-out general-mixture samples per model."),
+    output: Path = typer.Option(Path("outputs/compare"), help="Folder of the training runs."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+):
+    """The paper's comparison: every trainer x seed from one base, then the leaderboard."""
+    from reftbench import registry
+    from reftbench.compare import CompareConfig, compare as run_compare
+
+    names = csv(trainers, "trainer", registry.trainers())
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    cfg = CompareConfig(trainers=names, seeds=seed_list, preset=preset, eval_limit=eval_limit,
+                        general=general, overrides=tuple(ctx.args))
+    run_compare(cfg, output, results_dir, console)
+
+
 def main() -> None:
     """Console entry point: run the app, turning UserError into one line and exit 2."""
     try:

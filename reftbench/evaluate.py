@@ -49,6 +49,9 @@ class EvalConfig:
     run_id: str = ""
     # Torch device.
     device: str = "cpu"
+    # Also score this many held-out general-mixture samples (open tier; the base model's own
+    # skills, to show what training costs them); 0 = none.
+    general: int = 0
     # Extra provenance (trainer, training seed, ...) stored in results.json.
     extra: dict = field(default_factory=dict)
 
@@ -62,6 +65,8 @@ class EvalConfig:
             if not names:
                 raise UserError(f"no {name} to evaluate; choose from {', '.join(valid)}")
             setattr(self, name, names)
+        if self.general < 0:
+            raise UserError(f"general must be 0 or more, got {self.general}")
         for name in ("batch_size", "max_new_tokens", "limit", "n_test"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -79,6 +84,8 @@ def select_samples(cfg: EvalConfig) -> list[dict]:
             for tier in cfg.tiers:
                 tiered = [r for r in records if r["tier"] == tier]
                 chosen.extend(tiered[:cfg.limit] if cfg.limit else tiered)
+    if cfg.general:
+        chosen.extend(load_split("general", "id", seed=cfg.seed, tiers=("open",))[:cfg.general])
     return chosen
 
 

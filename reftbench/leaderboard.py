@@ -1,7 +1,8 @@
 """The leaderboard: every results.json under results/runs, one row per label.
 
 Columns are each family's in-domain and out-of-domain accuracy at the open tier, then the
-in-domain and out-of-domain averages. Several runs with one label (seeds) are shown as mean
+in-domain and out-of-domain averages, and (where scored) "general": accuracy on the held-out
+general mixture, the base model's own skills. Several runs with one label (seeds) are shown as mean
 and standard deviation over runs, using the newest run per (label, seed). Written as a rich
 table, `results/LEADERBOARD.md` and `results/leaderboard.png` (in-domain vs out-of-domain).
 """
@@ -16,6 +17,8 @@ from reftbench import io
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 TIER = "open"
+# The held-out general-mixture metric (the base model's own skills), when a run scored it.
+GENERAL = "general/id/open"
 
 
 def collect(results_dir: Path) -> dict[str, list[dict]]:
@@ -66,6 +69,8 @@ def row_values(runs: list[dict]) -> dict[str, tuple[float, float, int] | None]:
     for split in TEST_SPLITS:
         full = [sum(v) / len(v) for v in per_run_avgs[split] if len(v) == len(FAMILIES)]
         values[f"avg/{split}"] = _mean_std(full)
+    general = [res["metrics"][GENERAL]["accuracy"] for res in runs if GENERAL in res["metrics"]]
+    values["general"] = _mean_std(general)
     return values
 
 
@@ -86,6 +91,8 @@ def fmt(cell: tuple[float, float, int] | None) -> str:
 def table_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
     """Header and rows, shared by the terminal table and the Markdown file."""
     keys = [f"{f}/{s}" for f, s in columns()] + [f"avg/{s}" for s in TEST_SPLITS]
+    if any(GENERAL in res["metrics"] for runs in grouped.values() for res in runs):
+        keys.append("general")
     header = ["model", "runs"] + keys
     rows = []
     for label, runs in grouped.items():

@@ -41,24 +41,22 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console) -> dict:
 
 
 def results_table(results: dict) -> Table:
-    """One row per family x tier: in-domain and out-of-domain accuracy, format and n."""
-    table = Table(title=f"{results['label']}  (strict accuracy %, ± standard error)")
-    table.add_column("family", no_wrap=True)
-    table.add_column("tier", no_wrap=True)
-    for split in TEST_SPLITS:
-        table.add_column(f"{split} acc", justify="right")
-        table.add_column(f"{split} fmt", justify="right")
-        table.add_column(f"{split} n", justify="right")
-    keys = results["metrics"]
-    for family in FAMILIES:
+    """One row per family x tier: in-domain and out-of-domain accuracy, format rate and n."""
+    table = Table(title=f"{results['label']}: strict accuracy % ± standard error")
+    for name in ("family", "tier", *(f"{s} acc" for s in TEST_SPLITS),
+                 *(f"{s} fmt" for s in TEST_SPLITS), "n"):
+        table.add_column(name, no_wrap=True, justify="left" if name in ("family", "tier") else "right")
+    metrics = results["metrics"]
+    for family in (*FAMILIES, "general"):
         for tier in ("judge", "choice", "open"):
-            cells = []
-            for split in TEST_SPLITS:
-                m = keys.get(f"{family}/{split}/{tier}")
-                cells += ([f"{100 * m['accuracy']:.1f}±{100 * m.get('accuracy_stderr', 0):.1f}",
-                           f"{100 * m['format']:.0f}", str(m["n"])] if m else ["-", "-", "-"])
-            if any(c != "-" for c in cells):
-                table.add_row(family, tier, *cells)
+            found = [metrics.get(f"{family}/{split}/{tier}") for split in TEST_SPLITS]
+            if not any(found):
+                continue
+            acc = [f"{100 * m['accuracy']:.1f}±{100 * m.get('accuracy_stderr', 0):.1f}" if m else "-"
+                   for m in found]
+            fmt = [f"{100 * m['format']:.0f}" if m else "-" for m in found]
+            sizes = sorted({str(m["n"]) for m in found if m})
+            table.add_row(family, tier, *acc, *fmt, "/".join(sizes))
     return table
 
 

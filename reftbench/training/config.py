@@ -33,12 +33,16 @@ class RunFields:
     evaluate: bool = True
     # Limit the final evaluation to N samples per family x split (None = all).
     eval_limit: int | None = None
+    # Held-out general-mixture samples also scored in the final evaluation (0 = none).
+    eval_general: int = 0
     # Batch size of the final evaluation.
     eval_batch_size: int = 64
     # Torch dtype for training: "float32", "bfloat16" or "float16".
     dtype: str = "float32"
     # Stop a stage after this many minutes (0 = no limit); the stage still saves its model.
     max_minutes: float = 0.0
+    # Learning-rate schedule of every optimiser in the run ("constant", "cosine", "linear").
+    lr_scheduler: str = "constant"
     # Save a resumable checkpoint every N optimiser steps.
     save_steps: int = 10
     # Log metrics every N optimiser steps.

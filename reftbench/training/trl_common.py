@@ -18,7 +18,7 @@ def common_args(cfg, out_dir: Path, steps: int, lr: float) -> dict:
         output_dir=str(out_dir / "trainer"),
         max_steps=steps,
         learning_rate=lr,
-        lr_scheduler_type="constant",
+        lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=0,
         seed=cfg.seed,
         data_seed=cfg.seed,

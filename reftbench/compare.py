@@ -1,0 +1,75 @@
+"""`reftbench compare`: the paper's comparison at small scale, seeds included, resumable.
+
+From one base model, trains every method (default: sft, grpo, curr-rl, curr-reft) for each
+seed under the same optimiser-step budget (the `tiny` presets: 120 steps each; curr-reft adds
+its short rejection-sampling SFT, as in the paper), evaluates the base and every result on
+every family's id and ood test split (open tier) plus the held-out general mixture, and writes
+the leaderboard (mean ± std over seeds). Finished runs are skipped when it is run again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reftbench import io
+
+METHODS = ("sft", "grpo", "curr-rl", "curr-reft")
+
+
+@dataclass
+class CompareConfig:
+    """What to compare and how."""
+
+    # Trainers to run, in order.
+    trainers: tuple[str, ...] = METHODS
+    # Training seeds (each trainer runs once per seed).
+    seeds: tuple[int, ...] = (0, 1, 2)
+    # Trainer preset (the same for every method).
+    preset: str = "tiny"
+    # Evaluate at most this many samples per family x split (open tier).
+    eval_limit: int = 500
+    # Held-out general-mixture samples scored per model (the general-ability check).
+    general: int = 500
+    # Extra `--key value` overrides given to every trainer.
+    overrides: tuple[str, ...] = ()
+
+
+def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> None:
+    """Evaluate the base, train and evaluate every (trainer, seed), then the leaderboard."""
+    from reftbench.evaluate import EvalConfig
+    from reftbench.report import run_eval, show_leaderboard
+    from reftbench.training.run import resolve_model, train
+
+    common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
+              *cfg.overrides]
+    timings = _load_timings(output)
+    base_run = results_dir / "runs" / "compare-base"
+    if not (base_run / "results.json").exists():
+        console.rule("base model")
+        run_eval(EvalConfig(model=resolve_model("base"), label="base", limit=cfg.eval_limit,
+                            general=cfg.general, run_id="compare-base"),
+                 results_dir, (base_run / "samples.jsonl").exists(), console)
+    for seed in cfg.seeds:
+        for name in cfg.trainers:
+            key = f"{name}-seed{seed}"
+            if key in timings:
+                console.print(f"{key}: finished earlier ({timings[key]} s), skipping")
+                continue
+            console.rule(key)
+            started = time.perf_counter()
+            run_dir = output / key
+            train(name, cfg.preset, overrides=common + ["--seed", str(seed)], output=run_dir,
+                  resume=(run_dir / "stages").exists(), results_dir=results_dir, console=console)
+            timings[key] = round(time.perf_counter() - started, 1)
+            io.write_json(output / "timings.json", timings)
+    console.rule("leaderboard")
+    show_leaderboard(results_dir, console)
+
+
+def _load_timings(output: Path) -> dict:
+    import json
+
+    path = output / "timings.json"
+    return json.loads(path.read_text()) if path.exists() else {}
