@@ -3,8 +3,9 @@
 The paper starts from Qwen2.5-VL-Instruct; reftbench's embedded default starts from a tiny
 Qwen2.5-VL trained here, by supervised learning on the general mixture (tasks/general: scene
 descriptions, counting, object boxes, reading numbers, all three tiers, in the answer format),
-never on the benchmark's train or test splits. The result is cached in
-`<REFTBENCH_HOME>/models/base` and is what `--model base` (every trainer's default) loads.
+never on the benchmark's train or test splits. A copy ships in `reftbench/assets/base/`; a local
+build (`<REFTBENCH_HOME>/models/base`) takes precedence. `--model base` (every trainer's
+default) loads whichever `find_base` returns.
 """
 
 from __future__ import annotations
@@ -33,13 +34,27 @@ BASE_PRESETS = {
 }
 
 
+# The base model shipped in the repository (built by `reftbench base --output reftbench/assets/base`).
+SHIPPED = Path(__file__).resolve().parent / "assets" / "base"
+
+
 def base_dir() -> Path:
-    """Where the built base model lives."""
+    """Where `reftbench base` puts a locally built base model."""
     return paths.models_dir() / "base"
 
 
-def build_base(cfg: BaseConfig, progress=None, resume: bool = True) -> Path:
-    """Train the base model (resuming an interrupted build) and install it atomically."""
+def find_base() -> Path | None:
+    """The base model to use: a local build first, else the shipped one, else None."""
+    for folder in (base_dir(), SHIPPED):
+        if (folder / "config.json").exists():
+            return folder
+    return None
+
+
+def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
+               target: Path | None = None) -> Path:
+    """Train the base model (resuming an interrupted build) and install it atomically
+    into `target` (default: the local cache, which then takes precedence over the shipped one)."""
     from reftbench.data import load_split
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.sft_stage import run_sft
@@ -54,7 +69,8 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True) -> Path:
                     "base", progress)
     io.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
                                                  "provenance": provenance.describe()})
-    target = base_dir()
+    target = Path(target or base_dir())
+    target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     model.rename(target)
     if (work / "metrics.jsonl").exists():

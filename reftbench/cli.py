@@ -127,6 +127,7 @@ def base(
     ctx: typer.Context,
     preset: str = typer.Option("tiny", help="Base-model preset."),
     fresh: bool = typer.Option(False, help="Start over instead of resuming an interrupted build."),
+    output: Path = typer.Option(None, help="Install folder (default: the local model cache)."),
 ):
     """Build the embedded base model (tiny Qwen2.5-VL trained on the general mixture)."""
     from reftbench.base_model import BASE_PRESETS, BaseConfig, build_base
@@ -135,7 +136,7 @@ def base(
 
     cfg = resolve(BaseConfig, BASE_PRESETS, preset, overrides=list(ctx.args))
     with progress_bar(console) as bar:
-        out = build_base(cfg, progress=bar, resume=not fresh)
+        out = build_base(cfg, progress=bar, resume=not fresh, target=output)
     console.print(f"base model: {out}")
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from reftbench import io, paths, provenance
+from reftbench import io, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
 from reftbench.registry import check_names, load_trainer
@@ -24,9 +24,11 @@ def resolve_model(name: str) -> str:
     from reftbench.model.load import is_preset
 
     if name == "base":
-        base = paths.models_dir() / "base"
-        if not (base / "config.json").exists():
-            raise UserError("the embedded base model is not built yet: run `reftbench base` first")
+        from reftbench.base_model import find_base
+
+        base = find_base()
+        if base is None:
+            raise UserError("the embedded base model is missing: run `reftbench base` first")
         return str(base)
     if is_preset(name) or Path(name).exists() or "/" in name and not name.startswith((".", "/")):
         return name
