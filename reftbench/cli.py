@@ -75,14 +75,20 @@ def eval_cmd(
     resume: bool = typer.Option(False, help="Continue an unfinished run without redoing samples."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
     seed: int = typer.Option(0, help="Data seed."),
+    data: Path = typer.Option(None, "--data", help="Real-data folder (Curr-ReFT JSONL or a "
+                              "datasets folder; README 'Real data'): its id/ood rows."),
+    strict: bool = typer.Option(False, help="With --data: stop at the first malformed row."),
 ):
     """Evaluate a model on every family, in-domain and out-of-domain, strictly scored."""
-    from reftbench.evaluate import EvalConfig
+    from reftbench.evaluate import EvalConfig, select_samples
     from reftbench.report import run_eval
 
     cfg = EvalConfig(model=model, label=label, families=csv(tasks, "task family", FAMILIES),
                      splits=csv(splits, "split", TEST_SPLITS), tiers=csv(tiers, "tier", TIERS),
-                     limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed)
+                     limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed,
+                     data=str(data or ""), strict=strict)
+    if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
+        select_samples(cfg)
     run_eval(cfg, results_dir, resume, console)
 
 

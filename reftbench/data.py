@@ -3,7 +3,8 @@
 Splits live in `<REFTBENCH_HOME>/data/<family>/<split>-n<N>-s<seed>/` as `samples.jsonl` plus
 `images/`. `ensure_split` generates a split once (the generator writes atomically, so a killed
 run leaves nothing half-made); `load_split` reads it back, checks every row and resolves
-`image_path`.
+`image_path`. `task_records` is what evaluation and training call: it reads a real-data folder
+(`--data DIR`, see reftbench/refdata.py) instead when one is given.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def load_split(family: str, split: str, n: int | None = None, seed: int = 0,
     """Records of one split (generating it if needed), filtered to `tiers`."""
     folder = ensure_split(family, split, n, seed)
     return [r for r in read_records(folder / "samples.jsonl") if r["tier"] in tiers]
+
+
+def task_records(family: str, split: str, tiers: tuple[str, ...] = TIERS, *, data: str = "",
+                 strict: bool = False, n: int | None = None, seed: int = 0) -> list[dict]:
+    """Records of one family and split at `tiers`: from the real-data folder `data` when set
+    (families or splits it lacks give []; `strict` stops at a bad row), else generated (`n`, `seed`).
+    """
+    if data:
+        from reftbench.refdata import load_records
+
+        return load_records(data, family, split, tiers, strict)
+    return load_split(family, split, n=n, seed=seed, tiers=tiers)
 
 
 def read_records(path: Path) -> list[dict]:

@@ -27,7 +27,7 @@ class EvalConfig:
 
     # Preset name (micro, tiny), local checkpoint folder or hub id.
     model: str = "tiny"
-    # Row label on the leaderboard (default: the model name).
+    # Row label on the leaderboard (default: the model name, plus "@<folder>" with `data`).
     label: str = ""
     # Task families to evaluate.
     families: tuple[str, ...] = FAMILIES
@@ -52,6 +52,11 @@ class EvalConfig:
     # Also score this many held-out general-mixture samples (open tier; the base model's own
     # skills, to show what training costs them); 0 = none.
     general: int = 0
+    # Real-data folder whose id/ood rows are evaluated instead of the generated splits
+    # (Curr-ReFT JSONL or a `datasets` folder; see reftbench/refdata.py); "" = generated data.
+    data: str = ""
+    # With `data`: stop at the first malformed row instead of skipping it with a warning.
+    strict: bool = False
     # Extra provenance (trainer, training seed, ...) stored in results.json.
     extra: dict = field(default_factory=dict)
 
@@ -71,19 +76,31 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.data:
+            from reftbench.refdata import data_folder
+
+            folder = data_folder(self.data).resolve()
+            self.data = str(folder)  # results.json records where the rows came from
+            if not self.label:  # its own leaderboard row, never averaged with generated data
+                model = Path(self.model).name if Path(self.model).exists() else self.model
+                self.label = f"{model}@{folder.name}"
 
 
 def select_samples(cfg: EvalConfig) -> list[dict]:
     """The samples an evaluation covers, in a fixed order."""
-    from reftbench.data import load_split
+    from reftbench.data import load_split, task_records
 
     chosen = []
     for family in cfg.families:
         for split in cfg.splits:
-            records = load_split(family, split, n=cfg.n_test, seed=cfg.seed, tiers=cfg.tiers)
+            records = task_records(family, split, cfg.tiers, data=cfg.data, strict=cfg.strict,
+                                   n=cfg.n_test, seed=cfg.seed)
             for tier in cfg.tiers:
                 tiered = [r for r in records if r["tier"] == tier]
                 chosen.extend(tiered[:cfg.limit] if cfg.limit else tiered)
+    if cfg.data and not chosen:
+        raise UserError(f"{cfg.data} has no {'/'.join(cfg.splits)} test rows of "
+                        f"{', '.join(cfg.families)} at tier(s) {', '.join(cfg.tiers)}")
     if cfg.general:
         chosen.extend(load_split("general", "id", seed=cfg.seed, tiers=("open",))[:cfg.general])
     return chosen

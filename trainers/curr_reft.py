@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reftbench.training.config import (CurriculumFields, GRPOFields, RejectionFields, RunFields,
-                                       SFTFields)
+from reftbench.training.config import (CurriculumFields, GRPOFields, LoRAFields, RejectionFields,
+                                       RunFields, SFTFields)
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
 from trainers.curr_rl import curriculum_stages
@@ -20,7 +20,8 @@ from trainers.presets import QWEN_3B, TINY, pick
 
 
 @dataclass
-class CurrReFTConfig(RunFields, GRPOFields, CurriculumFields, RejectionFields, SFTFields):
+class CurrReFTConfig(RunFields, GRPOFields, CurriculumFields, RejectionFields, SFTFields,
+                     LoRAFields):
     """Config of Curr-ReFT (see the field comments of each block)."""
 
 

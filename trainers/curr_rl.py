@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from reftbench.errors import UserError
 from reftbench.registry import check_names
 from reftbench.samples import TIERS
-from reftbench.training.config import CurriculumFields, GRPOFields, RunFields
+from reftbench.training.config import CurriculumFields, GRPOFields, LoRAFields, RunFields
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
 from trainers.presets import QWEN_3B, TINY, pick
 
 
 @dataclass
-class CurrRLConfig(RunFields, GRPOFields, CurriculumFields):
+class CurrRLConfig(RunFields, GRPOFields, CurriculumFields, LoRAFields):
     """Config of curriculum GRPO (see the field comments of each block)."""
 
 

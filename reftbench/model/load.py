@@ -5,8 +5,11 @@
     model, processor = load_model("Qwen/Qwen2.5-VL-3B-Instruct", dtype="bfloat16")
 
 Every route ends in transformers' Auto classes, so the embedded model and a real Qwen2.5-VL go
-through the same code. Qwen2-VL-family processors need torchvision for their video half; without
-it we fall back to `ImageOnlyQwenProcessor`. Importing this module is cheap (no torch).
+through the same code: Qwen2.5-VL, Qwen2-VL, LLaVA-1.5, LLaVA-NeXT and SmolVLM (Idefics3) are
+tested on tiny random checkpoints (tests/test_archs.py). Their image processors load with the PIL
+backend when torchvision is absent; Qwen2-VL-family processors also need torchvision for their
+video half, so without it we fall back to `ImageOnlyQwenProcessor`. Importing this module is
+cheap (no torch).
 """
 
 import json
@@ -22,8 +25,9 @@ from reftbench.paths import models_dir
 
 # The preset builds are always made from this seed, so "tiny" means the same weights everywhere.
 PRESET_SEED = 0
-# Model types whose processor we may replace by the image-only one when torchvision is missing.
-QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
+# Model types whose processor we may replace by the image-only one when torchvision is missing,
+# and the stock processor class that one then saves as (so the checkpoint stays standard).
+QWEN_VL_TYPES = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
 # "owner/name": what a hub id looks like (a missing local path otherwise gets a clear error).
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -124,8 +128,10 @@ def load_processor(where: str):
         # AutoProcessor fails on Qwen-VL without torchvision (video processor), or may hand
         # back a bare tokenizer when it finds no processor config: neither can read images.
         if not hasattr(processor, "image_processor"):
-            if _model_type(where) in QWEN_VL_TYPES:
+            model_type = _model_type(where)
+            if model_type in QWEN_VL_TYPES:
                 processor = ImageOnlyQwenProcessor.from_pretrained(where)
+                processor.stock_class = QWEN_VL_TYPES[model_type]
             else:
                 reason = str(failure).splitlines()[0] if failure else "no image processor found"
                 raise UserError(f"cannot load an image processor for {where}: {reason}")

@@ -26,6 +26,10 @@ PRESET_MAX_PIXELS = 137 * 137
 class ImageOnlyQwenProcessor(Qwen2_5_VLProcessor):
     """`Qwen2_5_VLProcessor` with only `image_processor` and `tokenizer` (no video)."""
 
+    # The stock class written into processor_config.json: a Qwen2-VL checkpoint sets
+    # "Qwen2VLProcessor" (the image path of the two is the same).
+    stock_class = "Qwen2_5_VLProcessor"
+
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         # The attribute list comes from this signature, so no video processor is saved or loaded.
         self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
@@ -37,7 +41,7 @@ class ImageOnlyQwenProcessor(Qwen2_5_VLProcessor):
     def to_dict(self):
         # Written as the stock class so plain AutoProcessor (with torchvision) can read it.
         out = super().to_dict()
-        out["processor_class"] = "Qwen2_5_VLProcessor"
+        out["processor_class"] = self.stock_class
         return out
 
 

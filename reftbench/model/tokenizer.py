@@ -159,8 +159,11 @@ def task_text(scenes: int = 40) -> list[str]:
     return lines
 
 
-def train_backend() -> Tokenizer:
-    """Train the raw `tokenizers` BPE model (specials first, tags added as ordinary tokens)."""
+def train_backend(special_tokens: list[str] = SPECIAL_TOKENS) -> Tokenizer:
+    """Train the raw `tokenizers` BPE model (specials first, tags added as ordinary tokens).
+
+    Other architectures (`tiny_archs`) pass their own special tokens; the merges are the same.
+    """
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
@@ -171,7 +174,7 @@ def train_backend() -> Tokenizer:
         vocab_size=VOCAB_SIZE,
         min_frequency=2,
         show_progress=False,
-        special_tokens=[AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS],
+        special_tokens=[AddedToken(t, special=True, normalized=False) for t in special_tokens],
         # All 256 byte symbols are in the vocabulary, so no text is ever out of vocabulary.
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )

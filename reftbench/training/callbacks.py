@@ -1,6 +1,8 @@
 """Trainer callbacks: metrics to JSONL, a rich progress line, and a wall-clock limit.
 
-These plug into transformers' Trainer (and so TRL's GRPOTrainer and SFTTrainer).
+These plug into transformers' Trainer (and so TRL's GRPOTrainer and SFTTrainer). Under
+`accelerate launch` every process runs them: only process 0 writes, and the time limit is
+rank 0's decision for all, so every process stops at the same step.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class MetricsLog(TrainerCallback):
         self.last: dict = {}
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs:
+        if not logs or not state.is_world_process_zero:
             return
         row = {"stage": self.stage, "step": state.global_step,
                **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
@@ -57,5 +59,12 @@ class TimeLimit(TrainerCallback):
         self.start = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.seconds and time.monotonic() - self.start > self.seconds:
+        if not self.seconds:
+            return
+        over = time.monotonic() - self.start > self.seconds
+        if args.world_size > 1:  # one clock decides, or one rank stops while the others wait
+            from accelerate.utils import broadcast_object_list
+
+            over = broadcast_object_list([over])[0]
+        if over:
             control.should_training_stop = True

@@ -29,6 +29,12 @@ class RunFields:
     n_test: int | None = None
     # Seed of the generated data (keep it fixed across methods).
     data_seed: int = 0
+    # Real-data folder read instead of the generated splits (Curr-ReFT JSONL or a `datasets`
+    # folder; see reftbench/refdata.py): its train rows are trained on, its id/ood rows are
+    # checked for overlap and evaluated; families or tiers it lacks are skipped. "" = generated.
+    data: str = ""
+    # With `data`: stop at the first malformed row instead of skipping it with a warning.
+    data_strict: bool = False
     # Evaluate the final model on every family's id and ood test split (open tier).
     evaluate: bool = True
     # Limit the final evaluation to N samples per family x split (None = all).
@@ -123,3 +129,20 @@ class RejectionFields:
     rs_sft_steps: int = 40
     # Learning rate of the rejection-sampling SFT (low: keep the RL gains).
     rs_sft_lr: float = 1e-5
+
+
+@dataclass
+class LoRAFields:
+    """LoRA adapters (peft) instead of full fine-tuning; the saved stage model is always merged
+    into a full model, so chaining stages and evaluation see an ordinary checkpoint."""
+
+    # Rank of the LoRA adapters; 0 trains every weight (full fine-tuning, the paper's choice).
+    lora_r: int = 0
+    # LoRA scaling numerator (the update is scaled by lora_alpha / lora_r).
+    lora_alpha: int = 16
+    # Dropout on the adapters' input during training.
+    lora_dropout: float = 0.05
+    # Projections that get adapters, by module name, inside the language model only (the
+    # vision tower stays frozen): attention q/k/v/o and the MLP gate/up/down.
+    lora_target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj",
+                                            "gate_proj", "up_proj", "down_proj")

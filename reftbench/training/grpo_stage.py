@@ -2,20 +2,27 @@
 
 reftbench does not re-implement GRPO, the KL term or generation: it builds TRL's GRPOConfig
 from the trainer's config (every setting explicit, see `grpo_args`), hands over the dataset and
-the reward functions, and saves the result as a loadable checkpoint.
+the reward functions, and saves the result as a loadable checkpoint. With `lora_r > 0` TRL
+trains LoRA adapters instead (reftbench.training.lora), merged into a full model on save.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from reftbench.errors import UserError
 from reftbench.training import trl_common
+
+# What TRL's `vllm_mode` accepts: vLLM inside the training process, or a `trl vllm-serve` server.
+VLLM_MODES = ("colocate", "server")
 
 
 def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
     """TRL GRPOConfig from a reftbench config (temperature, G, beta, lr and length all arrive)."""
     from trl import GRPOConfig
 
+    if cfg.vllm_mode not in VLLM_MODES:
+        raise UserError(f"vllm_mode must be one of {', '.join(VLLM_MODES)}, got '{cfg.vllm_mode}'")
     return GRPOConfig(
         **trl_common.common_args(cfg, out_dir, steps, cfg.grpo_lr),
         per_device_train_batch_size=cfg.prompts_per_step * num_generations,
@@ -40,18 +47,28 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
 
     from reftbench.model.load import load_model
     from reftbench.training.datasets import grpo_dataset
+    from reftbench.training.lora import lora_config
     from reftbench.trl_rewards import make_reward_funcs
 
+    if cfg.use_vllm:
+        from reftbench.generation_vllm import require_vllm
+
+        require_vllm()
+    # Arguments before the model: under DeepSpeed ZeRO-3 they switch on partitioned loading.
+    args = grpo_args(cfg, out_dir, steps, num_generations)
     model, processor = load_model(model_path, dtype=cfg.dtype)
+    peft_config = lora_config(cfg, model)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=make_reward_funcs(weights),
-        args=grpo_args(cfg, out_dir, steps, num_generations),
+        args=args,
         train_dataset=grpo_dataset(samples),
         processing_class=processor,
         callbacks=trl_common.callbacks(cfg, out_dir, stage, steps, progress),
+        peft_config=peft_config,
     )
     trl_common.quiet(trainer)
     trainer.train(resume_from_checkpoint=trl_common.latest_checkpoint(out_dir))
-    return trl_common.save_model(trainer, processor, model_path, out_dir)
+    return trl_common.save_model(trainer, processor, model_path, out_dir,
+                                 lora=peft_config is not None, dtype=cfg.dtype)

@@ -5,6 +5,8 @@
 Each stage works in `run_dir/stages/<name>/`. A finished stage writes `stage.json` (its model
 folder, wall time) after its model is saved, so a resumed run skips it; an unfinished stage
 resumes from its latest TRL checkpoint (or, for the rejection sampler, its sample log).
+Under `accelerate launch` every process runs every stage; only the main process writes the
+records (see reftbench.training.distributed).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Callable
 
 from reftbench import io
 from reftbench.errors import UserError
+from reftbench.training.distributed import barrier, is_main
 
 
 @dataclass
@@ -61,13 +64,15 @@ def run_stages(stages: list[Stage], start_model: str, run_dir: Path, extra_meta:
         stage_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         out = Path(stage.run(model, stage_dir, progress))
-        if stage_dir in out.parents:  # a stage may pass its input on unchanged
-            io.write_json(out / "reftbench_run.json", {"stage": stage.name, "input_model": model,
-                                                       **extra_meta})
         record = {"stage": stage.name, "input_model": model, "model": str(out),
                   "seconds": round(time.perf_counter() - started, 1)}
-        io.write_json(stage_dir / "stage.json", record)
-        shutil.rmtree(stage_dir / "trainer", ignore_errors=True)
-        log(f"stage {stage.name}: done in {record['seconds']} s -> {out}")
+        if is_main():
+            if stage_dir in out.parents:  # a stage may pass its input on unchanged
+                io.write_json(out / "reftbench_run.json", {"stage": stage.name,
+                                                           "input_model": model, **extra_meta})
+            io.write_json(stage_dir / "stage.json", record)
+            shutil.rmtree(stage_dir / "trainer", ignore_errors=True)
+            log(f"stage {stage.name}: done in {record['seconds']} s -> {out}")
+        barrier()
         model = str(out)
     return Path(model)

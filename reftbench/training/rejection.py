@@ -32,23 +32,27 @@ def sample_and_filter(backend, samples: list[dict], k: int, temperature: float,
                       progress=None) -> list[dict]:
     """Sample k answers per prompt (resuming from `log_path`), return the kept rows."""
     from reftbench.generation import Sampling
+    from reftbench.training.distributed import main_first
 
-    done = {r["id"] for r in io.read_jsonl(log_path)}
-    todo = [s for s in samples if s["id"] not in done]
-    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, n=k)
-    task = progress.add_task("rejection sampling", total=len(samples),
-                             completed=len(done)) if progress else None
-    batch = max(1, getattr(backend, "batch_size", 16))
-    for start in range(0, len(todo), batch):
-        chunk = todo[start:start + batch]
-        outputs = backend.generate(chunk, sampling)
-        rows = []
-        for sample, completions in zip(chunk, outputs):
-            kept = best_answer(sample, completions, threshold)
-            rows.append({"id": sample["id"], "kept": kept, "n": len(completions)})
-        io.append_jsonl(log_path, rows)
-        if progress:
-            progress.advance(task, len(chunk))
+    # Under accelerate launch the main process samples; the others then find every prompt in
+    # its log and only read it back (one log, no duplicated sampling).
+    with main_first():
+        done = {r["id"] for r in io.read_jsonl(log_path)}
+        todo = [s for s in samples if s["id"] not in done]
+        sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, n=k)
+        task = progress.add_task("rejection sampling", total=len(samples),
+                                 completed=len(done)) if progress else None
+        batch = max(1, getattr(backend, "batch_size", 16))
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            outputs = backend.generate(chunk, sampling)
+            rows = []
+            for sample, completions in zip(chunk, outputs):
+                kept = best_answer(sample, completions, threshold)
+                rows.append({"id": sample["id"], "kept": kept, "n": len(completions)})
+            io.append_jsonl(log_path, rows)
+            if progress:
+                progress.advance(task, len(chunk))
     wanted = {s["id"]: s for s in samples}
     return [{"sample": wanted[r["id"]], **r["kept"]}
             for r in io.read_jsonl(log_path) if r["kept"] and r["id"] in wanted]

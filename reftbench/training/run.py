@@ -2,7 +2,8 @@
 
 Everything that is the same for every trainer happens here, once: config resolution (preset,
 YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
-the reward-curve plot and the final evaluation into results/.
+the reward-curve plot and the final evaluation into results/. Under `accelerate launch` every
+process trains; only the main process writes run files, plots and evaluates.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
     check_names("task family", cfg.families, FAMILIES)
+    if getattr(cfg, "use_vllm", False):  # fail before any work, not at the first GRPO stage
+        from reftbench.generation_vllm import require_vllm
+
+        require_vllm()
     model = resolve_model(cfg.model)
     run_dir = output or Path("outputs") / f"{name}-seed{cfg.seed}"
     from reftbench.training.pipeline import check_fresh
@@ -64,12 +69,18 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     from reftbench.training.pipeline import run_stages
     from reftbench.training.plots import plot_curves
 
+    from reftbench.training.distributed import is_main, main_first
+
     plugin, cfg, run_dir, model = prepare(name, preset, config_path, overrides, output, resume)
-    check_data(cfg)
+    with main_first():  # every process checked the run folder; the main one builds the data
+        check_data(cfg)
     meta = _run_meta(run_dir, plugin.name, preset, cfg, resume)
     log = console.print if console else print
-    with progress_bar(console) if console else contextlib.nullcontext() as bar:
+    main = is_main()
+    with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
         final = run_stages(plugin.plan(cfg), model, run_dir, meta, progress=bar, log=log)
+    if not main:
+        return {"model": str(final), "results": None, "run_dir": str(run_dir)}
     plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")), run_dir / "reward_curve.png")
     results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
         if cfg.evaluate else None
@@ -85,7 +96,10 @@ def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool) -> dict:
         return json.loads(path.read_text())
     meta = {"trainer": name, "preset": preset, "config": asdict(cfg),
             "provenance": provenance.describe(cfg.dtype), "started": time.strftime("%Y%m%d-%H%M%S")}
-    io.write_json(path, meta)
+    from reftbench.training.distributed import is_main
+
+    if is_main():
+        io.write_json(path, meta)
     return meta
 
 
@@ -94,9 +108,11 @@ def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_di
     from reftbench.evaluate import EvalConfig, evaluate
     from reftbench.report import run_eval
 
-    ecfg = EvalConfig(model=str(final), label=name, families=cfg.families, n_test=cfg.n_test,
+    # Real-data runs get their own leaderboard row, never averaged with generated-data runs.
+    label = f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name
+    ecfg = EvalConfig(model=str(final), label=label, families=cfg.families, n_test=cfg.n_test,
                       limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
-                      general=cfg.eval_general,
+                      general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
                       run_id=f"{run_dir.name}-{meta['started']}",
                       extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()

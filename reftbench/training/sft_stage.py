@@ -1,7 +1,8 @@
 """One supervised stage through TRL's SFTTrainer (completion-only loss on image prompts).
 
 Used by the `sft` baseline (gold open-tier answers), by the base-model builder and by
-Curr-ReFT's rejection-sampling stage (kept answers mixed with replay examples).
+Curr-ReFT's rejection-sampling stage (kept answers mixed with replay examples). With
+`lora_r > 0` it trains LoRA adapters, merged into a full model on save (reftbench.training.lora).
 """
 
 from __future__ import annotations
@@ -32,15 +33,21 @@ def run_sft(cfg, model_path: str, dataset, out_dir: Path, steps: int, lr: float,
     from trl import SFTTrainer
 
     from reftbench.model.load import load_model
+    from reftbench.training.lora import lora_config
 
+    # Arguments before the model: under DeepSpeed ZeRO-3 they switch on partitioned loading.
+    args = sft_args(cfg, out_dir, steps, lr, batch_size)
     model, processor = load_model(model_path, dtype=cfg.dtype)
+    peft_config = lora_config(cfg, model)
     trainer = SFTTrainer(
         model=model,
-        args=sft_args(cfg, out_dir, steps, lr, batch_size),
+        args=args,
         train_dataset=dataset,
         processing_class=processor,
         callbacks=trl_common.callbacks(cfg, out_dir, stage, steps, progress),
+        peft_config=peft_config,
     )
     trl_common.quiet(trainer)
     trainer.train(resume_from_checkpoint=trl_common.latest_checkpoint(out_dir))
-    return trl_common.save_model(trainer, processor, model_path, out_dir)
+    return trl_common.save_model(trainer, processor, model_path, out_dir,
+                                 lora=peft_config is not None, dtype=cfg.dtype)

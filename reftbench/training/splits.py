@@ -1,10 +1,14 @@
-"""The training and test samples a run uses, shared by every trainer (same data, same seed)."""
+"""The training and test samples a run uses, shared by every trainer (same data, same seed).
+
+They come from the generated splits, or from a real-data folder when the config's `data` is set
+(reftbench/refdata.py): its train rows for training, its id/ood rows as the test splits.
+"""
 
 from __future__ import annotations
 
 import random
 
-from reftbench.data import load_split
+from reftbench.data import load_split, task_records
 from reftbench.errors import UserError
 from reftbench.samples import TEST_SPLITS, TIERS
 
@@ -14,20 +18,25 @@ def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | N
     """Train-split samples of the configured families at the given tiers."""
     out = []
     for family in cfg.families:
-        rows = load_split(family, "train", n=cfg.n_train, seed=cfg.data_seed, tiers=tiers)
-        if not rows:
+        rows = task_records(family, "train", tiers, data=cfg.data, strict=cfg.data_strict,
+                            n=cfg.n_train, seed=cfg.data_seed)
+        if not rows and not cfg.data:  # a real-data folder need not hold every family and tier
             raise UserError(f"the {family} train split has no samples at tier(s) {', '.join(tiers)}")
         if shuffle_seed is not None:
             rows = rows[:]
             random.Random(shuffle_seed).shuffle(rows)
         out.extend(rows[:limit_per_family] if limit_per_family else rows)
+    if cfg.data and not out:
+        raise UserError(f"{cfg.data} has no train rows of {', '.join(cfg.families)} "
+                        f"at tier(s) {', '.join(tiers)}")
     return out
 
 
 def test_samples(cfg) -> list[dict]:
     """Every test-split sample of the configured families, all tiers."""
     return [r for family in cfg.families for split in TEST_SPLITS
-            for r in load_split(family, split, n=cfg.n_test, seed=cfg.data_seed)]
+            for r in task_records(family, split, data=cfg.data, strict=cfg.data_strict,
+                                  n=cfg.n_test, seed=cfg.data_seed)]
 
 
 def replay_samples(cfg, n: int) -> list[dict]:

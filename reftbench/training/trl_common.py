@@ -59,16 +59,31 @@ def quiet(trainer) -> None:
     trainer.remove_callback(ProgressCallback)
 
 
-def save_model(trainer, processor, source: str, out_dir: Path) -> Path:
+def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = False,
+               dtype: str | None = None) -> Path:
     """Save the trained model + processor (safetensors) with reftbench.json, all or nothing:
-    written to model.tmp, then renamed, so a kill never leaves a half-saved model."""
+    written to model.tmp, then renamed, so a kill never leaves a half-saved model.
+
+    Every process calls this (DeepSpeed ZeRO-3 and FSDP gather the sharded weights inside
+    `trainer.save_model`); only the main process writes files, the others wait for it. A LoRA
+    run saves its adapter to `adapter/` and merges it into a full copy of `source`.
+    """
+    from reftbench.training.distributed import barrier, is_main
+
     model_dir, tmp = out_dir / "model", out_dir / "model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    processor.save_pretrained(str(tmp))
-    marker = Path(source) / "reftbench.json"
-    if marker.exists():
-        shutil.copy(marker, tmp / "reftbench.json")
-    shutil.rmtree(model_dir, ignore_errors=True)
-    tmp.rename(model_dir)
+    if is_main():
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(out_dir / "adapter" if lora else tmp))
+    if is_main():
+        if lora:
+            from reftbench.training.lora import merge_adapter
+
+            merge_adapter(source, out_dir / "adapter", tmp, dtype)
+        processor.save_pretrained(str(tmp))
+        marker = Path(source) / "reftbench.json"
+        if marker.exists():
+            shutil.copy(marker, tmp / "reftbench.json")
+        shutil.rmtree(model_dir, ignore_errors=True)
+        tmp.rename(model_dir)
+    barrier()
     return model_dir

@@ -1,0 +1,226 @@
+"""Real data (`--data DIR`): Curr-ReFT JSONL and `datasets` folders read as reftbench records.
+
+The fixture folder tests/fixtures/refdata holds train.jsonl (every task x tier, all good),
+id.jsonl (good rows and one bad row of each kind) and ood.jsonl, with 32x32 PNGs in images/.
+Tests that look at warnings read a copy of it: a folder is read (and warns) once per process.
+"""
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reftbench.errors import UserError
+from reftbench.refdata import BadRow, image_path, infer_tier, parse_options, read_folder
+from reftbench.rewards import score
+
+FIXTURE = Path(__file__).parent / "fixtures" / "refdata"
+
+# id -> (family, split, tier, metric, answer, options) of every good fixture row.
+EXPECTED = {
+    "train-1": ("detection", "train", "judge", "yes_no", "yes", None),
+    "train-2": ("detection", "train", "choice", "letters", "A",
+                ["[3, 3, 15, 15]", "[16, 16, 30, 30]", "[0, 0, 8, 8]"]),
+    "train-3": ("detection", "train", "open", "box_iou", "[4, 4, 16, 16]", None),
+    "train-4": ("classification", "train", "judge", "yes_no", "no", None),
+    "train-5": ("classification", "train", "choice", "letters", "B,C",
+                ["triangle", "square", "circle", "star"]),
+    "train-6": ("classification", "train", "open", "label_set_iou", "square, circle", None),
+    "train-7": ("math", "train", "judge", "yes_no", "yes", None),
+    "train-8": ("math", "train", "choice", "letters", "B", ["3", "4", "5", "6"]),
+    "train-9": ("math", "train", "open", "math_equiv", "0.5", None),
+    "id-1": ("detection", "id", "open", "box_iou", "[5, 5, 17, 17]", None),
+    "id-3": ("classification", "id", "open", "label_set_iou", "circle, square", None),
+    "id-5": ("math", "id", "open", "math_equiv", "2", None),
+    "id-9": ("detection", "id", "judge", "yes_no", "no", None),
+    "id-10": ("classification", "id", "choice", "letters", "A,C", ["circle", "triangle", "square"]),
+    "ood-1": ("detection", "ood", "open", "box_iou", "[8, 8, 20, 20]", None),
+    "ood-2": ("classification", "ood", "open", "label_set_iou", "square, circle", None),
+    "ood-3": ("math", "ood", "open", "math_equiv", "2", None),
+    "ood-4": ("math", "ood", "judge", "yes_no", "yes", None),
+}
+# id.jsonl line -> what the warning must say.
+BAD_LINES = {2: "not valid JSON", 4: "'../outside.png' leaves the data folder",
+             6: "'images/nope.png' does not exist", 7: "unknown task 'segmentation'",
+             8: "'the left one' is not a box", 11: "letter beyond the 2 options",
+             12: "'/etc/hostname' leaves the data folder", 13: "missing field(s) solution"}
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """A private copy of the fixture folder (read fresh, so it warns again)."""
+    return Path(shutil.copytree(FIXTURE, tmp_path / "refdata"))
+
+
+def by_id(folder, **kw):
+    return {r["id"]: r for r in read_folder(folder, **kw)}
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def test_tiers_metrics_and_answers_are_inferred():
+    records = by_id(FIXTURE)
+    assert set(records) == set(EXPECTED)
+    for rid, (family, split, tier, metric, answer, options) in EXPECTED.items():
+        r = records[rid]
+        assert (r["family"], r["split"], r["tier"], r["metric"], r["answer"], r.get("options")) \
+            == (family, split, tier, metric, answer, options), rid
+        assert r["base_id"] == rid and "<image>" not in r["question"]
+        assert Path(r["image_path"]).is_absolute() and Path(r["image_path"]).is_file()
+        assert Path(r["image_path"]) == (FIXTURE / r["image"]).resolve()
+    assert records["train-8"]["question"].startswith("How many sides")
+    assert records["id-10"]["question"].endswith("Answer with the letters.")
+
+
+def test_every_good_row_scores_one_with_its_own_answer():
+    for r in read_folder(FIXTURE):
+        s = score(r, f"<think>x</think><answer>{r['answer']}</answer>")
+        assert (s["format"], s["accuracy"]) == (1.0, 1.0), r["id"]
+
+
+def test_bad_rows_are_skipped_with_file_and_line(copy, caplog):
+    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+        records = read_folder(copy)
+    assert {r["id"] for r in records} == set(EXPECTED)
+    messages = [rec.getMessage() for rec in caplog.records]
+    for line, reason in BAD_LINES.items():
+        hits = [m for m in messages if f"id.jsonl:{line}: " in m]
+        assert len(hits) == 1 and reason in hits[0], (line, hits)
+    assert messages[-1] == f"{copy}: skipped 8 malformed row(s); --strict stops at the first instead"
+    caplog.clear()
+    read_folder(copy)  # cached: read and reported once
+    assert not caplog.records
+
+
+def test_strict_stops_at_the_first_bad_row(copy):
+    with pytest.raises(UserError) as info:
+        read_folder(copy, strict=True)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{copy / 'id.jsonl'}:2: not valid JSON")
+
+
+def test_strict_eval_fails_with_one_line_before_loading_a_model(cli, tmp_path):
+    code, _, err = cli("eval", "--model", tmp_path / "no-model-here", "--data", FIXTURE,
+                       "--strict", "--results-dir", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("error: ") and "id.jsonl:2: not valid JSON" in err
+
+
+def test_image_paths_must_stay_inside_the_folder(tmp_path):
+    (tmp_path / "data" / "img").mkdir(parents=True)
+    (tmp_path / "data" / "img" / "a.png").write_bytes(b"png")
+    (tmp_path / "outside.png").write_bytes(b"png")
+    (tmp_path / "data" / "link.png").symlink_to(tmp_path / "outside.png")
+    folder = tmp_path / "data"
+    assert image_path(folder, "img/a.png") == str((folder / "img" / "a.png").resolve())
+    assert image_path(folder, str((folder / "img" / "a.png").resolve()))  # absolute, inside
+    for bad in ("../outside.png", "img/../../outside.png", str(tmp_path / "outside.png"),
+                "link.png", "img", "a\x00.png"):
+        with pytest.raises(BadRow):
+            image_path(folder, bad)
+
+
+def test_options_and_letter_answers():
+    assert parse_options("Q?\nA. red\nB. blue\nC. green\nAnswer with a letter.") == ["red", "blue", "green"]
+    assert parse_options("Q? (A) cat (B) dog (C) cow") == ["cat", "dog", "cow"]
+    assert parse_options("Choices:\nA:30°\nB:60°") == ["30°", "60°"]
+    assert parse_options("In picture A. the cat sits. Which?\nA) x\nB) y") == ["x", "y"]
+    assert parse_options("E.g. the cat. A. one") == []
+    choice = infer_tier("classification", "Which?\nA. a\nB. b\nC. c", "(C), A.")
+    assert (choice["tier"], choice["answer"], choice["options"]) == ("choice", "A,C", ["a", "b", "c"])
+    assert infer_tier("math", "Which segment is longest?", "AB")["tier"] == "open"
+    assert infer_tier("math", "Solve for a.", "a")["metric"] == "math_equiv"
+    assert infer_tier("detection", "Correct?", "TRUE")["answer"] == "yes"
+    with pytest.raises(BadRow, match="lists no options"):
+        infer_tier("math", "How many?", "B")
+
+
+def test_split_files_and_folders(tmp_path, caplog):
+    good = {"problem": "<image>How many?", "solution": "<answer>3</answer>", "task": "math",
+            "image": "i.png"}
+    shutil.copy(FIXTURE / "images" / "0.png", tmp_path / "i.png")
+    write_jsonl(tmp_path / "train" / "geo.jsonl", [good, dict(good, problem="Count them.")])
+    write_jsonl(tmp_path / "test.jsonl", [dict(good, problem="How many shapes?")])
+    write_jsonl(tmp_path / "notes.jsonl", [good])
+    (tmp_path / "ood.jsonl").write_bytes(b"\xff\xfe{}\n")
+    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+        records = by_id(tmp_path)
+    assert {k: r["split"] for k, r in records.items()} == \
+        {"train-geo-1": "train", "train-geo-2": "train", "test-1": "id"}
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert any("notes.jsonl: not read" in m for m in messages)
+    assert any("ood.jsonl:1: not UTF-8 text" in m for m in messages)
+    with pytest.raises(UserError, match="notes.jsonl: not read"):
+        read_folder(tmp_path, strict=True)
+    with pytest.raises(UserError, match="has no train.jsonl"):
+        read_folder(tmp_path / "train")
+    with pytest.raises(UserError, match="does not exist"):
+        read_folder(tmp_path / "missing")
+
+
+def test_load_from_disk_folder_round_trip(tmp_path, caplog):
+    from datasets import Dataset, DatasetDict
+
+    records = read_folder(FIXTURE)
+    folder = tmp_path / "ds"
+    shutil.copytree(FIXTURE / "images", folder / "images")
+    # Every row names every column (from_list takes the columns from the first row).
+    rows = [{"options": None, **{k: v for k, v in r.items() if k != "image_path"}} for r in records]
+    bad = dict(rows[0], id="escapes", image="../x.png")
+    parts = {split: Dataset.from_list([r for r in rows if r["split"] == split])
+             for split in ("train", "id", "ood")}
+    parts["ood"] = parts["ood"].add_item(bad)
+    DatasetDict(parts).save_to_disk(str(folder))
+    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+        loaded = by_id(folder)
+    assert set(loaded) == {r["id"] for r in records}
+    for r in records:
+        assert loaded[r["id"]] == {**r, "image_path": str((folder / r["image"]).resolve())}
+    assert any("'ood', row 4): image path '../x.png' leaves" in rec.getMessage()
+               for rec in caplog.records)
+
+
+def test_eval_cli_end_to_end(cli, tmp_path, micro):
+    code, out, err = cli("eval", "--model", "micro", "--data", FIXTURE, "--limit", 2,
+                         "--tiers", "judge,choice,open", "--results-dir", tmp_path)
+    assert code == 0, err
+    results = json.loads(next((tmp_path / "runs").glob("micro@refdata-*/results.json")).read_text())
+    expected = {f"{f}/{s}/{t}" for f, s, t, *_ in EXPECTED.values() if s != "train"}
+    assert set(results["metrics"]) == expected
+    assert {m["n"] for m in results["metrics"].values()} == {1}
+    assert results["label"] == "micro@refdata" and results["config"]["data"] == str(FIXTURE)
+
+
+def test_training_reads_the_folder(tmp_path):
+    from reftbench.config import resolve
+    from reftbench.registry import load_trainer
+    from reftbench.training.run import check_data
+    from reftbench.training.splits import test_samples, train_samples
+
+    plugin = load_trainer("curr-reft")
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(FIXTURE)})
+    train_ids = [k for k, v in EXPECTED.items() if v[1] == "train"]
+    assert sorted(r["id"] for r in train_samples(cfg)) == sorted(train_ids)
+    assert [r["id"] for r in train_samples(cfg, tiers=("open",))] == ["train-3", "train-6", "train-9"]
+    assert {r["id"] for r in test_samples(cfg)} == set(EXPECTED) - set(train_ids)
+    check_data(cfg)  # no training row is a test row
+
+    # A training row that is also a test row (same image and question) stops the run.
+    row = {"problem": "<image>How many?", "solution": "<answer>2</answer>", "task": "math",
+           "image": "images/0.png"}
+    shutil.copytree(FIXTURE / "images", tmp_path / "images")
+    write_jsonl(tmp_path / "train.jsonl", [row, dict(row, problem="Count.")])
+    write_jsonl(tmp_path / "ood.jsonl", [dict(row, solution="<answer>yes</answer>")])
+    leaky = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(tmp_path)})
+    with pytest.raises(UserError, match="also appear in a test split"):
+        check_data(leaky)
+    with pytest.raises(UserError, match="no train rows of detection"):
+        train_samples(resolve(plugin.config_cls, plugin.presets, "tiny",
+                              overrides={"data": str(tmp_path), "families": "detection"}))
