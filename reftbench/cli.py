@@ -125,7 +125,10 @@ def train(
 
     overrides = list(ctx.args) + (["--evaluate", "false"] if no_eval else [])
     out = run_train(trainer, preset, config, overrides, output, resume, results_dir, console)
-    console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
+    from reftbench.training.distributed import is_main
+
+    if is_main():
+        console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -1,7 +1,7 @@
 """`ReftbenchLMM`: any model reftbench can load, as an lmms-eval model (`--model reftbench`).
 
     lmms-eval --include_path tasks --tasks reftbench_detection_id --model reftbench \
-              --model_args pretrained=micro,batch_size=8,device=cpu
+              --model_args pretrained=micro,device=cpu --batch_size 8
 
 It loads through `reftbench.model.load.load_model` (a preset, a checkpoint folder or a hub id)
 and generates through `reftbench.generation.TransformersBackend`, so lmms-eval runs the same
@@ -73,8 +73,9 @@ class ReftbenchLMM(lmms):
             model, processor = load_model(pretrained, dtype=dtype, device=device or "cpu")
         else:
             model, processor = backend.model, backend.processor
-        self.backend = ContextBackend(model, processor, batch_size=int(batch_size))
-        self.max_new_tokens = int(max_new_tokens)
+        batch_size = _positive("batch_size", batch_size)
+        self.backend = ContextBackend(model, processor, batch_size=batch_size)
+        self.max_new_tokens = _positive("max_new_tokens", max_new_tokens)
 
     @property
     def batch_size(self) -> int:
@@ -125,7 +126,8 @@ class ReftbenchLMM(lmms):
         # transformers' rule: do_sample decides; left out, a temperature above 0 means sampling.
         do_sample = gen_kwargs.get("do_sample")
         do_sample = temperature > 0 if do_sample is None else bool(do_sample)
-        sampling = Sampling(max_new_tokens=int(gen_kwargs.get("max_new_tokens") or self.max_new_tokens),
+        longest = int(gen_kwargs.get("max_new_tokens") or self.max_new_tokens)
+        sampling = Sampling(max_new_tokens=longest,
                             temperature=(temperature or 1.0) if do_sample else 0.0,
                             top_p=float(gen_kwargs.get("top_p") or 1.0))
         until = gen_kwargs.get("until") or []
@@ -137,6 +139,13 @@ class ReftbenchLMM(lmms):
 
     def generate_until_multi_round(self, requests):
         raise UserError("the reftbench model does not run multi-round tasks")
+
+
+def _positive(name: str, value) -> int:
+    """A positive integer model arg (lmms-eval passes them as text), or a UserError."""
+    if not str(value).isdigit() or int(value) < 1:
+        raise UserError(f"reftbench model arg {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def cut(text: str, stops: list[str]) -> str:

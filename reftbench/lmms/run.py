@@ -34,19 +34,29 @@ INSTALL_HINT = ("pip install -e '.[lmms]', then pip uninstall torchvision on a C
                 "(README, section lmms-eval)")
 
 
+def check_lmms_tasks(tasks, include_path=()):
+    """Check task names and datasets (UserError on the first problem); return the task index.
+
+    Cheap next to a model load: call it first, then hand its result to `run_lmms_tasks`.
+    """
+    manager = task_manager(include_path)
+    if not list(tasks):
+        raise UserError("no lmms-eval tasks given; e.g. --lmms-tasks ai2d,mathvista_testmini")
+    check_tasks(manager, list(dict.fromkeys(tasks)))
+    return manager
+
+
 def run_lmms_tasks(model, tasks, limit: int | None = None, batch_size: int = 16,
-                   device: str = "cpu", include_path=()) -> dict[str, dict]:
+                   device: str = "cpu", include_path=(), manager=None) -> dict[str, dict]:
     """Run lmms-eval `tasks` on `model`; {"lmms/<task>": {"n", <metric>, <metric>_stderr}}.
 
     `model`: a preset, checkpoint folder or hub id, a `TransformersBackend` (its model is
     reused, nothing loads twice) or a `ReftbenchLMM`. `limit`: docs per task (None = all).
-    `include_path`: extra folders of task YAMLs, beside reftbench's own `tasks/`.
+    `include_path`: extra folders of task YAMLs, beside reftbench's own `tasks/`. `manager`:
+    what `check_lmms_tasks` returned (else the tasks are checked here, before any model loads).
     """
-    manager = task_manager(include_path)
     names = list(dict.fromkeys(tasks))
-    if not names:
-        raise UserError("no lmms-eval tasks given; e.g. --lmms-tasks ai2d,mathvista_testmini")
-    check_tasks(manager, names)
+    manager = check_lmms_tasks(names, include_path) if manager is None else manager
     from lmms_eval.evaluator import simple_evaluate
 
     from reftbench.lmms.model import ReftbenchLMM
@@ -129,7 +139,7 @@ def check_dataset(task: str, config: dict) -> None:
 def hub_cached(repo: str) -> bool:
     """True when a hub dataset has a copy in the datasets or hub cache."""
     import datasets.config
-    from datasets.utils.py_utils import camelcase_to_snakecase
+    from datasets.naming import camelcase_to_snakecase
     from huggingface_hub import constants
 
     owner, _, name = repo.partition("/")

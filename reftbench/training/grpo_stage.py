@@ -45,30 +45,15 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
     """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir."""
     from trl import GRPOTrainer
 
-    from reftbench.model.load import load_model
     from reftbench.training.datasets import grpo_dataset
-    from reftbench.training.lora import lora_config
     from reftbench.trl_rewards import make_reward_funcs
 
     if cfg.use_vllm:
         from reftbench.generation_vllm import require_vllm
 
         require_vllm()
-    # Arguments before the model: under DeepSpeed ZeRO-3 they switch on partitioned loading.
     args = grpo_args(cfg, out_dir, steps, num_generations)
-    model, processor = load_model(model_path, dtype=cfg.dtype)
-    peft_config = lora_config(cfg, model)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=make_reward_funcs(weights),
-        args=args,
-        train_dataset=grpo_dataset(samples),
-        processing_class=processor,
-        callbacks=trl_common.callbacks(cfg, out_dir, stage, steps, progress),
-        peft_config=peft_config,
-    )
-    trl_common.quiet(trainer)
-    trainer.train(resume_from_checkpoint=trl_common.latest_checkpoint(out_dir))
-    return trl_common.save_model(trainer, processor, model_path, out_dir,
-                                 lora=peft_config is not None, dtype=cfg.dtype)
+    return trl_common.fit(GRPOTrainer, cfg, args, model_path, out_dir, stage, steps, progress,
+                          reward_funcs=make_reward_funcs(weights),
+                          train_dataset=grpo_dataset(samples))

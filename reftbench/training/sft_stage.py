@@ -32,22 +32,6 @@ def run_sft(cfg, model_path: str, dataset, out_dir: Path, steps: int, lr: float,
     """Fine-tune `model_path` on a prompt/completion dataset; return the saved model dir."""
     from trl import SFTTrainer
 
-    from reftbench.model.load import load_model
-    from reftbench.training.lora import lora_config
-
-    # Arguments before the model: under DeepSpeed ZeRO-3 they switch on partitioned loading.
     args = sft_args(cfg, out_dir, steps, lr, batch_size)
-    model, processor = load_model(model_path, dtype=cfg.dtype)
-    peft_config = lora_config(cfg, model)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=processor,
-        callbacks=trl_common.callbacks(cfg, out_dir, stage, steps, progress),
-        peft_config=peft_config,
-    )
-    trl_common.quiet(trainer)
-    trainer.train(resume_from_checkpoint=trl_common.latest_checkpoint(out_dir))
-    return trl_common.save_model(trainer, processor, model_path, out_dir,
-                                 lora=peft_config is not None, dtype=cfg.dtype)
+    return trl_common.fit(SFTTrainer, cfg, args, model_path, out_dir, stage, steps, progress,
+                          train_dataset=dataset)

@@ -87,3 +87,24 @@ def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = Fals
         tmp.rename(model_dir)
     barrier()
     return model_dir
+
+
+def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, steps: int,
+        progress, **trainer_kwargs) -> Path:
+    """Load the model, build a TRL trainer around it (LoRA if configured), train (resuming
+    from the stage's latest checkpoint), save; the part GRPO and SFT stages share.
+
+    `args` must be built before this call: under DeepSpeed ZeRO-3 they switch on partitioned
+    loading of the model."""
+    from reftbench.model.load import load_model
+    from reftbench.training.lora import lora_config
+
+    model, processor = load_model(model_path, dtype=cfg.dtype)
+    peft_config = lora_config(cfg, model)
+    trainer = trainer_cls(model=model, args=args, processing_class=processor,
+                          callbacks=callbacks(cfg, out_dir, stage, steps, progress),
+                          peft_config=peft_config, **trainer_kwargs)
+    quiet(trainer)
+    trainer.train(resume_from_checkpoint=latest_checkpoint(out_dir))
+    return save_model(trainer, processor, model_path, out_dir,
+                      lora=peft_config is not None, dtype=cfg.dtype)
