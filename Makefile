@@ -9,9 +9,14 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
+# lmms-eval needs filelock<4 (the rest of the stack is tested with 4.x, and runs with 3.x), and
+# drags in a CUDA-linked torchvision that breaks transformers' image processing on a CPU: so
+# it installs against the constraints minus filelock, and torchvision is removed afterwards.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	grep -v '^filelock==' constraints.txt > $(VENV)/constraints-lmms.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(VENV)/constraints-lmms.txt -e '.[test,lmms]'
+	$(BIN)/python -m pip uninstall -q -y torchvision
 	touch $@
 
 demo: install

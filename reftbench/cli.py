@@ -78,6 +78,8 @@ def eval_cmd(
     data: Path = typer.Option(None, "--data", help="Real-data folder (Curr-ReFT JSONL or a "
                               "datasets folder; README 'Real data'): its id/ood rows."),
     strict: bool = typer.Option(False, help="With --data: stop at the first malformed row."),
+    lmms_tasks: str = typer.Option("", "--lmms-tasks", help="Comma-separated lmms-eval tasks "
+                                   "(ai2d, mathvista_testmini, ...); scores go to the same results."),
 ):
     """Evaluate a model on every family, in-domain and out-of-domain, strictly scored."""
     from reftbench.evaluate import EvalConfig, select_samples
@@ -89,7 +91,13 @@ def eval_cmd(
                      data=str(data or ""), strict=strict)
     if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
         select_samples(cfg)
-    run_eval(cfg, results_dir, resume, console)
+    lmms = [t.strip() for t in lmms_tasks.split(",") if t.strip()]
+    manager = None
+    if lmms:  # names and datasets are checked before the model loads
+        from reftbench.lmms.run import check_lmms_tasks
+
+        manager = check_lmms_tasks(lmms)
+    run_eval(cfg, results_dir, resume, console, lmms_tasks=lmms, lmms_manager=manager)
 
 
 @app.command()

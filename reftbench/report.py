@@ -18,7 +18,8 @@ def progress_bar(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console, transient=False)
 
 
-def run_eval(cfg, results_dir: Path, resume: bool, console: Console) -> dict:
+def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_tasks=(),
+             lmms_manager=None) -> dict:
     """Evaluate with a progress bar, then print the per-family table.
 
     The output folder and the model are checked before the test splits are generated, so a
@@ -35,8 +36,30 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console) -> dict:
         task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total)
         results = evaluate(cfg, results_dir, resume=resume, backend=backend,
                            progress=lambda k: bar.advance(task, k))
+    if lmms_tasks:
+        results = _add_lmms(results, backend, cfg, lmms_tasks, lmms_manager, results_dir, console)
     console.print(results_table(results))
     console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
+    return results
+
+
+def _add_lmms(results, backend, cfg, tasks, manager, results_dir: Path, console) -> dict:
+    """Run standard benchmarks through lmms-eval with the loaded model; same results file."""
+    from importlib.metadata import version
+
+    from reftbench.lmms.run import run_lmms_tasks
+
+    with console.status(f"lmms-eval: {', '.join(tasks)}"):
+        scores = run_lmms_tasks(backend, tasks, limit=cfg.limit, batch_size=cfg.batch_size,
+                                manager=manager)
+    results["metrics"].update(scores)
+    results["config"]["lmms_tasks"] = list(tasks)
+    results["provenance"]["lmms_eval"] = version("lmms-eval")
+    io.write_json(Path(results_dir) / "runs" / results["run_id"] / "results.json", results)
+    for task, entry in scores.items():
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in entry.items()
+                          if isinstance(v, float) and not k.endswith("stderr"))
+        console.print(f"{task}: {shown} (n={entry.get('n')})")
     return results
 
 

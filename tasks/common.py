@@ -103,11 +103,11 @@ def split_hash(out_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def load_task_yaml(family: str, data_root: Path | None = None) -> dict:
-    """A family's lmms-eval YAML as a dict; `!function utils.f` tags become the string "utils.f".
+def load_task_yaml(family: str, split: str = "id") -> dict:
+    """A family's lmms-eval task YAML as a dict; `!function utils.f` tags become "utils.f".
 
-    With `data_root`, the relative `dataset_kwargs.data_files` paths (laid out as
-    `<family>/<split>/samples.jsonl`) are made absolute under it.
+    `split` "id" reads `<family>.yaml` (reftbench_<family>_id); "ood" reads `<family>_ood.yaml`
+    merged over it, as its `include:` tells lmms-eval to do.
     """
     import yaml
 
@@ -115,13 +115,13 @@ def load_task_yaml(family: str, data_root: Path | None = None) -> dict:
         """SafeLoader that keeps lmms-eval's `!function` references as plain strings."""
 
     TaskLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
-    path = TASKS_DIR / family / f"{family}.yaml"
+    path = TASKS_DIR / family / (f"{family}.yaml" if split == "id" else f"{family}_{split}.yaml")
     if not path.exists():
-        raise UserError(f"no task config {path}; is '{family}' a task family?")
+        raise UserError(f"no task config {path}; is '{family}' a task family and '{split}' "
+                        "a test split?")
     with open(path, encoding="utf-8") as fh:
         config = yaml.load(fh, Loader=TaskLoader)
-    if data_root is not None:
-        files = config["dataset_kwargs"]["data_files"]
-        for split, rel in files.items():
-            files[split] = str(Path(data_root) / rel)
+    if "include" in config:
+        config = {**load_task_yaml(family), **config}
+        del config["include"]
     return config

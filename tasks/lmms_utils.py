@@ -4,10 +4,19 @@ Each family's `utils.py` re-exports these, so lmms-eval finds them beside the YA
 code lives once. Prompt and score come from reftbench itself (`reftbench.prompts`,
 `reftbench.rewards`): evaluation through lmms-eval scores exactly as training rewards.
 
+Data: lmms-eval must load *some* dataset before a task starts, so each YAML names a one-row
+placeholder (`tasks/lmms_placeholder.jsonl`) and its `process_docs` hook (`split_docs`) swaps
+it for the generated split, through `reftbench.data.load_split` (generated on first use, cached
+under `$REFTBENCH_HOME/data`). No path is written into the YAML, so the tasks work from any
+folder and any install. Three environment variables choose which split and tiers:
+
+    REFTBENCH_LMMS_SCENES   scenes per test split (default: reftbench.data.DEFAULT_SIZES, 1000)
+    REFTBENCH_LMMS_SEED     seed of the generated data (default 0)
+    REFTBENCH_LMMS_TIERS    comma-separated tiers (default "open", what `reftbench eval` reports)
+
 Images: a doc's `image_path` (absolute; `reftbench.data.read_records` adds it) is used when
-present. Otherwise `image` is taken relative to the split folder
-`$REFTBENCH_DATA_DIR/<family>/<split>/` (default data dir: `reftbench.paths.data_dir()`), the
-layout the YAML's `data_files` use.
+present. Otherwise `image` is taken relative to `$REFTBENCH_DATA_DIR/<family>/<split>/`
+(default data dir: `reftbench.paths.data_dir()`).
 """
 
 import os
@@ -15,6 +24,48 @@ from pathlib import Path
 
 from reftbench import paths
 from reftbench.errors import UserError
+
+# The columns a doc keeps: everything prompting and scoring read (reftbench/samples.py).
+DOC_FIELDS = ("id", "base_id", "family", "split", "tier", "image", "image_path", "question",
+              "answer", "metric", "options")
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    """An integer environment setting (at least `minimum`), or a UserError naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise UserError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def split_docs(family: str, split: str):
+    """A `process_docs` hook: ignores the placeholder and returns the generated split's docs."""
+
+    def process_docs(placeholder):
+        import datasets
+
+        from reftbench.data import DEFAULT_SIZES, load_split
+        from reftbench.registry import check_names
+        from reftbench.samples import TIERS
+
+        tiers = os.environ.get("REFTBENCH_LMMS_TIERS", "").strip() or "open"
+        tiers = tuple(check_names("tier", [t.strip() for t in tiers.split(",")], TIERS))
+        records = load_split(family, split, tiers=tiers,
+                             n=_env_int("REFTBENCH_LMMS_SCENES", DEFAULT_SIZES[split], 1),
+                             seed=_env_int("REFTBENCH_LMMS_SEED", 0, 0))
+        # Every doc gets every column (None where a record has none, e.g. options outside the
+        # choice tier): Dataset.from_list takes its columns from the first row only.
+        return datasets.Dataset.from_list([{k: r.get(k) for k in DOC_FIELDS} for r in records])
+
+    process_docs.__name__ = process_docs.__qualname__ = f"{split}_docs"
+    return process_docs
+
+
+def sample(doc: dict) -> dict:
+    """The reftbench sample behind a doc: its columns less the empty (None) ones."""
+    return {key: value for key, value in doc.items() if value is not None}
 
 
 def image_file(doc: dict) -> Path:
@@ -42,7 +93,7 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
     """The user text: question plus the one answer-format instruction."""
     from reftbench.prompts import prompt_text
 
-    return prompt_text(doc)
+    return prompt_text(sample(doc))
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, float]:
@@ -53,7 +104,7 @@ def process_results(doc: dict, results: list[str]) -> dict[str, float]:
     """
     from reftbench.rewards import score
 
-    scores = score(doc, results[0])
+    scores = score(sample(doc), results[0])
     # score() also returns the parsed "answer" text: metrics are the numeric entries only.
     return {name: float(value) for name, value in scores.items()
             if isinstance(value, (int, float))}

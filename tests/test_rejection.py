@@ -78,7 +78,7 @@ def test_sample_and_filter_keeps_and_resumes(tmp_path):
 def test_curr_reft_final_stage_fine_tunes_on_kept_answers(tmp_path, monkeypatch):
     """The whole curr-reft plan on micro, with a sampler that answers correctly half the time."""
     import reftbench.generation
-    from tests.test_trainers import fast
+    from test_trainers import fast
     from reftbench.training.run import train
 
     def even(sample):

@@ -207,25 +207,57 @@ def test_out_of_domain_images_look_different(data, family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_task_yaml_loads_with_lmms_eval_keys(family, tmp_path):
+def test_task_yaml_loads_with_lmms_eval_keys(family):
     config = load_task_yaml(family)
-    assert config["task"] == f"reftbench_{family}"
+    assert config["task"] == f"reftbench_{family}_id"
+    assert config["tag"] == ["reftbench_all", f"reftbench_{family}"]
     assert config["dataset_path"] == "json" and config["output_type"] == "generate_until"
-    assert config["doc_to_target"] == "answer"
+    # The placeholder lmms-eval loads (relative to the YAML) before process_docs swaps it.
+    placeholder = ROOT / "tasks" / family / config["dataset_kwargs"]["data_files"]["test"]
+    assert placeholder.is_file() and config["test_split"] == "test"
+    assert config["doc_to_target"] == "answer" and config["reasoning_tags"] == "none"
     utils = importlib.import_module(f"tasks.{family}.utils")
-    for key in ("doc_to_visual", "doc_to_text", "process_results"):
-        assert config[key] == f"utils.{key}" and callable(getattr(utils, key))
+    for key in ("doc_to_visual", "doc_to_text", "process_results", "process_docs"):
+        assert callable(getattr(utils, config[key].split(".")[1]))
+    assert config["process_docs"] == "utils.id_docs"
     metrics = {m["metric"]: m for m in config["metric_list"]}
     expected = {"accuracy", "format", "reward"} | ({"iou"} if family == "detection" else set())
     assert set(metrics) == expected
     assert all(m["aggregation"] == "mean" and m["higher_is_better"] for m in metrics.values())
-    assert config["generation_kwargs"] == {"max_new_tokens": 64, "do_sample": False}
+    assert config["generation_kwargs"] == {"max_new_tokens": 64, "do_sample": False, "until": []}
     meta = config["metadata"]
     assert meta["family"] == family and meta["splits"] == list(SPLITS)
     assert meta["tiers"] == list(TIERS) and meta["image_size"] == 112
     assert meta["sizes"] == {"train": 3000, "id": 1000, "ood": 1000}
-    files = load_task_yaml(family, tmp_path)["dataset_kwargs"]["data_files"]
-    assert files["ood"] == str(tmp_path / family / "ood" / "samples.jsonl")
+    ood = load_task_yaml(family, "ood")
+    assert ood["task"] == f"reftbench_{family}_ood" and ood["process_docs"] == "utils.ood_docs"
+    assert {k: v for k, v in ood.items() if k not in ("task", "process_docs")} == {
+        k: v for k, v in config.items() if k not in ("task", "process_docs")}
+
+
+def test_lmms_process_docs_swap_in_the_generated_split(monkeypatch, tmp_path):
+    from reftbench.data import load_split
+    from tasks.lmms_utils import sample
+    from tasks.math import utils
+
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path))
+    monkeypatch.setenv("REFTBENCH_LMMS_SCENES", "4")
+    docs = utils.ood_docs(placeholder=None)
+    records = load_split("math", "ood", n=4, tiers=("open",))
+    assert [d["id"] for d in docs] == [r["id"] for r in records]
+    assert docs[0]["image_path"] == records[0]["image_path"]
+    monkeypatch.setenv("REFTBENCH_LMMS_TIERS", "judge,choice")
+    docs = list(utils.ood_docs(placeholder=None))
+    assert [d["tier"] for d in docs[:2]] == ["judge", "choice"] and len(docs) == 8
+    # A doc gives back its sample: options only where the record has them.
+    choice = load_split("math", "ood", n=4, tiers=("choice",))[0]
+    assert "options" not in sample(docs[0]) and sample(docs[1])["options"] == choice["options"]
+    for name, value in (("REFTBENCH_LMMS_SCENES", "0"), ("REFTBENCH_LMMS_SEED", "x"),
+                        ("REFTBENCH_LMMS_TIERS", "opne")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(UserError, match="REFTBENCH_LMMS_SCENES|REFTBENCH_LMMS_SEED|opne"):
+            utils.id_docs(placeholder=None)
+        monkeypatch.delenv(name)
 
 
 def test_lmms_eval_hooks_read_images_and_score(data, monkeypatch):
