@@ -24,7 +24,10 @@ SMALL_SIZES = {"train": 300, "id": 100, "ood": 100}
 
 def split_dir(family: str, split: str, n: int, seed: int) -> Path:
     """Cache folder of one generated split."""
-    return paths.data_dir() / family / f"{split}-n{n}-s{seed}"
+    from tasks import DATA_VERSION
+
+    # The generator version is part of the name: a changed generator never reuses old splits.
+    return paths.data_dir() / family / f"{split}-n{n}-s{seed}-v{DATA_VERSION}"
 
 
 def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -> Path:

@@ -12,6 +12,9 @@ To add a family: copy `tasks/math/`, rename, and add a line here.
 
 import importlib
 
+# Bump when any generator's output changes: cached splits are keyed by it.
+DATA_VERSION = 2
+
 FAMILIES = {
     "detection": "tasks.detection.generate",
     "classification": "tasks.classification.generate",

@@ -2,7 +2,9 @@
 
 The folder written is a standard Qwen2.5-VL checkpoint (config.json, model.safetensors,
 tokenizer and processor files) plus `reftbench.json`, which records how it was made. Building is
-deterministic: the same preset and seed give the same bytes.
+deterministic: the same preset and seed give the same bytes. A pretrained preset (`smol`) takes
+its language model and tokenizer from reftbench/model/smol.py and only its vision tower from
+`seed`.
 
     build_model("tiny", Path("models/tiny"), seed=0)
 """
@@ -16,7 +18,7 @@ from transformers.utils import logging as hf_logging
 
 import reftbench
 from reftbench.errors import UserError
-from reftbench.model.presets import PRESETS, preset_dict, qwen_config
+from reftbench.model.presets import PRESETS, PRETRAINED_PRESETS, preset_dict, qwen_config
 from reftbench.model.processor import build_processor
 from reftbench.model.tokenizer import build_tokenizer
 
@@ -40,22 +42,36 @@ def build_info(preset: str, seed: int, model=None) -> dict:
     return info
 
 
-def build_model(preset: str, out_dir: Path, seed: int = 0) -> Path:
-    """Write a freshly initialised `preset` model (weights from `seed`) to `out_dir`."""
-    if preset not in PRESETS:
-        raise UserError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    out_dir = Path(out_dir)
+def random_model(preset: str, seed: int):
+    """(model, processor, record) of an embedded preset: local tokenizer, random weights."""
     tokenizer = build_tokenizer()
-    processor = build_processor(tokenizer)
     config = qwen_config(PRESETS[preset], tokenizer)
     # Seed only around initialisation, restoring the caller's RNG state afterwards.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2_5_VLForConditionalGeneration(config)
+    return model, build_processor(tokenizer), {}
+
+
+def build_model(preset: str, out_dir: Path, seed: int = 0) -> Path:
+    """Write a freshly initialised `preset` model (weights from `seed`) to `out_dir`."""
+    if preset in PRETRAINED_PRESETS:
+        from reftbench.model.smol import build_smol
+
+        model, processor, record = build_smol(PRETRAINED_PRESETS[preset], seed)
+    elif preset in PRESETS:
+        model, processor, record = random_model(preset, seed)
+    else:
+        names = ", ".join([*PRESETS, *PRETRAINED_PRESETS])
+        raise UserError(f"unknown model preset {preset!r}; choose one of {names}")
+    out_dir = Path(out_dir)
+    tokenizer = processor.tokenizer
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.pad_token_id,
+        # The embedded tokenizer has no BOS token; its pad token stands in, as before.
+        bos_token_id=tokenizer.pad_token_id if tokenizer.bos_token_id is None
+        else tokenizer.bos_token_id,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     # A one-file save needs no progress bar (it would print on every first use of a preset).
@@ -67,7 +83,7 @@ def build_model(preset: str, out_dir: Path, seed: int = 0) -> Path:
     finally:
         if bars_were_on:
             hf_logging.enable_progress_bar()
-    info = build_info(preset, seed, model)
+    info = {**build_info(preset, seed, model), **record}
     (out_dir / "reftbench.json").write_text(json.dumps(info, indent=2) + "\n")
     for file in out_dir.iterdir():
         file.chmod(0o644)  # the weights are written private (0600); let other users read them

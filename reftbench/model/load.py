@@ -1,6 +1,7 @@
 """Load a model and its processor by one name: a preset, a checkpoint folder, or a hub id.
 
     model, processor = load_model("tiny")                 # built once into models_dir()/tiny
+    model, processor = load_model("smol")                 # SmolLM2-135M + vision (`smol` extra)
     model, processor = load_model("results/run1/final")   # any saved checkpoint folder
     model, processor = load_model("Qwen/Qwen2.5-VL-3B-Instruct", dtype="bfloat16")
 
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from reftbench.errors import UserError
-from reftbench.model.presets import PRESETS, preset_dict
+from reftbench.model.presets import PRESETS, PRETRAINED_PRESETS, preset_dict
 from reftbench.paths import models_dir
 
 # The preset builds are always made from this seed, so "tiny" means the same weights everywhere.
@@ -35,8 +36,13 @@ __all__ = ["PRESETS", "is_preset", "preset_path", "ensure_preset", "load_model",
 
 
 def is_preset(name: str) -> bool:
-    """True for the names of embedded presets ("micro", "tiny")."""
-    return name in PRESETS
+    """True for the names of embedded presets ("micro", "tiny", "smol")."""
+    return name in PRESETS or name in PRETRAINED_PRESETS
+
+
+def preset_names() -> str:
+    """Every preset name, for error messages."""
+    return ", ".join([*PRESETS, *PRETRAINED_PRESETS])
 
 
 def preset_path(name: str) -> Path:
@@ -56,33 +62,42 @@ def _is_current(folder: Path, name: str) -> bool:
             and info.get("preset_config") == preset_dict(name))
 
 
-def ensure_preset(name: str) -> Path:
-    """The cached build of preset `name`, building it on first use.
+def build_once(target: Path, is_current, build) -> Path:
+    """`target`, made by `build(folder)` unless `is_current(target)` already holds.
 
     A file lock keeps two processes from building at once, and the build is written to a
     temporary folder and renamed into place, so no reader ever sees half a model.
     """
-    target = preset_path(name)
-    if _is_current(target, name):
+    if is_current(target):
         return target
     from filelock import FileLock
 
-    from reftbench.model.build import build_model
-
+    name = target.name
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f".{name}.lock")):
-        if _is_current(target, name):  # another process built it while we waited
+        if is_current(target):  # another process built it while we waited
             return target
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-building-", dir=target.parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared by users
         try:
-            build_model(name, tmp, seed=PRESET_SEED)
+            build(tmp)
             if target.exists():  # a build from an older builder version
                 shutil.rmtree(target)
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def ensure_preset(name: str) -> Path:
+    """The cached build of preset `name`, building it on first use (see build_once)."""
+
+    def build(folder: Path) -> None:
+        from reftbench.model.build import build_model
+
+        build_model(name, folder, seed=PRESET_SEED)
+
+    return build_once(preset_path(name), lambda folder: _is_current(folder, name), build)
 
 
 def _resolve(name_or_path: str) -> str:
@@ -93,12 +108,12 @@ def _resolve(name_or_path: str) -> str:
     if path.exists():
         if not (path / "config.json").is_file():
             raise UserError(f"{path} is not a model folder (no config.json); pass a preset "
-                            f"({', '.join(PRESETS)}) or a checkpoint folder")
+                            f"({preset_names()}) or a checkpoint folder")
         return str(path)
     if HUB_ID.match(name_or_path) and not name_or_path.startswith("."):
         return name_or_path
     raise UserError(f"model path {name_or_path} does not exist; pass a preset "
-                    f"({', '.join(PRESETS)}) or a checkpoint folder")
+                    f"({preset_names()}) or a checkpoint folder")
 
 
 def _model_type(where: str) -> str | None:

@@ -5,6 +5,10 @@ second); `tiny` is the default trained model (about 2.4M parameters, the size me
 shared/SMALL_SCALE.md to learn counting in ten CPU minutes). Both are the real Qwen2.5-VL
 architecture, so everything downstream also runs on a real Qwen2.5-VL checkpoint.
 
+`smol` (in PRETRAINED_PRESETS) is the same architecture with a pretrained language model:
+SmolLM2-135M-Instruct, converted by reftbench/model/smol.py, under a small random vision tower.
+It is kept apart from PRESETS because building it needs the optional `smol` install.
+
     config = qwen_config(PRESETS["tiny"], tokenizer)
 """
 
@@ -49,6 +53,18 @@ PRESETS: dict[str, ModelPreset] = {
     ),
 }
 
+# Presets whose language model is pretrained: the text fields must equal that model's shape
+# (reftbench/model/smol.py checks them against the converted weights); the vision fields are
+# ours. 576 wide, 30 layers, 9 query / 3 key-value heads of 64, SwiGLU 1536: SmolLM2-135M.
+PRETRAINED_PRESETS: dict[str, ModelPreset] = {
+    "smol": ModelPreset(
+        text_hidden=576, text_layers=30, text_heads=9, text_kv_heads=3, text_intermediate=1536,
+        # About 4.6M vision parameters: tiny next to the 135M language model, and at 64 patches
+        # per 112-px image its cost per step is a few percent of the language model's.
+        vision_hidden=256, vision_depth=4, vision_heads=4, vision_intermediate=512,
+    ),
+}
+
 
 def mrope_section(head_dim: int) -> list[int]:
     """Split head_dim/2 rotary frequencies over (time, height, width) in Qwen's 2:3:3 ratio.
@@ -61,8 +77,12 @@ def mrope_section(head_dim: int) -> list[int]:
     return [time, height, half - time - height]
 
 
-def qwen_config(preset: ModelPreset, tokenizer):
-    """A `Qwen2_5_VLConfig` for `preset`, its vocabulary and special ids taken from `tokenizer`."""
+def qwen_config(preset: ModelPreset, tokenizer, rope_theta: float = 1000000.0, **text):
+    """A `Qwen2_5_VLConfig` for `preset`, its vocabulary and special ids taken from `tokenizer`.
+
+    `rope_theta` and `text` (text-config fields such as rms_norm_eps) override Qwen's values,
+    so that a pretrained language model keeps its own (reftbench/model/smol.py).
+    """
     # Imported here so that listing presets does not import transformers.
     from transformers import Qwen2_5_VLConfig
 
@@ -77,13 +97,14 @@ def qwen_config(preset: ModelPreset, tokenizer):
         num_key_value_heads=preset.text_kv_heads,
         max_position_embeddings=4096,
         max_window_layers=preset.text_layers,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
+        rope_parameters={"rope_type": "default", "rope_theta": rope_theta,
                          "mrope_section": mrope_section(head_dim)},
         bos_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=preset.tie_embeddings,
     )
+    text_config.update(text)
     vision_config = dict(
         depth=preset.vision_depth,
         hidden_size=preset.vision_hidden,
@@ -110,4 +131,4 @@ def qwen_config(preset: ModelPreset, tokenizer):
 
 def preset_dict(name: str) -> dict:
     """The preset's fields as a plain dict (written into reftbench.json)."""
-    return asdict(PRESETS[name])
+    return asdict({**PRESETS, **PRETRAINED_PRESETS}[name])

@@ -9,6 +9,10 @@ questions, at all three tiers and in the answer format:
 - count:    how many objects there are                  (math_equiv)
 - locate:   the box of a named object                   (box_iou)
 - read:     the number written in the image             (math_equiv)
+- and, for half of the scenes, questions in the form of the three benchmark families (drawn by
+  their own generators in the in-domain style, from this family's own seed stream, so never a
+  benchmark scene): an instruct model has seen such questions before it is post-trained, and
+  without them a tiny base answers every unfamiliar wording with a constant.
 
 The "train" split trains the base model and is Curr-ReFT's replay data; the "id" split is the
 held-out general-ability check.
@@ -18,12 +22,14 @@ import random
 
 from PIL import ImageDraw, ImageFont
 
-from tasks import style, tiers
+from tasks import family_module, style, tiers
 from tasks.detection.generate import wrong_boxes
 from tasks.draw import draw_shape, format_box, place_boxes
 
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
 KINDS = ("describe", "count", "locate", "read")
+# Benchmark-form questions: the family generators, always in the in-domain style.
+BORROWED = ("detection", "classification", "math")
 _FONT_SIZES = (28, 34, 40)
 
 
@@ -48,7 +54,11 @@ def _number_image(rng: random.Random, value: int):
 
 def make_scene(split: str, index: int, rng: random.Random):
     """One general scene: its image and one general question about it."""
-    kind = KINDS[index % len(KINDS)]
+    if index % 2:
+        family = BORROWED[(index // 2) % len(BORROWED)]
+        image, scene = family_module(family).make_scene("train", index, rng)
+        return image, {**scene, "borrowed": family, "extras": {}}
+    kind = KINDS[(index // 2) % len(KINDS)]
     if kind == "read":
         value = rng.randint(0, 99)
         scene = {"kind": kind, "question": "What number is written in the image?",
@@ -97,6 +107,8 @@ def _wrong_answers(scene: dict, rng: random.Random, count: int) -> list[str]:
 
 def make_tiers(scene: dict, rng: random.Random) -> dict[str, dict]:
     """Judge, choice and open versions of the general question."""
+    if "borrowed" in scene:
+        return family_module(scene["borrowed"]).make_tiers(scene, rng)
     yes = rng.random() < 0.5
     proposal = scene["answer"] if yes else _wrong_answers(scene, rng, 1)[0]
     judge = tiers.judge_tier(f"{scene['question']} Is the answer {proposal}?", yes)
