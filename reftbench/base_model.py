@@ -26,9 +26,9 @@ class BaseConfig(RunFields, SFTFields):
     n_general: int = 8000
 
 
-# The CPU default: about 20 minutes on two idle cores (1.1 s per step of 32 examples).
+# The CPU default: about 20 minutes on two idle cores (about 2 s per step of 32 examples).
 BASE_PRESETS = {
-    "tiny": {"model": "tiny", "sft_steps": 1000, "sft_lr": 1e-3, "lr_scheduler": "cosine",
+    "tiny": {"model": "tiny", "sft_steps": 600, "sft_lr": 1e-3, "lr_scheduler": "cosine",
              "sft_batch_size": 32, "n_general": 8000, "save_steps": 100, "logging_steps": 25,
              "evaluate": False},
     # SmolLM2-135M under a random vision tower (reftbench/model/smol.py). Nothing is frozen:

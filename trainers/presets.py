@@ -7,12 +7,12 @@ tokens, temperature 1, bf16; launch it with an accelerate config (DeepSpeed ZeRO
 
 # Equal budget: every method gets the same number of optimiser steps on the same data
 # (curr-reft adds its short rejection-sampling SFT on top, as in the paper).
-TINY_STEPS = 120
+TINY_STEPS = 60
 
 TINY = {
     "model": "base",
     "grpo_steps": TINY_STEPS,
-    "grpo_lr": 5e-5,
+    "grpo_lr": 1e-4,
     "num_generations": 8,
     "prompts_per_step": 4,
     "beta": 0.0,
@@ -23,6 +23,8 @@ TINY = {
     "sft_batch_size": 32,
     "stage_steps": (TINY_STEPS // 4, TINY_STEPS // 4, TINY_STEPS // 2),
     "stage_generations": (8, 8, 8),
+    "rs_prompts": 100,
+    "rs_sft_steps": 20,
     "dtype": "float32",
 }
 
