@@ -69,7 +69,8 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.sft_stage import run_sft
 
-    work = paths.models_dir() / "base.work"
+    # One work folder per starting model, so building two presets' bases never mixes them.
+    work = paths.models_dir() / f"base.work-{Path(cfg.model).name}"
     if not resume:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
