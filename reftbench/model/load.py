@@ -104,6 +104,13 @@ def _resolve(name_or_path: str) -> str:
     """A local folder for presets and paths, or the hub id unchanged; UserError otherwise."""
     if is_preset(name_or_path):
         return str(ensure_preset(name_or_path))
+    if name_or_path == "base":  # the embedded base model: a local build, else the shipped one
+        from reftbench.base_model import find_base
+
+        base = find_base()
+        if base is None:
+            raise UserError("the embedded base model is missing: run `reftbench base` first")
+        return str(base)
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -113,7 +120,7 @@ def _resolve(name_or_path: str) -> str:
     if HUB_ID.match(name_or_path) and not name_or_path.startswith("."):
         return name_or_path
     raise UserError(f"model path {name_or_path} does not exist; pass a preset "
-                    f"({preset_names()}) or a checkpoint folder")
+                    f"({preset_names()}, base) or a checkpoint folder")
 
 
 def _model_type(where: str) -> str | None:
