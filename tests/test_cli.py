@@ -125,4 +125,4 @@ def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
     assert str(results) in out.replace("\n", "")
     metrics = json.loads(results.read_text())["metrics"]
     assert {m["n"] for m in metrics.values()} == {2} and len(metrics) == 6
-    assert (data_dir() / "math" / "ood-n20-s0" / "samples.jsonl").exists()
+    assert (split_dir("math", "ood", 20, 0) / "samples.jsonl").exists()
