@@ -162,7 +162,8 @@ def demo(
     ctx: typer.Context,
     trainer: str = typer.Option("curr-reft", help="Trainer to run after the base evaluation."),
     output: Path = typer.Option(Path("outputs/demo"), help="Training run folder."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(Path("results/demo"), "--results-dir",
+                                     help="Results folder (kept apart from the committed results)."),
 ):
     """The main job on the embedded default: base eval, train curr-reft, leaderboard."""
     from reftbench.demo import run_demo

@@ -13,7 +13,8 @@ from pathlib import Path
 from reftbench.samples import FAMILIES
 
 
-def run_demo(console, results_dir: Path = Path("results"), output: Path = Path("outputs/demo"),
+def run_demo(console, results_dir: Path = Path("results/demo"),
+             output: Path = Path("outputs/demo"),
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.data import ensure_split
