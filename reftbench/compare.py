@@ -64,8 +64,26 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
                   resume=(run_dir / "stages").exists(), results_dir=results_dir, console=console)
             timings[key] = round(time.perf_counter() - started, 1)
             io.write_json(output / "timings.json", timings)
+    _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+
+
+def _write_record(cfg: CompareConfig, timings: dict, results_dir: Path) -> None:
+    """results/compare.json: the command, the machine, the commit and each run's wall time
+    (the leaderboard prints it under the table)."""
+    import sys
+    from dataclasses import asdict
+
+    from reftbench import provenance
+
+    io.write_json(results_dir / "compare.json", {
+        "command": " ".join(["reftbench", *sys.argv[1:]]),
+        "config": asdict(cfg),
+        "provenance": provenance.describe(),
+        "timings": timings,
+        "total_seconds": round(sum(timings.values()), 1),
+    })
 
 
 def _load_timings(output: Path) -> dict:

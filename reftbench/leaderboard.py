@@ -135,6 +135,27 @@ def plot(grouped: dict[str, list[dict]], path: Path) -> None:
     tmp.replace(path)
 
 
+def _findings(grouped: dict[str, list[dict]]) -> str:
+    """The paper's claims checked on these numbers, when every method has a row."""
+    from reftbench.findings import claims
+
+    lines = claims({label: row_values(runs) for label, runs in grouped.items()})
+    return ("\n## The paper's claims at this scale\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def _run_note(results_dir: Path) -> str:
+    """How the comparison was produced (written by `reftbench compare`), if it was."""
+    path = results_dir / "compare.json"
+    if not path.exists():
+        return ""
+    run = json.loads(path.read_text())
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("timings", {}).items())
+    return (f"\n## How these numbers were made\n\nCommand: `{run['command']}`  \n"
+            f"Commit: {run['provenance']['git_commit']}  \nMachine: {run['provenance']['machine']}"
+            f", torch {run['provenance']['versions']['torch']}  \nWall time per run: {timings}  \n"
+            f"Total: {run.get('total_seconds', 0) / 60:.0f} min\n")
+
+
 def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
     """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table.
 
@@ -149,6 +170,7 @@ def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
     body = ("# reftbench leaderboard\n\nOpen-tier accuracy (%) per family on the in-domain (id) and "
             "out-of-domain (ood) test splits; mean ± std over runs where a row has several.\n"
             "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
-    io.write_atomic(results_dir / "LEADERBOARD.md", body + markdown(header, rows))
+    io.write_atomic(results_dir / "LEADERBOARD.md",
+                    body + markdown(header, rows) + _findings(grouped) + _run_note(results_dir))
     plot(grouped, results_dir / "leaderboard.png")
     return header, rows

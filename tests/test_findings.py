@@ -1,0 +1,47 @@
+"""The claim checker reads the right numbers and says 'holds' only when the numbers say so."""
+
+from reftbench.findings import claims
+
+
+def row(idm, ood, general=None, std=0.0, n=3):
+    cell = lambda m: (m, std, n)  # noqa: E731
+    return {"avg/id": cell(idm), "avg/ood": cell(ood),
+            "general": cell(general) if general is not None else None}
+
+
+def paper_like():
+    return {"base": row(.30, .20, .50), "sft": row(.50, .22, .40), "grpo": row(.38, .30, .48),
+            "curr-rl": row(.42, .33, .47), "curr-reft": row(.43, .34, .50)}
+
+
+def test_paper_like_numbers_make_every_claim_hold():
+    lines = claims(paper_like())
+    assert len(lines) == 5
+    assert all("**holds**" in line for line in lines[:4])
+    assert "**met**" in lines[4] and "+12.0" in lines[4]
+    assert "in-domain +20.0, out-of-domain +2.0" in lines[0]
+
+
+def test_each_claim_can_fail():
+    v = paper_like()
+    v["sft"] = row(.31, .40, .40)           # SFT gains more out of domain than in domain
+    v["curr-rl"] = row(.37, .29, .47)        # below plain RL
+    v["curr-reft"] = row(.30, .20, .30)      # loses general ability and the RL gain
+    lines = claims(v)
+    assert "**does not hold**" in lines[0]
+    assert "**does not hold**" in lines[1]   # grpo +10 < sft +20 out of domain
+    assert "**does not hold**" in lines[2]
+    assert "**does not hold**" in lines[3]
+    assert "**not met**" in lines[4]
+
+
+def test_gap_must_exceed_the_spread_of_seeds():
+    v = paper_like()
+    v["curr-reft"] = row(.43, .30, .50, std=.09)
+    assert "**not met**" in claims(v)[4]
+
+
+def test_missing_rows_give_no_findings():
+    v = paper_like()
+    del v["grpo"]
+    assert claims(v) == []
