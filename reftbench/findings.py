@@ -53,7 +53,7 @@ def claims(values: dict[str, dict]) -> list[str]:
                  f"{_pct(v['curr-rl']['avg/id'])} id / {_pct(v['curr-rl']['avg/ood'])} ood; "
                  f"grpo {_pct(v['grpo']['avg/id'])} id / {_pct(v['grpo']['avg/ood'])} ood).")
     lines.append(_claim_four(v))
-    lines.append(_goal(v))
+    lines.append("\n" + _goal(v))
     return lines
 
 

@@ -151,7 +151,8 @@ def _run_note(results_dir: Path) -> str:
     run = json.loads(path.read_text())
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("timings", {}).items())
     return (f"\n## How these numbers were made\n\nCommand: `{run['command']}`  \n"
-            f"Commit: {run['provenance']['git_commit']}  \nMachine: {run['provenance']['machine']}"
+            f"Commit when recorded: {run['provenance']['git_commit']} (each run's own commit is in "
+            f"its results.json)  \nMachine: {run['provenance']['machine']}"
             f", torch {run['provenance']['versions']['torch']}  \nWall time per run: {timings}  \n"
             f"Total: {run.get('total_seconds', 0) / 60:.0f} min\n")
 
