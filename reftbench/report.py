@@ -95,7 +95,7 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
     for name in header:
         # "family/split" headers fold at the slash, and cells fold rather than lose digits.
         table.add_column(name.replace("/", "\n"), justify="left" if name == "model" else "right",
-                         overflow="fold")
+                         overflow="fold", no_wrap=name == "model")
     for row in rows:
         table.add_row(*row)
     console.print(table)
