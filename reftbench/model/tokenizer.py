@@ -45,9 +45,9 @@ PRETOKENIZE_REGEX = (
     r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
-# No default system prompt (it would cost tokens on every sample); images render as Qwen does.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
+# One ChatML turn, with image and video parts rendered as Qwen's vision tokens (shared with
+# the smol preset's template, which adds a default system prompt in front).
+CHAT_TURN = (
     "<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for part in message['content'] %}"
@@ -58,9 +58,10 @@ CHAT_TEMPLATE = (
     "{% elif 'text' in part %}{{ part['text'] }}{% endif %}"
     "{% endfor %}{% endif %}"
     "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+GENERATION_PROMPT = "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+# No default system prompt (it would cost tokens on every sample).
+CHAT_TEMPLATE = "{% for message in messages %}" + CHAT_TURN + "{% endfor %}" + GENERATION_PROMPT
 
 SHAPES = ["circle", "square", "triangle", "rectangle", "star", "diamond", "hexagon", "ellipse"]
 COLOURS = ["red", "green", "blue", "yellow", "orange", "purple", "black", "white", "gray", "pink"]
