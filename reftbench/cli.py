@@ -211,15 +211,13 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         Console(stderr=True).print("interrupted; rerun with --resume to continue")
         sys.exit(130)
-    except Exception as exc:  # click usage errors print themselves
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # Usage errors (an unknown option, a missing value) print usage and one error line.
+        # typer vendors click, so these are not click's own exception classes.
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

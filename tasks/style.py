@@ -56,8 +56,24 @@ def plain_background(rng: random.Random) -> Image.Image:
     return Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), tint)
 
 
-# Pixel coordinates, computed once: stripes are a function of them.
+# Pixel coordinates, computed once: stripes and gradients are functions of them.
 _YY, _XX = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32)
+
+
+def gradient_background(rng: random.Random) -> Image.Image:
+    """A linear blend of two random mid-to-light colours in a random direction.
+
+    Only the general mixture uses it (with light grain): an instruct model has seen more than
+    flat backgrounds, and a base trained on flat ones alone loses its answer format on the
+    out-of-domain split. The direction is random, so it says nothing about position.
+    """
+    start = np.array([rng.randint(120, 240) for _ in range(3)], np.float32)
+    end = np.array([rng.randint(120, 240) for _ in range(3)], np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = (_XX * np.cos(angle) + _YY * np.sin(angle)) / IMAGE_SIZE
+    ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
+    pixels = start + (end - start) * ramp[..., None]
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
 def textured_background(rng: random.Random) -> Image.Image:

@@ -51,6 +51,14 @@ def test_bad_numbers_are_one_line_errors(cli):
     one_line_error(*cli("eval", "--limit", "-3")[::2], "limit must be at least 1")
 
 
+def test_unknown_option_or_bad_type_is_a_usage_error_not_a_traceback(cli):
+    for args, expected in ((("eval", "--general", "5"), "No such option: --general"),
+                           (("eval", "--limit", "abc"), "Invalid value for '--limit'")):
+        code, _, err = cli(*args)
+        assert code == 2 and "Traceback" not in err, err
+        assert expected in err and err.count("Error:") == 1, err
+
+
 def test_missing_model_path_fails_before_generating_data(cli, tmp_path):
     missing = tmp_path / "no" / "such-checkpoint"
     code, _, err = cli("eval", "--model", missing, "--n-test", 9, "--results-dir", tmp_path / "r")

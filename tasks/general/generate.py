@@ -5,14 +5,21 @@ embedded base gets its own, from this mixture of clean in-domain-style scenes (n
 benchmark's train or test scenes: the family name keeps the seed streams apart) and general
 questions, at all three tiers and in the answer format:
 
+- locate:   the box of a named object, 1-2 objects      (box_iou)      half of these scenes
 - describe: list every object as "colour shape"        (label_set_iou)
 - count:    how many objects there are                  (math_equiv)
-- locate:   the box of a named object                   (box_iou)
 - read:     the number written in the image             (math_equiv)
+- half the own object scenes have a varied look (a gradient background, light grain, duller
+  shades), so the base is not a flat-background specialist;
 - and, for half of the scenes, questions in the form of the three benchmark families (drawn by
   their own generators in the in-domain style, from this family's own seed stream, so never a
   benchmark scene): an instruct model has seen such questions before it is post-trained, and
   without them a tiny base answers every unfamiliar wording with a constant.
+
+Boxes get half of the general scenes, in small scenes, because they are what a tiny model learns
+slowest: trained on boxes alone it answers a constant box for about 300 steps of 32 and only
+then starts to localise, single objects first (a throwaway probe on this CPU: 1 object, 700
+steps: 22% IoU > 0.5; 1-4 objects named by expression, 700 steps: 6%).
 
 The "train" split trains the base model and is Curr-ReFT's replay data; the "id" split is the
 held-out general-ability check.
@@ -27,16 +34,17 @@ from tasks.detection.generate import wrong_boxes
 from tasks.draw import draw_shape, format_box, place_boxes
 
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
-KINDS = ("describe", "count", "locate", "read")
+# Cycled through by scene index: locate is every other general scene.
+KINDS = ("locate", "describe", "locate", "count", "locate", "read")
 # Benchmark-form questions: the family generators, always in the in-domain style.
 BORROWED = ("detection", "classification", "math")
 _FONT_SIZES = (28, 34, 40)
 
 
-def _objects(rng: random.Random) -> list[dict]:
-    """1-5 objects with non-touching boxes and distinct (colour, shape) pairs."""
+def _objects(rng: random.Random, most: int = 5) -> list[dict]:
+    """1-`most` objects with non-touching boxes and distinct (colour, shape) pairs."""
     while True:
-        count = rng.randint(1, 5)
+        count = rng.randint(1, most)
         pairs = rng.sample([(c, s) for c in style.COLOURS for s in SHAPES], count)
         boxes = place_boxes(rng, [rng.randint(18, 44) for _ in range(count)])
         if boxes:
@@ -64,11 +72,17 @@ def make_scene(split: str, index: int, rng: random.Random):
         scene = {"kind": kind, "question": "What number is written in the image?",
                  "answer": str(value), "value": value, "metric": "math_equiv"}
         return _number_image(rng, value), scene
-    objects = _objects(rng)
-    img = style.plain_background(rng)
+    objects = _objects(rng, 2 if kind == "locate" else 5)
+    # Half the own object scenes vary the look (gradient background, light grain, duller
+    # shades); the rest are flat. Never the out-of-domain split's blotches, stripes or marks.
+    varied = rng.random() < 0.5
+    img = style.gradient_background(rng) if varied else style.plain_background(rng)
     draw = ImageDraw.Draw(img)
     for obj in objects:
-        draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, "id", obj["colour"]))
+        domain = "ood" if varied and rng.random() < 0.5 else "id"
+        draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, domain, obj["colour"]))
+    if varied:
+        img = style.add_grain(img, rng, sigma=6.0)
     scene = {"kind": kind, "objects": objects, **_question(kind, objects, rng)}
     return img, scene
 

@@ -1,0 +1,69 @@
+"""`reftbench base`: the general mixture it trains on, its box oversampling, and a micro build."""
+
+import json
+from collections import Counter
+
+from typer.testing import CliRunner
+
+from reftbench.base_model import base_mixture
+from reftbench.cli import app
+from tasks.common import scene_rng
+from tasks.general import generate as general
+
+
+def _sample(i, tier, metric):
+    return {"id": f"s{i}-{tier}", "tier": tier, "metric": metric}
+
+
+def test_base_mixture_repeats_only_open_box_questions():
+    samples = [_sample(0, "open", "box_iou"), _sample(0, "judge", "yes_no"),
+               _sample(1, "open", "math_equiv"), _sample(2, "choice", "letters"),
+               _sample(3, "open", "box_iou")]
+    mixed = base_mixture(samples, 3)
+    counts = Counter(s["id"] for s in mixed)
+    assert counts == {"s0-open": 3, "s3-open": 3, "s0-judge": 1, "s1-open": 1, "s2-choice": 1}
+    assert base_mixture(samples, 1) == samples
+
+
+def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
+    kinds, sizes, looks = Counter(), Counter(), Counter()
+    for index in range(0, 240, 2):  # even indices: the mixture's own questions
+        image, scene = general.make_scene("train", index, scene_rng(0, "general", "train", index))
+        kinds[scene["kind"]] += 1
+        if scene["kind"] != "read":
+            corners = {image.getpixel((x, y)) for x in (0, 111) for y in (0, 111)}
+            looks["flat" if len(corners) == 1 else "varied"] += 1
+        if scene["kind"] == "locate":
+            sizes[len(scene["objects"])] += 1
+            assert scene["metric"] == "box_iou" and scene["answer"].startswith("[")
+    assert kinds["locate"] == 60 and set(kinds) == {"locate", "describe", "count", "read"}
+    assert set(sizes) == {1, 2}
+    # About half the object scenes have a gradient, grainy background, the rest a flat one.
+    assert 0.3 < looks["varied"] / (looks["varied"] + looks["flat"]) < 0.7, looks
+
+
+def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    for key, value, message in (("--box_repeat", "0", "--box_repeat must be at least 1"),
+                                ("--locate_steps", "-1", "--locate_steps must be 0 or more")):
+        code, _, err = cli("base", key, value, "--output", tmp_path / "o")
+        assert code == 2 and message in err, err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "home" / "data").exists()
+
+
+def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "base"
+    result = CliRunner().invoke(app, ["base", "--model", "micro", "--sft_steps", "2",
+                                      "--sft_batch_size", "4", "--n_general", "12",
+                                      "--box_repeat", "2", "--locate_steps", "2",
+                                      "--logging_steps", "1", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "reftbench_run.json").read_text())
+    assert run["config"]["box_repeat"] == 2 and run["config"]["n_general"] == 12
+    # The box-only warm-up ran first (its own log) and the mixture stage started from it.
+    warm = [json.loads(line) for line in (out / "locate_metrics.jsonl").read_text().splitlines()]
+    assert {row["stage"] for row in warm} == {"locate"} and warm[-1]["step"] == 2
+    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    # The work folder is gone once the model is installed.
+    assert not list((tmp_path / "home" / "models").glob("base.work-*"))
