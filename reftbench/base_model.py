@@ -107,6 +107,9 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
         warm = work / "locate"
         start = warm / "model"
         if not (start / "config.json").exists():
+            if not box_questions(samples):
+                raise UserError(f"--locate_steps {cfg.locate_steps}: the general mixture of "
+                                f"{cfg.n_general} scenes has no open box questions")
             boxes = sft_dataset(box_questions(samples)).shuffle(seed=cfg.seed)
             start = run_sft(cfg, cfg.model, boxes, warm, cfg.locate_steps, cfg.sft_lr,
                             cfg.sft_batch_size, "locate", progress)
