@@ -1,7 +1,7 @@
 """General mixture: what the embedded base model learns before any benchmark training.
 
 The paper starts from Qwen2.5-VL-Instruct, a model with general visual skills. reftbench's
-embedded base gets its own, from this mixture of clean in-domain-style scenes (never the
+embedded base gets its own, from this mixture of in-domain-style scenes (never the
 benchmark's train or test scenes: the family name keeps the seed streams apart) and general
 questions, at all three tiers and in the answer format:
 
@@ -16,7 +16,7 @@ questions, at all three tiers and in the answer format:
   benchmark scene): an instruct model has seen such questions before it is post-trained, and
   without them a tiny base answers every unfamiliar wording with a constant.
 
-Boxes get half of the general scenes, in small scenes, because they are what a tiny model learns
+Boxes get half of the mixture's own scenes (a quarter of all), in small scenes, because they are what a tiny model learns
 slowest: trained on boxes alone it answers a constant box for about 300 steps of 32 and only
 then starts to localise, single objects first (a throwaway probe on this CPU: 1 object, 700
 steps: 22% IoU > 0.5; 1-4 objects named by expression, 700 steps: 6%).
