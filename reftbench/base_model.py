@@ -35,11 +35,26 @@ class BaseConfig(RunFields, SFTFields):
     # alone, at sft_lr and sft_batch_size. A tiny model trained on a mix answers one constant
     # box; on boxes alone it starts to localise after a few hundred steps (0 = no warm-up).
     locate_steps: int = 0
+    # Which box questions the warm-up uses: 0 = every open box question of the mixture; N > 0 =
+    # only the mixture's own flat-background scenes with at most N objects. Simple scenes first:
+    # a tiny model localises single objects on a flat background hundreds of steps before it
+    # localises objects named among several, or on a varied background.
+    locate_objects: int = 0
+    # Scenes of the general train split the warm-up picks its questions from (0: the mixture's
+    # n_general). Simple scenes are a small share of the mixture (about 1 in 16), so a larger
+    # pool keeps the warm-up from repeating a few thousand scenes; scene i is the same in
+    # every pool, so the mixture's scenes are the first n_general of it.
+    locate_scenes: int = 0
 
 
-def box_questions(samples: list[dict]) -> list[dict]:
-    """The open-tier questions whose answer is a box."""
-    return [s for s in samples if s["tier"] == "open" and s["metric"] == "box_iou"]
+def box_questions(samples: list[dict], most_objects: int = 0) -> list[dict]:
+    """The open-tier questions whose answer is a box; with `most_objects` > 0, only those
+    of flat-background scenes with at most that many objects."""
+    boxes = [s for s in samples if s["tier"] == "open" and s["metric"] == "box_iou"]
+    if most_objects:
+        boxes = [s for s in boxes if s.get("look") == "flat"
+                 and 0 < s.get("n_objects", 0) <= most_objects]
+    return boxes
 
 
 def base_mixture(samples: list[dict], box_repeat: int) -> list[dict]:
@@ -47,10 +62,12 @@ def base_mixture(samples: list[dict], box_repeat: int) -> list[dict]:
     return samples + box_questions(samples) * (box_repeat - 1)
 
 
-# The CPU default: 800 box-only steps of 32, then 800 steps of 32 on the mixture with its box
-# questions repeated 4x (a third of it), from 24,000 scenes: 30 minutes on two idle cores (29 min 49 s measured).
+# The CPU default: 800 box-only steps of 32 on flat single-object scenes (from a pool of 96,000
+# general scenes), then 800 steps of 32 on the mixture with its box questions repeated 4x (a
+# third of it), from 24,000 scenes: about 30 minutes on two idle cores.
 BASE_PRESETS = {
-    "tiny": {"model": "tiny", "locate_steps": 800, "sft_steps": 800, "sft_lr": 1e-3,
+    "tiny": {"model": "tiny", "locate_steps": 800, "locate_objects": 1, "locate_scenes": 96000,
+             "sft_steps": 800, "sft_lr": 1e-3,
              "lr_scheduler": "cosine", "sft_batch_size": 32, "n_general": 24000,
              "box_repeat": 4, "save_steps": 100, "logging_steps": 25, "evaluate": False},
     # SmolLM2-135M under a random vision tower (reftbench/model/smol.py). Nothing is frozen:
@@ -93,8 +110,9 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
 
     if cfg.box_repeat < 1:
         raise UserError(f"--box_repeat must be at least 1 (got {cfg.box_repeat})")
-    if cfg.locate_steps < 0:
-        raise UserError(f"--locate_steps must be 0 or more (got {cfg.locate_steps})")
+    for name in ("locate_steps", "locate_objects", "locate_scenes"):
+        if getattr(cfg, name) < 0:
+            raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
     # One work folder per starting model, so building two presets' bases never mixes them.
     work = paths.models_dir() / f"base.work-{Path(cfg.model).name}"
     if not resume:
@@ -107,10 +125,15 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
         warm = work / "locate"
         start = warm / "model"
         if not (start / "config.json").exists():
-            boxes = box_questions(samples)
+            pool = (load_split("general", "train", n=cfg.locate_scenes, seed=cfg.data_seed)
+                    if cfg.locate_scenes else samples)
+            boxes = box_questions(pool, cfg.locate_objects)
             if not boxes:
-                raise UserError(f"--locate_steps {cfg.locate_steps}: the general mixture of "
-                                f"{cfg.n_general} scenes has no open box questions")
+                raise UserError(f"--locate_steps {cfg.locate_steps}: the general train split "
+                                f"of {cfg.locate_scenes or cfg.n_general} scenes has no open "
+                                "box questions"
+                                + (f" with at most {cfg.locate_objects} objects on a flat "
+                                   "background" if cfg.locate_objects else ""))
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
             start = run_sft(cfg, cfg.model, boxes, warm, cfg.locate_steps, cfg.sft_lr,
                             cfg.sft_batch_size, "locate", progress)

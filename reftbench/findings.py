@@ -65,12 +65,15 @@ def _claim_four(v: dict) -> str:
     keeps_general = reft_g >= rl_g or reft_g >= base_g
     rl_gain = v["curr-rl"]["avg/ood"][0] - v["base"]["avg/ood"][0]
     reft_gain = v["curr-reft"]["avg/ood"][0] - v["base"]["avg/ood"][0]
-    keeps_gain = reft_gain >= rl_gain - max(v["curr-rl"]["avg/ood"][1],
-                                            v["curr-reft"]["avg/ood"][1])
+    # Keeping a gain needs a gain: where curriculum RL lost out-of-domain accuracy, "keeping
+    # it" is not the paper's claim, so the claim fails whatever rejection sampling did.
+    keeps_gain = rl_gain > 0 and reft_gain >= rl_gain - max(v["curr-rl"]["avg/ood"][1],
+                                                            v["curr-reft"]["avg/ood"][1])
+    note = "" if rl_gain > 0 else "; curr-rl has no out-of-domain gain to keep"
     return (f"4. Rejection-sampling SFT keeps general ability and the RL gains: "
             f"{_verdict(keeps_general and keeps_gain)} (general: base {100 * base_g:.1f}, "
             f"curr-rl {100 * rl_g:.1f}, curr-reft {100 * reft_g:.1f}; out-of-domain gain over "
-            f"base: curr-rl {100 * rl_gain:+.1f}, curr-reft {100 * reft_gain:+.1f}).")
+            f"base: curr-rl {100 * rl_gain:+.1f}, curr-reft {100 * reft_gain:+.1f}{note}).")
 
 
 def _goal(v: dict) -> str:

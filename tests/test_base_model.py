@@ -5,7 +5,7 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-from reftbench.base_model import base_mixture
+from reftbench.base_model import base_mixture, box_questions
 from reftbench.cli import app
 from tasks.common import scene_rng
 from tasks.general import generate as general
@@ -25,6 +25,18 @@ def test_base_mixture_repeats_only_open_box_questions():
     assert base_mixture(samples, 1) == samples
 
 
+def test_warm_up_can_keep_only_flat_scenes_with_few_objects():
+    def box(i, n, look):
+        return {**_sample(i, "open", "box_iou"), "n_objects": n, "look": look}
+
+    samples = [box(0, 1, "flat"), box(1, 2, "flat"), box(2, 1, "varied"), box(3, 3, "flat"),
+               _sample(4, "open", "box_iou"),  # a borrowed detection question: no scene fields
+               {**_sample(5, "judge", "yes_no"), "n_objects": 1, "look": "flat"}]
+    assert [s["id"] for s in box_questions(samples, 1)] == ["s0-open"]
+    assert [s["id"] for s in box_questions(samples, 2)] == ["s0-open", "s1-open"]
+    assert len(box_questions(samples)) == 5
+
+
 def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
     kinds, sizes, looks = Counter(), Counter(), Counter()
     for index in range(0, 240, 2):  # even indices: the mixture's own questions
@@ -33,6 +45,9 @@ def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
         if scene["kind"] != "read":
             corners = {image.getpixel((x, y)) for x in (0, 111) for y in (0, 111)}
             looks["flat" if len(corners) == 1 else "varied"] += 1
+            # The records say what the image shows (the warm-up selects scenes by it).
+            assert scene["extras"] == {"n_objects": len(scene["objects"]),
+                                       "look": "flat" if len(corners) == 1 else "varied"}
         if scene["kind"] == "locate":
             sizes[len(scene["objects"])] += 1
             assert scene["metric"] == "box_iou" and scene["answer"].startswith("[")
@@ -45,7 +60,8 @@ def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
 def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
     for key, value, message in (("--box_repeat", "0", "--box_repeat must be at least 1"),
-                                ("--locate_steps", "-1", "--locate_steps must be 0 or more")):
+                                ("--locate_steps", "-1", "--locate_steps must be 0 or more"),
+                                ("--locate_objects", "-1", "--locate_objects must be 0 or more")):
         code, _, err = cli("base", key, value, "--output", tmp_path / "o")
         assert code == 2 and message in err, err
     assert not (tmp_path / "o").exists() and not (tmp_path / "home" / "data").exists()
@@ -57,10 +73,12 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["base", "--model", "micro", "--sft_steps", "2",
                                       "--sft_batch_size", "4", "--n_general", "12",
                                       "--box_repeat", "2", "--locate_steps", "2",
+                                      "--locate_objects", "1", "--locate_scenes", "40",
                                       "--logging_steps", "1", "--output", str(out)])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "reftbench_run.json").read_text())
     assert run["config"]["box_repeat"] == 2 and run["config"]["n_general"] == 12
+    assert run["config"]["locate_objects"] == 1
     # The box-only warm-up ran first (its own log) and the mixture stage started from it.
     warm = [json.loads(line) for line in (out / "locate_metrics.jsonl").read_text().splitlines()]
     assert {row["stage"] for row in warm} == {"locate"} and warm[-1]["step"] == 2

@@ -35,6 +35,15 @@ def test_each_claim_can_fail():
     assert "**not met**" in lines[4]
 
 
+def test_keeping_the_rl_gains_needs_rl_gains():
+    v = paper_like()
+    # Curriculum RL lost out-of-domain accuracy and rejection sampling lost the same: nothing kept.
+    v["curr-rl"] = row(.42, .18, .47)
+    v["curr-reft"] = row(.43, .18, .50)
+    line = claims(v)[3]
+    assert "**does not hold**" in line and "no out-of-domain gain to keep" in line
+
+
 def test_gap_must_exceed_the_spread_of_seeds():
     v = paper_like()
     v["curr-reft"] = row(.43, .30, .50, std=.09)

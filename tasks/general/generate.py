@@ -83,7 +83,9 @@ def make_scene(split: str, index: int, rng: random.Random):
         draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, domain, obj["colour"]))
     if varied:
         img = style.add_grain(img, rng, sigma=6.0)
-    scene = {"kind": kind, "objects": objects, **_question(kind, objects, rng)}
+    scene = {"kind": kind, "objects": objects, **_question(kind, objects, rng),
+             # Kept on the records: the base model's box warm-up picks its simple scenes by them.
+             "extras": {"n_objects": len(objects), "look": "varied" if varied else "flat"}}
     return img, scene
 
 
