@@ -4,8 +4,8 @@ The paper starts from Qwen2.5-VL-Instruct; reftbench's embedded default starts f
 Qwen2.5-VL trained here, by supervised learning on the general mixture (tasks/general: scene
 descriptions, counting, object boxes, reading numbers, all three tiers, in the answer format),
 never on the benchmark's train or test splits. Boxes come first: a box-only warm-up
-(`locate_steps`), because on the mixture alone a tiny model answers every box question with
-one constant box. A copy ships in `reftbench/assets/base/`; a local
+(`locate_steps`) on simple scenes (`locate_objects`), because on the mixture alone a tiny
+model answers every box question with one constant box. A copy ships in `reftbench/assets/base/`; a local
 build (`<REFTBENCH_HOME>/models/base`) takes precedence. `--model base` (every trainer's
 default) loads whichever `find_base` returns.
 """
@@ -64,7 +64,8 @@ def base_mixture(samples: list[dict], box_repeat: int) -> list[dict]:
 
 # The CPU default: 800 box-only steps of 32 on flat single-object scenes (from a pool of 96,000
 # general scenes), then 800 steps of 32 on the mixture with its box questions repeated 4x (a
-# third of it), from 24,000 scenes: about 30 minutes on two idle cores.
+# third of it), from 24,000 scenes: 34 minutes measured on two cores (11 min warm-up, 23 min
+# mixture), plus about 5 minutes to generate the scenes on first use.
 BASE_PRESETS = {
     "tiny": {"model": "tiny", "locate_steps": 800, "locate_objects": 1, "locate_scenes": 96000,
              "sft_steps": 800, "sft_lr": 1e-3,
