@@ -3,7 +3,9 @@
 1. generate the task splits (cached), 2. evaluate the embedded base model (once),
 3. train Curr-ReFT from it (`reftbench train curr-reft`, resumed if interrupted),
 4. print the leaderboard (base vs Curr-ReFT, in-domain and out-of-domain).
-Rerunning it reuses everything already finished.
+Rerunning it reuses everything already finished with the same base model: runs are kept
+under a folder named by the base model's fingerprint, so a rebuilt or updated base model starts
+afresh instead of showing runs made from the old one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def run_demo(console, results_dir: Path = Path("results/demo"),
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.data import ensure_split
     from reftbench.evaluate import EvalConfig
+    from reftbench.provenance import model_fingerprint
     from reftbench.report import run_eval, show_leaderboard
     from reftbench.training.run import resolve_model, train
 
@@ -27,6 +30,9 @@ def run_demo(console, results_dir: Path = Path("results/demo"),
             with console.status(f"generating {family}/{split}"):
                 ensure_split(family, split)
     base = resolve_model("base")
+    tag = f"base-{model_fingerprint(base)}"
+    results_dir, output = Path(results_dir) / tag, Path(output) / tag
+    console.print(f"base model {base} ({tag}): results in {results_dir}, training in {output}")
     base_run = results_dir / "runs" / "demo-base"
     if not (base_run / "results.json").exists():
         console.rule("evaluating the embedded base model")

@@ -52,3 +52,19 @@ def _cpu_count() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def model_fingerprint(folder: str | Path) -> str:
+    """12 hex digits of sha256 over a model folder's weights and config: two folders with the
+    same fingerprint hold the same model, and a rebuilt model at the same path gets a new one."""
+    import hashlib
+
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for name in ("config.json", *sorted(p.name for p in folder.glob("*.safetensors"))):
+        path = folder / name
+        if path.exists():
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:12]
