@@ -44,13 +44,16 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
 
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
               *cfg.overrides]
-    timings = _load_timings(output)
+    base = resolve_model("base")
     base_run = results_dir / "runs" / "compare-base"
+    fingerprint = _same_base(base, output, base_run)
+    timings = _load_timings(output)
     if not (base_run / "results.json").exists():
         console.rule("base model")
-        run_eval(EvalConfig(model=resolve_model("base"), label="base", limit=cfg.eval_limit,
+        run_eval(EvalConfig(model=base, label="base", limit=cfg.eval_limit,
                             general=cfg.general, run_id="compare-base"),
                  results_dir, (base_run / "samples.jsonl").exists(), console)
+        (base_run / FINGERPRINT).write_text(fingerprint + "\n")
     for seed in cfg.seeds:
         for name in cfg.trainers:
             key = f"{name}-seed{seed}"
@@ -67,6 +70,31 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+
+
+# Written beside the base's results and in the training-runs folder: which base model they used.
+FINGERPRINT = "base_fingerprint.txt"
+
+
+def _same_base(base: str, output: Path, base_run: Path) -> str:
+    """The base model's fingerprint; a UserError when earlier work in `output` or `base_run`
+    came from another base model (resuming would mix two bases in one table)."""
+    from reftbench.errors import UserError
+    from reftbench.provenance import model_fingerprint
+
+    fingerprint = model_fingerprint(base)
+    # (a file that says work was done there, the fingerprint file, the option that moves it)
+    checks = ((output / "timings.json", output / FINGERPRINT, output, "--output"),
+              (base_run / "results.json", base_run / FINGERPRINT, base_run, "--results-dir"))
+    for started, marker, folder, option in checks:
+        recorded = marker.read_text().strip() if marker.exists() else None
+        if started.exists() and recorded != fingerprint:
+            raise UserError(f"{folder} holds runs made from another base model "
+                            f"({recorded or 'not recorded'}; the base is now {fingerprint}): "
+                            f"pass a new {option} or move those runs aside")
+    output.mkdir(parents=True, exist_ok=True)
+    (output / FINGERPRINT).write_text(fingerprint + "\n")
+    return fingerprint
 
 
 def _write_record(cfg: CompareConfig, timings: dict, results_dir: Path) -> None:
