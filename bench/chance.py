@@ -1,13 +1,16 @@
 """Chance levels of the open tier, per family and split: what an image-blind model scores.
 
     python bench/chance.py [--limit 500] [--draws 20] [--families detection,classification,math]
+                           [--results-dir results]
 
 On the first `limit` open-tier questions of each test split (what `reftbench eval --limit 500`
 scores), two answers that ignore the image, scored by `reftbench.rewards.score` (the scorer the
 evaluator uses): an answer drawn at random from the split's other questions' gold answers
 (`draws` times each), and the single constant answer, among those, that scores best on these
 questions (an oracle: it is chosen on the test set). A model is better than chance on a family
-only when it beats both. Appends the table to results/PERF.md (`--no-append` only prints).
+only when it beats both. Appends the table to results/PERF.md (`--no-append` only prints);
+with `--results-dir`, also writes both as leaderboard rows ("chance: random answer", "chance:
+best constant") in that folder's runs/, so `reftbench leaderboard` shows them beside the models.
 """
 
 import argparse
@@ -18,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import report  # noqa: E402
+from reftbench import io, provenance  # noqa: E402
 from reftbench.data import load_split  # noqa: E402
 from reftbench.rewards import score  # noqa: E402
 
@@ -28,7 +32,7 @@ def mean_accuracy(answer: str, questions: list[dict]) -> float:
     return sum(score(q, completion)["accuracy"] for q in questions) / len(questions)
 
 
-def chance_row(family: str, split: str, limit: int, draws: int, seed: int) -> list[str]:
+def chance_levels(family: str, split: str, limit: int, draws: int, seed: int) -> dict:
     records = load_split(family, split, tiers=("open",))
     questions, others = records[:limit], records[limit:]
     if not others:
@@ -38,8 +42,22 @@ def chance_row(family: str, split: str, limit: int, draws: int, seed: int) -> li
                 for _ in range(draws)) / draws
     candidates = sorted({r["answer"] for r in others})
     best = max(candidates, key=lambda answer: mean_accuracy(answer, questions))
-    return [family, split, str(len(questions)), f"{100 * drawn:.1f}",
-            f"{100 * mean_accuracy(best, questions):.1f}", best]
+    return {"family": family, "split": split, "n": len(questions), "random": drawn,
+            "constant": mean_accuracy(best, questions), "answer": best}
+
+
+def write_runs(levels: list[dict], results_dir: Path, args) -> None:
+    """The two image-blind answerers as leaderboard runs (results.json in the evaluator's shape)."""
+    for key, label in (("random", "chance: random answer"), ("constant", "chance: best constant")):
+        metrics = {f"{c['family']}/{c['split']}/open": {"n": c["n"], "accuracy": c[key]}
+                   for c in levels}
+        run_id = f"chance-{key}"
+        io.write_json(results_dir / "runs" / run_id / "results.json", {
+            "label": label, "run_id": run_id, "metrics": metrics,
+            "config": {"made_by": "bench/chance.py", "limit": args.limit, "draws": args.draws,
+                       "seed": args.seed,
+                       "answers": {f"{c['family']}/{c['split']}": c["answer"] for c in levels}},
+            "provenance": provenance.describe()})
 
 
 def main() -> None:
@@ -49,9 +67,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--families", default="detection,classification,math")
     parser.add_argument("--no-append", action="store_true")
+    parser.add_argument("--results-dir", type=Path, help="also write leaderboard rows here")
     args = parser.parse_args()
-    rows = [chance_row(family, split, args.limit, args.draws, args.seed)
-            for family in args.families.split(",") for split in ("id", "ood")]
+    levels = [chance_levels(family, split, args.limit, args.draws, args.seed)
+              for family in args.families.split(",") for split in ("id", "ood")]
+    if args.results_dir:
+        write_runs(levels, args.results_dir, args)
+    rows = [[c["family"], c["split"], str(c["n"]), f"{100 * c['random']:.1f}",
+             f"{100 * c['constant']:.1f}", c["answer"]] for c in levels]
     report("Open-tier chance levels (strict accuracy, %)",
            ["family", "split", "questions", "random gold answer", "best constant answer (oracle)",
             "that answer"], rows, append=not args.no_append)

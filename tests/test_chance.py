@@ -1,0 +1,31 @@
+"""bench/chance.py: image-blind answers scored by the one scorer, written as leaderboard rows."""
+
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import chance  # noqa: E402
+from reftbench.leaderboard import collect, row_values  # noqa: E402
+
+
+def _box(i, answer):
+    return {"id": f"d{i}", "family": "detection", "split": "id", "tier": "open",
+            "image": "x.png", "question": "Where?", "answer": answer, "metric": "box_iou"}
+
+
+def test_constant_answer_is_the_best_one_and_reaches_the_leaderboard(tmp_path, monkeypatch):
+    common, rare = "[10, 10, 50, 50]", "[60, 60, 100, 100]"
+    # Test questions: 3 of 4 have the common box; the pool beyond the limit offers both boxes.
+    records = [_box(0, common), _box(1, common), _box(2, common), _box(3, rare),
+               _box(4, rare), _box(5, common)]
+    monkeypatch.setattr(chance, "load_split", lambda *a, **k: records)
+    level = chance.chance_levels("detection", "id", limit=4, draws=50, seed=0)
+    assert level["answer"] == common and level["constant"] == 0.75 and level["n"] == 4
+    assert 0.25 <= level["random"] <= 0.75  # a mix of the two boxes' scores
+    chance.write_runs([level], tmp_path, Namespace(limit=4, draws=50, seed=0))
+    grouped = collect(tmp_path)
+    assert set(grouped) == {"chance: random answer", "chance: best constant"}
+    cell = row_values(grouped["chance: best constant"])["detection/id"]
+    assert cell[0] == 0.75
