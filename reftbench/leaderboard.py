@@ -157,6 +157,14 @@ def _run_note(results_dir: Path) -> str:
             f"Total: {run.get('total_seconds', 0) / 60:.0f} min\n")
 
 
+def _made_elsewhere(grouped: dict[str, list[dict]]) -> str:
+    """Which rows a script wrote rather than the evaluator (their results.json says `made_by`)."""
+    found = {label: (runs[0].get("config") or {}).get("made_by") for label, runs in grouped.items()}
+    rows = [f"{label} (`{by}`)" for label, by in found.items() if by]
+    return ("\nRows written by a script, not by evaluating a model: " + ", ".join(rows) + ".\n"
+            if rows else "")
+
+
 def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
     """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table.
 
@@ -172,6 +180,7 @@ def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
             "out-of-domain (ood) test splits; mean ± std over runs where a row has several.\n"
             "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
     io.write_atomic(results_dir / "LEADERBOARD.md",
-                    body + markdown(header, rows) + _findings(grouped) + _run_note(results_dir))
+                    body + markdown(header, rows) + _made_elsewhere(grouped) + _findings(grouped)
+                    + _run_note(results_dir))
     plot(grouped, results_dir / "leaderboard.png")
     return header, rows

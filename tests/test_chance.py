@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import chance  # noqa: E402
-from reftbench.leaderboard import collect, row_values  # noqa: E402
+from reftbench.leaderboard import build, collect, row_values  # noqa: E402
 
 
 def _box(i, answer):
@@ -29,3 +29,7 @@ def test_constant_answer_is_the_best_one_and_reaches_the_leaderboard(tmp_path, m
     assert set(grouped) == {"chance: random answer", "chance: best constant"}
     cell = row_values(grouped["chance: best constant"])["detection/id"]
     assert cell[0] == 0.75
+    # The leaderboard says which rows no model produced.
+    build(tmp_path)
+    text = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "not by evaluating a model: chance: best constant (`bench/chance.py`)" in text
