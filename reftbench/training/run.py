@@ -50,7 +50,27 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     from reftbench.training.pipeline import check_fresh
 
     check_fresh(run_dir, resume)
+    if resume:
+        check_same_start(run_dir, model)
     return plugin, cfg, run_dir, model
+
+
+def start_fingerprint(model: str) -> str | None:
+    """The start model's fingerprint when it is a local folder (presets and hub ids: None)."""
+    return provenance.model_fingerprint(model) if Path(model).is_dir() else None
+
+
+def check_same_start(run_dir: Path, model: str) -> None:
+    """Refuse to resume a run whose finished stages came from another start model (a base
+    rebuilt or replaced at the same path): they would be chained onto the wrong model."""
+    import json
+
+    path = run_dir / "config.json"
+    recorded = json.loads(path.read_text()).get("start_fingerprint") if path.exists() else None
+    current = start_fingerprint(model)
+    if recorded and current and recorded != current:
+        raise UserError(f"--resume: {run_dir} was started from another model at {model} "
+                        f"(fingerprint {recorded}, now {current}); pass --output to start a new run")
 
 
 def check_data(cfg) -> None:
@@ -74,7 +94,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     plugin, cfg, run_dir, model = prepare(name, preset, config_path, overrides, output, resume)
     with main_first():  # every process checked the run folder; the main one builds the data
         check_data(cfg)
-    meta = _run_meta(run_dir, plugin.name, preset, cfg, resume)
+    meta = _run_meta(run_dir, plugin.name, preset, cfg, resume, model)
     log = console.print if console else print
     main = is_main()
     with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
@@ -87,7 +107,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     return {"model": str(final), "results": results, "run_dir": str(run_dir)}
 
 
-def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool) -> dict:
+def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: str) -> dict:
     """The resolved config + provenance, written once per run (kept as-is on resume)."""
     path = run_dir / "config.json"
     if resume and path.exists():
@@ -95,6 +115,7 @@ def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool) -> dict:
 
         return json.loads(path.read_text())
     meta = {"trainer": name, "preset": preset, "config": asdict(cfg),
+            "start_fingerprint": start_fingerprint(model),
             "provenance": provenance.describe(cfg.dtype), "started": time.strftime("%Y%m%d-%H%M%S")}
     from reftbench.training.distributed import is_main
 
