@@ -12,6 +12,7 @@ default) loads whichever `find_base` returns.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,6 +102,29 @@ def find_base() -> Path | None:
     return None
 
 
+# What a finished box warm-up depends on, and what the mixture's checkpoints depend on: an
+# interrupted build reuses either only if its settings are the same as when it started.
+WARM_UP_SETTINGS = ("model", "seed", "data_seed", "sft_lr", "sft_batch_size", "lr_scheduler",
+                    "locate_steps", "locate_objects", "locate_scenes")
+MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "sft_steps")
+
+
+def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], parts) -> None:
+    """Delete `parts` of `folder` (earlier work) unless it was started with the same settings
+    `names`; then record the settings it goes on with."""
+    wanted = {name: getattr(cfg, name) for name in names}
+    recorded = folder / "settings.json"
+    if not recorded.exists() or json.loads(recorded.read_text()) != wanted:
+        for part in parts:
+            target = folder / part
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    io.write_json(recorded, wanted)
+
+
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                target: Path | None = None) -> Path:
     """Train the base model (resuming an interrupted build) and install it atomically
@@ -120,10 +144,12 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     samples = load_split("general", "train", n=cfg.n_general, seed=cfg.data_seed)
+    # Earlier work in `work` is kept only where it was made with the same settings.
+    _fresh_unless_same(cfg, work, MIXTURE_SETTINGS, ("trainer", "model", "metrics.jsonl"))
     start = cfg.model
     if cfg.locate_steps:
-        # A finished warm-up (its saved model) is reused when an interrupted build resumes.
         warm = work / "locate"
+        _fresh_unless_same(cfg, warm, WARM_UP_SETTINGS, ("trainer", "model", "metrics.jsonl"))
         start = warm / "model"
         if not (start / "config.json").exists():
             pool = (load_split("general", "train", n=cfg.locate_scenes, seed=cfg.data_seed)

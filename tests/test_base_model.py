@@ -5,7 +5,8 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-from reftbench.base_model import base_mixture, box_questions
+from reftbench.base_model import (BASE_PRESETS, WARM_UP_SETTINGS, BaseConfig, _fresh_unless_same,
+                                  base_mixture, box_questions)
 from reftbench.cli import app
 from tasks.common import scene_rng
 from tasks.general import generate as general
@@ -35,6 +36,33 @@ def test_warm_up_can_keep_only_flat_scenes_with_few_objects():
     assert [s["id"] for s in box_questions(samples, 1)] == ["s0-open"]
     assert [s["id"] for s in box_questions(samples, 2)] == ["s0-open", "s1-open"]
     assert len(box_questions(samples)) == 5
+
+
+def _earlier_work(folder):
+    (folder / "trainer" / "checkpoint-2").mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text("{}\n")
+
+
+def test_earlier_build_work_is_kept_only_with_the_same_settings(tmp_path):
+    cfg = BaseConfig(**BASE_PRESETS["tiny"])
+    folder = tmp_path / "locate"
+    _earlier_work(folder)
+    # Work from before settings were recorded is not trusted.
+    _fresh_unless_same(cfg, folder, WARM_UP_SETTINGS, ("trainer", "metrics.jsonl"))
+    assert sorted(p.name for p in folder.iterdir()) == ["settings.json"]
+    _earlier_work(folder)
+    _fresh_unless_same(cfg, folder, WARM_UP_SETTINGS, ("trainer", "metrics.jsonl"))
+    assert (folder / "trainer" / "checkpoint-2").exists() and (folder / "metrics.jsonl").exists()
+    # A setting the phase depends on changed: its earlier work goes, the new settings are kept.
+    changed = BaseConfig(**{**BASE_PRESETS["tiny"], "locate_objects": 2})
+    _fresh_unless_same(changed, folder, WARM_UP_SETTINGS, ("trainer", "metrics.jsonl"))
+    assert not (folder / "trainer").exists() and not (folder / "metrics.jsonl").exists()
+    assert json.loads((folder / "settings.json").read_text())["locate_objects"] == 2
+    # One it does not depend on (the mixture's length) changes nothing.
+    _earlier_work(folder)
+    longer = BaseConfig(**{**BASE_PRESETS["tiny"], "locate_objects": 2, "sft_steps": 9})
+    _fresh_unless_same(longer, folder, WARM_UP_SETTINGS, ("trainer", "metrics.jsonl"))
+    assert (folder / "trainer" / "checkpoint-2").exists()
 
 
 def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
@@ -85,3 +113,24 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
     # The work folder is gone once the model is installed.
     assert not list((tmp_path / "home" / "models").glob("base.work-*"))
+
+
+def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    # A "finished" warm-up of an interrupted build with --locate_objects 2: unloadable on
+    # purpose, so the build only succeeds if it trains the warm-up again.
+    stale = tmp_path / "home" / "models" / "base.work-micro" / "locate"
+    (stale / "model").mkdir(parents=True)
+    (stale / "model" / "config.json").write_text("not a model")
+    earlier = BaseConfig(**{**BASE_PRESETS["tiny"], "model": "micro", "sft_batch_size": 2,
+                            "locate_steps": 1, "locate_objects": 2, "locate_scenes": 40,
+                            "lr_scheduler": "constant", "sft_lr": 5e-5})
+    settings = {name: getattr(earlier, name) for name in WARM_UP_SETTINGS}
+    (stale / "settings.json").write_text(json.dumps(settings))
+    result = CliRunner().invoke(app, ["base", "--model", "micro", "--sft_steps", "1",
+                                      "--sft_batch_size", "2", "--n_general", "12",
+                                      "--locate_steps", "1", "--locate_objects", "1",
+                                      "--locate_scenes", "40", "--lr_scheduler", "constant",
+                                      "--sft_lr", "5e-5", "--output", str(tmp_path / "base")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "base" / "locate_metrics.jsonl").exists()
