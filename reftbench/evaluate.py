@@ -25,7 +25,7 @@ from reftbench.stats import aggregate
 class EvalConfig:
     """What to evaluate and how."""
 
-    # Preset name (micro, tiny), local checkpoint folder or hub id.
+    # Preset name (micro, tiny, small), local checkpoint folder or hub id.
     model: str = "tiny"
     # Row label on the leaderboard (default: the model name, plus "@<folder>" with `data`).
     label: str = ""

@@ -94,6 +94,7 @@ def test_preset_sizes_and_deterministic_build(tmp_path):
         counts[name] = json.loads((tmp_path / name / "reftbench.json").read_text())["parameters"]
     assert counts["micro"] < 1_000_000
     assert 1_000_000 < counts["tiny"] < 10_000_000
+    assert 2 * counts["tiny"] < counts["small"] < 10_000_000
     build_model("micro", tmp_path / "again")
     build_model("micro", tmp_path / "seed1", seed=1)
     weights = [(tmp_path / d / "model.safetensors").read_bytes() for d in ("micro", "again", "seed1")]

@@ -36,7 +36,7 @@ __all__ = ["PRESETS", "is_preset", "preset_path", "ensure_preset", "load_model",
 
 
 def is_preset(name: str) -> bool:
-    """True for the names of embedded presets ("micro", "tiny", "smol")."""
+    """True for the names of embedded presets ("micro", "tiny", "small", "smol")."""
     return name in PRESETS or name in PRETRAINED_PRESETS
 
 
