@@ -63,7 +63,8 @@ def data(
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Option("tiny", help="Preset (micro, tiny, small), checkpoint folder or hub id."),
+    model: str = typer.Option("tiny",
+                              help="Preset (micro, tiny, small), checkpoint folder or hub id."),
     tasks: str = typer.Option(",".join(FAMILIES), help="Comma-separated families."),
     splits: str = typer.Option(",".join(TEST_SPLITS), help="id (in-domain), ood (out-of-domain)."),
     tiers: str = typer.Option("open", help="Comma-separated tiers: judge, choice, open."),

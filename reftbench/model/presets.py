@@ -3,7 +3,8 @@
 `micro` is for tests (random weights, well under a million parameters, builds in about a
 second); `tiny` is the default trained model (about 2.4M parameters, the size measured in
 shared/SMALL_SCALE.md to learn counting in ten CPU minutes); `small` (5.8M) is the next size
-up, for experiments. All are the real Qwen2.5-VL architecture, so everything downstream also runs on a real Qwen2.5-VL checkpoint.
+up, for experiments. All are the real Qwen2.5-VL architecture, so everything downstream also
+runs on a real Qwen2.5-VL checkpoint.
 
 `smol` (in PRETRAINED_PRESETS) is the same architecture with a pretrained language model:
 SmolLM2-135M-Instruct, converted by reftbench/model/smol.py, under a small random vision tower.
@@ -51,9 +52,9 @@ PRESETS: dict[str, ModelPreset] = {
         text_hidden=192, text_layers=4, text_heads=6, text_kv_heads=2, text_intermediate=512,
         vision_hidden=96, vision_depth=3, vision_heads=3, vision_intermediate=192,
     ),
-    # The next size up (about 6M parameters, the largest shared/SMALL_SCALE.md timed: 0.75 s per
-    # supervised step of 32, 2.4x tiny): for measuring whether a skill the tiny preset learns
-    # slowly (naming shapes) is a matter of size (bench/skill_probe.py --start small).
+    # The next size up (5.8M parameters, 1.2M in the vision tower; the largest size
+    # shared/SMALL_SCALE.md timed): for measuring whether a skill the tiny preset learns slowly
+    # (naming shapes) is a matter of size. bench/skill_probe.py: 1.9x tiny's training time.
     "small": ModelPreset(
         text_hidden=256, text_layers=6, text_heads=8, text_kv_heads=2, text_intermediate=704,
         vision_hidden=128, vision_depth=4, vision_heads=4, vision_intermediate=256,

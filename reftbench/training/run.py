@@ -33,7 +33,8 @@ def resolve_model(name: str) -> str:
         return str(base)
     if is_preset(name) or Path(name).exists() or "/" in name and not name.startswith((".", "/")):
         return name
-    raise UserError(f"model '{name}' is neither a preset (micro, tiny, small, base) nor an existing folder")
+    raise UserError(f"model '{name}' is neither a preset (micro, tiny, small, base) "
+                    "nor an existing folder")
 
 
 def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool):
