@@ -1,7 +1,8 @@
 """How fast the embedded model learns one skill of the general mixture when trained on it alone.
 
     python bench/skill_probe.py --metric label_set_iou --steps 500 [--start tiny]
-                                [--image-side 224] [--limit 500] [--scenes 96000] [--no-append]
+                                [--image-side 224] [--limit 500] [--scenes 96000] [--device cuda]
+                                [--no-append]
 
 Trains `start` (a preset, 'base' or a folder) with the base model's settings (batch 32, lr 1e-3,
 cosine) on the open-tier questions of one metric of the general mixture (box_iou: boxes,
@@ -64,6 +65,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=500, help="test questions per family and split")
     parser.add_argument("--n-test", type=int, default=None,
                         help="scenes per generated test split (default: the standard 1000)")
+    parser.add_argument("--device", default=None,
+                        help="evaluation device (default: cuda when visible, else cpu; training "
+                             "takes the GPU on its own)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
     if args.steps < 1 or args.limit < 1:
@@ -75,6 +79,9 @@ def main() -> None:
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.sft_stage import run_sft
 
+    import torch
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     start = resolve_model(args.start)
     with tempfile.TemporaryDirectory(prefix="skill-probe-") as tmp:
         work = Path(tmp)
@@ -87,12 +94,12 @@ def main() -> None:
                           work / "train", args.steps, cfg.sft_lr, cfg.sft_batch_size, "probe")
         seconds = time.perf_counter() - began
         results = evaluate(EvalConfig(model=str(trained), limit=args.limit, n_test=args.n_test,
-                                      run_id="probe"),
+                                      run_id="probe", device=device),
                            results_dir=work / "results")
     scores = results["metrics"]
     row = [args.metric, args.start, args.image_side or "as made", args.steps, len(questions),
-           round(seconds)]
-    columns = ["trained on", "start", "image side", "steps", "questions", "train s"]
+           round(seconds), device]
+    columns = ["trained on", "start", "image side", "steps", "questions", "train s", "device"]
     for family in ("detection", "classification", "math"):
         for split in ("id", "ood"):
             columns.append(f"{family} {split}")

@@ -54,34 +54,69 @@ def scene_records(family: str, split: str, index: int, scene: dict, tiers: dict)
     return records
 
 
-def write_split(family: str, split: str, n: int, seed: int, out_dir: Path) -> Path:
+# Scenes per worker task when a split is generated in parallel.
+CHUNK = 1000
+
+
+def write_split(family: str, split: str, n: int, seed: int, out_dir: Path,
+                workers: int | None = None, chunk: int = CHUNK) -> Path:
     """Generate `n` scenes of one family and split into `out_dir`, atomically; return it.
 
     Everything is written into a temporary sibling folder first and renamed into place at the
-    end, so an interrupted run never leaves a half-written split that looks complete.
+    end, so an interrupted run never leaves a half-written split that looks complete. Scenes are
+    made in chunks of `chunk` on up to `workers` processes (default: one per CPU); each scene
+    has its own random stream, so the bytes are the same whatever the number of workers.
     """
-    from tasks import FAMILIES, family_module
+    from tasks import FAMILIES
 
     if family not in FAMILIES:
         raise UserError(f"unknown task family '{family}'; choose from {', '.join(FAMILIES)}")
     if split not in SPLITS:
         raise UserError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
-    module = family_module(family)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
+    starts = range(0, n, chunk)
+    jobs = [(family, split, seed, start, min(start + chunk, n), tmp) for start in starts]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
     with open(tmp / "samples.jsonl", "w", encoding="utf-8") as fh:
-        for index in range(n):
-            rng = scene_rng(seed, family, split, index)
-            image, scene = module.make_scene(split, index, rng)
-            tiers = module.make_tiers(scene, rng)
-            image.save(tmp / "images" / f"{index:06d}.png", format="PNG")
-            for record in scene_records(family, split, index, scene, tiers):
-                fh.write(json.dumps(record) + "\n")
+        if workers <= 1:
+            parts = map(_write_scenes, jobs)
+            _write_parts(fh, parts)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: the caller may hold torch's threads, which fork does not survive.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                _write_parts(fh, pool.map(_write_scenes, jobs))
     _replace_dir(tmp, out_dir)
     return out_dir
+
+
+def _write_parts(fh, parts) -> None:
+    """Append each chunk's JSONL lines, in chunk order."""
+    for lines in parts:
+        fh.writelines(lines)
+
+
+def _write_scenes(job: tuple) -> list[str]:
+    """Make scenes [start, stop) of one split: save their images, return their JSONL lines."""
+    from tasks import family_module
+
+    family, split, seed, start, stop, tmp = job
+    module = family_module(family)
+    lines = []
+    for index in range(start, stop):
+        rng = scene_rng(seed, family, split, index)
+        image, scene = module.make_scene(split, index, rng)
+        tiers = module.make_tiers(scene, rng)
+        image.save(tmp / "images" / f"{index:06d}.png", format="PNG")
+        lines += [json.dumps(r) + "\n" for r in scene_records(family, split, index, scene, tiers)]
+    return lines
 
 
 def _replace_dir(new: Path, target: Path) -> None:

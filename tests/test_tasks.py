@@ -69,6 +69,17 @@ def test_same_seed_same_bytes_other_seed_differs(family, tmp_path):
     assert first == again != other
 
 
+def test_parallel_generation_writes_the_same_bytes_as_one_process(tmp_path):
+    # Chunks of 4 on two processes: scenes from different workers, lines joined in order.
+    alone = split_hash(write_split("detection", "id", 10, 3, tmp_path / "a", workers=1))
+    parallel = split_hash(write_split("detection", "id", 10, 3, tmp_path / "b", workers=2,
+                                      chunk=4))
+    assert alone == parallel
+    lines = (tmp_path / "b" / "samples.jsonl").read_text().splitlines()
+    assert [json.loads(line)["base_id"][-2:] for line in lines[::3]] == [
+        f"{i:02d}" for i in range(10)]
+
+
 def test_rewriting_a_split_replaces_it_and_leaves_no_temp_folders(tmp_path):
     out = tmp_path / "math" / "id"
     write_split("math", "id", 5, 0, out)
