@@ -32,6 +32,10 @@ class BaseConfig(RunFields, SFTFields):
     # Boxes are what a tiny model learns slowest (tasks/general/generate.py), and judge/choice
     # records teach no coordinates, so the open ones are oversampled; 1 means no repeat.
     box_repeat: int = 1
+    # The same for open-tier label-list questions (name every shape, or every object as colour
+    # and shape): about 6% of the mixture otherwise, too little for a tiny model to learn to
+    # name shapes (it answers the commonest list, bench/skill_probe.py); 1 means no repeat.
+    label_repeat: int = 1
     # Steps of a box-only warm-up before the mixture: the mixture's open-tier box questions
     # alone, at sft_lr and sft_batch_size. A tiny model trained on a mix answers one constant
     # box; on boxes alone it starts to localise after a few hundred steps (0 = no warm-up).
@@ -58,9 +62,11 @@ def box_questions(samples: list[dict], most_objects: int = 0) -> list[dict]:
     return boxes
 
 
-def base_mixture(samples: list[dict], box_repeat: int) -> list[dict]:
-    """The general samples, with every open-tier box question `box_repeat` times in all."""
-    return samples + box_questions(samples) * (box_repeat - 1)
+def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1) -> list[dict]:
+    """The general samples, with every open-tier box question `box_repeat` times in all and
+    every open-tier label-list question `label_repeat` times."""
+    labels = [s for s in samples if s["tier"] == "open" and s["metric"] == "label_set_iou"]
+    return samples + box_questions(samples) * (box_repeat - 1) + labels * (label_repeat - 1)
 
 
 # The CPU default: 800 box-only steps of 32 on flat single-object scenes (from a pool of 96,000
@@ -106,7 +112,7 @@ def find_base() -> Path | None:
 # interrupted build reuses either only if its settings are the same as when it started.
 WARM_UP_SETTINGS = ("model", "seed", "data_seed", "sft_lr", "sft_batch_size", "lr_scheduler",
                     "locate_steps", "locate_objects", "locate_scenes")
-MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "sft_steps")
+MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "sft_steps")
 
 
 def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], parts) -> None:
@@ -133,8 +139,9 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.sft_stage import run_sft
 
-    if cfg.box_repeat < 1:
-        raise UserError(f"--box_repeat must be at least 1 (got {cfg.box_repeat})")
+    for name in ("box_repeat", "label_repeat"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"--{name} must be at least 1 (got {getattr(cfg, name)})")
     for name in ("locate_steps", "locate_objects", "locate_scenes"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
@@ -164,7 +171,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
             start = run_sft(cfg, cfg.model, boxes, warm, cfg.locate_steps, cfg.sft_lr,
                             cfg.sft_batch_size, "locate", progress)
-    data = sft_dataset(base_mixture(samples, cfg.box_repeat)).shuffle(seed=cfg.seed)
+    data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
                     "base", progress)
     io.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),

@@ -16,13 +16,16 @@ def _sample(i, tier, metric):
     return {"id": f"s{i}-{tier}", "tier": tier, "metric": metric}
 
 
-def test_base_mixture_repeats_only_open_box_questions():
+def test_base_mixture_repeats_only_open_box_and_label_questions():
     samples = [_sample(0, "open", "box_iou"), _sample(0, "judge", "yes_no"),
                _sample(1, "open", "math_equiv"), _sample(2, "choice", "letters"),
-               _sample(3, "open", "box_iou")]
-    mixed = base_mixture(samples, 3)
-    counts = Counter(s["id"] for s in mixed)
-    assert counts == {"s0-open": 3, "s3-open": 3, "s0-judge": 1, "s1-open": 1, "s2-choice": 1}
+               _sample(3, "open", "box_iou"), _sample(4, "open", "label_set_iou"),
+               _sample(5, "judge", "yes_no")]
+    counts = Counter(s["id"] for s in base_mixture(samples, 3))
+    assert counts == {"s0-open": 3, "s3-open": 3, "s0-judge": 1, "s1-open": 1, "s2-choice": 1,
+                      "s4-open": 1, "s5-judge": 1}
+    counts = Counter(s["id"] for s in base_mixture(samples, 1, 4))
+    assert counts["s4-open"] == 4 and counts["s0-open"] == 1 and len(counts) == 7
     assert base_mixture(samples, 1) == samples
 
 
@@ -88,6 +91,7 @@ def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
 def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
     for key, value, message in (("--box_repeat", "0", "--box_repeat must be at least 1"),
+                                ("--label_repeat", "0", "--label_repeat must be at least 1"),
                                 ("--locate_steps", "-1", "--locate_steps must be 0 or more"),
                                 ("--locate_objects", "-1", "--locate_objects must be 0 or more")):
         code, _, err = cli("base", key, value, "--output", tmp_path / "o")
