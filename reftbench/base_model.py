@@ -36,6 +36,9 @@ class BaseConfig(RunFields, SFTFields):
     # and shape): about 6% of the mixture otherwise, too little for a tiny model to learn to
     # name shapes (it answers the commonest list, bench/skill_probe.py); 1 means no repeat.
     label_repeat: int = 1
+    # The same for open-tier number questions (counting, reading numbers): with labels
+    # oversampled, a tiny model's number answers fall back to the commonest one.
+    math_repeat: int = 1
     # Steps of a box-only warm-up before the mixture: the mixture's open-tier box questions
     # alone, at sft_lr and sft_batch_size. A tiny model trained on a mix answers one constant
     # box; on boxes alone it starts to localise after a few hundred steps (0 = no warm-up).
@@ -62,11 +65,15 @@ def box_questions(samples: list[dict], most_objects: int = 0) -> list[dict]:
     return boxes
 
 
-def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1) -> list[dict]:
-    """The general samples, with every open-tier box question `box_repeat` times in all and
-    every open-tier label-list question `label_repeat` times."""
-    labels = [s for s in samples if s["tier"] == "open" and s["metric"] == "label_set_iou"]
-    return samples + box_questions(samples) * (box_repeat - 1) + labels * (label_repeat - 1)
+def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1,
+                 math_repeat: int = 1) -> list[dict]:
+    """The general samples, with every open-tier question whose answer is a box, a label list
+    or a number appearing box_repeat, label_repeat or math_repeat times in all."""
+    mixed = list(samples)
+    for metric, times in (("box_iou", box_repeat), ("label_set_iou", label_repeat),
+                          ("math_equiv", math_repeat)):
+        mixed += [s for s in samples if s["tier"] == "open" and s["metric"] == metric] * (times - 1)
+    return mixed
 
 
 # The CPU default: 800 box-only steps of 32 on flat single-object scenes (from a pool of 96,000
@@ -112,7 +119,8 @@ def find_base() -> Path | None:
 # interrupted build reuses either only if its settings are the same as when it started.
 WARM_UP_SETTINGS = ("model", "seed", "data_seed", "sft_lr", "sft_batch_size", "lr_scheduler",
                     "locate_steps", "locate_objects", "locate_scenes")
-MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "sft_steps")
+MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
+                                       "sft_steps")
 
 
 def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], parts) -> None:
@@ -139,7 +147,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.sft_stage import run_sft
 
-    for name in ("box_repeat", "label_repeat"):
+    for name in ("box_repeat", "label_repeat", "math_repeat"):
         if getattr(cfg, name) < 1:
             raise UserError(f"--{name} must be at least 1 (got {getattr(cfg, name)})")
     for name in ("locate_steps", "locate_objects", "locate_scenes"):
@@ -171,7 +179,8 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
             start = run_sft(cfg, cfg.model, boxes, warm, cfg.locate_steps, cfg.sft_lr,
                             cfg.sft_batch_size, "locate", progress)
-    data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat)).shuffle(seed=cfg.seed)
+    data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
+                                     cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
                     "base", progress)
     io.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),

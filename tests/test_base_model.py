@@ -26,6 +26,9 @@ def test_base_mixture_repeats_only_open_box_and_label_questions():
                       "s4-open": 1, "s5-judge": 1}
     counts = Counter(s["id"] for s in base_mixture(samples, 1, 4))
     assert counts["s4-open"] == 4 and counts["s0-open"] == 1 and len(counts) == 7
+    counts = Counter(s["id"] for s in base_mixture(samples, 2, 1, 3))
+    assert (counts["s1-open"], counts["s0-open"], counts["s4-open"], counts["s5-judge"]) == (
+        3, 2, 1, 1)
     assert base_mixture(samples, 1) == samples
 
 
@@ -92,6 +95,7 @@ def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeyp
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
     for key, value, message in (("--box_repeat", "0", "--box_repeat must be at least 1"),
                                 ("--label_repeat", "0", "--label_repeat must be at least 1"),
+                                ("--math_repeat", "0", "--math_repeat must be at least 1"),
                                 ("--locate_steps", "-1", "--locate_steps must be 0 or more"),
                                 ("--locate_objects", "-1", "--locate_objects must be 0 or more")):
         code, _, err = cli("base", key, value, "--output", tmp_path / "o")
