@@ -77,14 +77,16 @@ def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1,
 
 
 # The CPU default: 800 box-only steps of 32 on flat single-object scenes (from a pool of 96,000
-# general scenes), then 800 steps of 32 on the mixture with its box questions repeated 4x (a
-# third of it), from 24,000 scenes: 34 minutes measured on two cores (11 min warm-up, 23 min
-# mixture), plus about 5 minutes to generate the scenes on first use.
+# general scenes), then 1,200 steps of 32 on the mixture of 24,000 scenes with its open box
+# questions repeated 4x, label lists 6x and numbers 3x (27%, 24% and 16% of it): 34
+# minutes measured on two cores (12 min warm-up, 22 min mixture), plus about 3 minutes to
+# generate the scenes on first use. The repeats trade: labels 6x alone took math from 32 to 23.
 BASE_PRESETS = {
     "tiny": {"model": "tiny", "locate_steps": 800, "locate_objects": 1, "locate_scenes": 96000,
-             "sft_steps": 800, "sft_lr": 1e-3,
+             "sft_steps": 1200, "sft_lr": 1e-3,
              "lr_scheduler": "cosine", "sft_batch_size": 32, "n_general": 24000,
-             "box_repeat": 4, "save_steps": 100, "logging_steps": 25, "evaluate": False},
+             "box_repeat": 4, "label_repeat": 6, "math_repeat": 3, "save_steps": 100,
+             "logging_steps": 25, "evaluate": False},
     # SmolLM2-135M under a random vision tower (reftbench/model/smol.py). Nothing is frozen:
     # the base command has no per-module freezing, and the mixture's answers are in the
     # <think>/<answer> format that the language model has to learn anyway. One learning rate
