@@ -142,3 +142,14 @@ def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, mon
                                       "--sft_lr", "5e-5", "--output", str(tmp_path / "base")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "base" / "locate_metrics.jsonl").exists()
+
+
+def test_the_shipped_base_was_built_with_the_tiny_preset_as_it_stands():
+    # `reftbench base` must rebuild what ships: a changed preset needs a rebuilt base.
+    from reftbench.base_model import SHIPPED
+
+    built = json.loads((SHIPPED / "reftbench_run.json").read_text())
+    assert built["built_by"] == "reftbench base"
+    differs = {k: (built["config"].get(k), v) for k, v in BASE_PRESETS["tiny"].items()
+               if built["config"].get(k) != v}
+    assert not differs, f"shipped base vs BASE_PRESETS['tiny'] (built, preset): {differs}"
