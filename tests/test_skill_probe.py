@@ -35,5 +35,5 @@ def test_probe_trains_one_skill_and_prints_every_family(monkeypatch, capsys):
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("| trained on"))
     row = next(line for line in out.splitlines() if line.startswith("| math_equiv"))
-    assert header.count("|") == row.count("|") == 13  # 6 settings + 6 family/split columns
-    assert "| micro | as made | 1 |" in row and "appended" not in out
+    assert header.count("|") == row.count("|") == 14  # 7 settings + 6 family/split columns
+    assert "| micro | as made | 1 |" in row and "| cpu |" in row and "appended" not in out
