@@ -55,10 +55,15 @@ class BaseConfig(RunFields, SFTFields):
     locate_scenes: int = 0
 
 
+def open_questions(samples: list[dict], metric: str) -> list[dict]:
+    """The open-tier questions scored by `metric`."""
+    return [s for s in samples if s["tier"] == "open" and s["metric"] == metric]
+
+
 def box_questions(samples: list[dict], most_objects: int = 0) -> list[dict]:
     """The open-tier questions whose answer is a box; with `most_objects` > 0, only those
     of flat-background scenes with at most that many objects."""
-    boxes = [s for s in samples if s["tier"] == "open" and s["metric"] == "box_iou"]
+    boxes = open_questions(samples, "box_iou")
     if most_objects:
         boxes = [s for s in boxes if s.get("look") == "flat"
                  and 0 < s.get("n_objects", 0) <= most_objects]
@@ -72,14 +77,14 @@ def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1,
     mixed = list(samples)
     for metric, times in (("box_iou", box_repeat), ("label_set_iou", label_repeat),
                           ("math_equiv", math_repeat)):
-        mixed += [s for s in samples if s["tier"] == "open" and s["metric"] == metric] * (times - 1)
+        mixed += open_questions(samples, metric) * (times - 1)
     return mixed
 
 
 # The CPU default: 800 box-only steps of 32 on flat single-object scenes (from a pool of 96,000
 # general scenes), then 1,200 steps of 32 on the mixture of 24,000 scenes with its open box
 # questions repeated 4x, label lists 6x and numbers 3x (27%, 24% and 16% of it): 34
-# minutes measured on two cores (12 min warm-up, 22 min mixture), plus about 3 minutes to
+# minutes measured on two cores (12 min warm-up, 22 min mixture), plus 2 min 19 s to
 # generate the scenes on first use. The repeats trade: labels 6x alone took math from 32 to 23.
 BASE_PRESETS = {
     "tiny": {"model": "tiny", "locate_steps": 800, "locate_objects": 1, "locate_scenes": 96000,
