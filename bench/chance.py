@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import report  # noqa: E402
-from reftbench import io, provenance  # noqa: E402
+from reftbench import fileio, provenance  # noqa: E402
 from reftbench.data import load_split  # noqa: E402
 from reftbench.rewards import score  # noqa: E402
 
@@ -52,7 +52,7 @@ def write_runs(levels: list[dict], results_dir: Path, args) -> None:
         metrics = {f"{c['family']}/{c['split']}/open": {"n": c["n"], "accuracy": c[key]}
                    for c in levels}
         run_id = f"chance-{key}"
-        io.write_json(results_dir / "runs" / run_id / "results.json", {
+        fileio.write_json(results_dir / "runs" / run_id / "results.json", {
             "label": label, "run_id": run_id, "metrics": metrics,
             "config": {"made_by": "bench/chance.py", "limit": args.limit, "draws": args.draws,
                        "seed": args.seed,

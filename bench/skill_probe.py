@@ -33,7 +33,7 @@ def start_copy(start: str, image_side: int, folder: Path) -> str:
     """`start`, or a copy of it whose processor upscales every image to image_side^2 pixels."""
     if not image_side:
         return start
-    from reftbench import io
+    from reftbench import fileio
     from reftbench.model.load import load_model
 
     if image_side % 28:
@@ -47,11 +47,11 @@ def start_copy(start: str, image_side: int, folder: Path) -> str:
     size = config["image_processor"]["size"]
     area = image_side * image_side
     size.update(shortest_edge=area, longest_edge=max(area, size["longest_edge"]))
-    io.write_json(folder / "processor_config.json", config)
+    fileio.write_json(folder / "processor_config.json", config)
     marker = Path(start) / "reftbench.json"
     if marker.exists():
         shutil.copy(marker, folder / "reftbench.json")
-    io.write_json(folder / "probe.json", {"start": start, "image_side": image_side})
+    fileio.write_json(folder / "probe.json", {"start": start, "image_side": image_side})
     return str(folder)
 
 

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from reftbench import io, paths, provenance
+from reftbench import fileio, paths, provenance
 from reftbench.errors import UserError
 from reftbench.training.config import RunFields, SFTFields
 
@@ -143,7 +143,7 @@ def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], pa
             else:
                 target.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
-    io.write_json(recorded, wanted)
+    fileio.write_json(recorded, wanted)
 
 
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
@@ -190,7 +190,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                                      cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
                     "base", progress)
-    io.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
+    fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
                                                  "provenance": provenance.describe()})
     target = Path(target or base_dir())
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reftbench import io
+from reftbench import fileio
 
 METHODS = ("sft", "grpo", "curr-rl", "curr-reft")
 
@@ -66,7 +66,7 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
             train(name, cfg.preset, overrides=common + ["--seed", str(seed)], output=run_dir,
                   resume=(run_dir / "stages").exists(), results_dir=results_dir, console=console)
             timings[key] = round(time.perf_counter() - started, 1)
-            io.write_json(output / "timings.json", timings)
+            fileio.write_json(output / "timings.json", timings)
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
@@ -105,7 +105,7 @@ def _write_record(cfg: CompareConfig, timings: dict, results_dir: Path) -> None:
 
     from reftbench import provenance
 
-    io.write_json(results_dir / "compare.json", {
+    fileio.write_json(results_dir / "compare.json", {
         "command": " ".join(["reftbench", *sys.argv[1:]]),
         "config": asdict(cfg),
         "provenance": provenance.describe(),

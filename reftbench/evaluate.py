@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reftbench import io, provenance
+from reftbench import fileio, provenance
 from reftbench.errors import UserError
 from reftbench.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
@@ -146,18 +146,18 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
     """
     from reftbench.generation import Sampling
 
-    io.ensure_writable_dir(Path(results_dir) / "runs")
+    fileio.ensure_writable_dir(Path(results_dir) / "runs")
     if backend is None:
         backend = make_backend(cfg)
     samples = select_samples(cfg)
-    run = io.ensure_writable_dir(run_dir_for(cfg, Path(results_dir), resume))
+    run = fileio.ensure_writable_dir(run_dir_for(cfg, Path(results_dir), resume))
     log = run / "samples.jsonl"
     if log.exists() and not resume:
         raise UserError(f"{run} already has results; pass --resume or another --run-id")
-    finished = io.read_jsonl(log)
+    finished = fileio.read_jsonl(log)
     if log.exists():
         # Rewrite without a line a kill may have cut (even a lone one), so appends start clean.
-        io.write_atomic(log, io.dumps_jsonl(finished))
+        fileio.write_atomic(log, fileio.dumps_jsonl(finished))
     done = {r["id"] for r in finished}
     todo = [s for s in samples if s["id"] not in done]
     if progress and len(todo) < len(samples):
@@ -169,13 +169,13 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
         completions = backend.generate(batch, sampling)
         if len(completions) != len(batch):  # zip would silently drop samples from the metrics
             raise RuntimeError(f"backend returned {len(completions)} results for {len(batch)} prompts")
-        io.append_jsonl(log, [score_row(s, c[0]) for s, c in zip(batch, completions)])
+        fileio.append_jsonl(log, [score_row(s, c[0]) for s, c in zip(batch, completions)])
         if progress:
             progress(len(batch))
     elapsed = time.perf_counter() - start
     wanted = {s["id"] for s in samples}
     # One row per id (the last written), so a row logged twice can never be counted twice.
-    rows = list({r["id"]: r for r in io.read_jsonl(log) if r["id"] in wanted}.values())
+    rows = list({r["id"]: r for r in fileio.read_jsonl(log) if r["id"] in wanted}.values())
     results = {
         "label": cfg.label or cfg.model,
         "run_id": run.name,
@@ -185,7 +185,7 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
         "timing": {"generated": len(todo), "seconds": round(elapsed, 2),
                    "samples_per_second": round(len(todo) / elapsed, 2) if elapsed > 0 else None},
     }
-    io.write_json(run / "results.json", results)
+    fileio.write_json(run / "results.json", results)
     return results
 
 

@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 TIER = "open"
@@ -175,11 +175,11 @@ def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
     header, rows = table_rows(grouped)
     if not rows:
         return header, rows
-    io.ensure_writable_dir(results_dir)
+    fileio.ensure_writable_dir(results_dir)
     body = ("# reftbench leaderboard\n\nOpen-tier accuracy (%) per family on the in-domain (id) and "
             "out-of-domain (ood) test splits; mean ± std over runs where a row has several.\n"
             "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
-    io.write_atomic(results_dir / "LEADERBOARD.md",
+    fileio.write_atomic(results_dir / "LEADERBOARD.md",
                     body + markdown(header, rows) + _made_elsewhere(grouped) + _findings(grouped)
                     + _run_note(results_dir))
     plot(grouped, results_dir / "leaderboard.png")

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 
@@ -27,7 +27,7 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_tasks=
     """
     from reftbench.evaluate import evaluate, make_backend, select_samples
 
-    io.ensure_writable_dir(Path(results_dir) / "runs")
+    fileio.ensure_writable_dir(Path(results_dir) / "runs")
     with console.status(f"loading {cfg.model}"):
         backend = make_backend(cfg)
     with console.status("preparing the test splits"):
@@ -55,7 +55,7 @@ def _add_lmms(results, backend, cfg, tasks, manager, results_dir: Path, console)
     results["metrics"].update(scores)
     results["config"]["lmms_tasks"] = list(tasks)
     results["provenance"]["lmms_eval"] = version("lmms-eval")
-    io.write_json(Path(results_dir) / "runs" / results["run_id"] / "results.json", results)
+    fileio.write_json(Path(results_dir) / "runs" / results["run_id"] / "results.json", results)
     for task, entry in scores.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in entry.items()
                           if isinstance(v, float) and not k.endswith("stderr"))

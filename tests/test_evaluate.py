@@ -10,7 +10,7 @@ from dataclasses import asdict
 import pytest
 from conftest import N_TEST
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.errors import UserError
 from reftbench.evaluate import EvalConfig, evaluate, run_dir_for, select_samples
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
@@ -64,7 +64,7 @@ def config(**kw):
 
 
 def rows_of(results_dir, run_id):
-    return io.read_jsonl(results_dir / "runs" / run_id / "samples.jsonl")
+    return fileio.read_jsonl(results_dir / "runs" / run_id / "samples.jsonl")
 
 
 def test_micro_model_run_writes_results_and_samples(tmp_path):
@@ -159,7 +159,7 @@ def test_a_cut_last_line_is_tolerated_on_resume(tmp_path, rows_before_cut):
         fh.write('{"id": "detection-id-000003-ju')
     resumed = evaluate(config(run_id="r"), tmp_path, resume=True, backend=HalfRight())
     full = evaluate(config(run_id="full"), tmp_path, backend=HalfRight())
-    ids = [r["id"] for r in io.read_jsonl(log, tolerate_partial_tail=False)]
+    ids = [r["id"] for r in fileio.read_jsonl(log, tolerate_partial_tail=False)]
     assert len(ids) == len(set(ids)) == sum(m["n"] for m in full["metrics"].values())
     assert resumed["metrics"] == full["metrics"]
 
@@ -179,7 +179,7 @@ def test_resume_without_run_id_picks_this_models_newest_unfinished_run(tmp_path)
 
 def test_write_json_is_all_or_nothing(tmp_path, monkeypatch):
     path = tmp_path / "results.json"
-    io.write_json(path, {"version": 1})
+    fileio.write_json(path, {"version": 1})
     real_fdopen = os.fdopen
 
     class HalfWriter:
@@ -201,7 +201,7 @@ def test_write_json_is_all_or_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
     with pytest.raises(OSError):
-        io.write_json(path, {"version": 2, "metrics": {"x": list(range(1000))}})
+        fileio.write_json(path, {"version": 2, "metrics": {"x": list(range(1000))}})
     monkeypatch.undo()
     assert json.loads(path.read_text()) == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"], "no temporary file left"

@@ -17,7 +17,7 @@ import pytest
 import torch
 from conftest import N_TEST
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.errors import UserError
 from reftbench.evaluate import EvalConfig, evaluate
 from reftbench.generation import TransformersBackend
@@ -152,7 +152,7 @@ def test_lmms_metrics_equal_reftbench_eval_on_mixed_scores(micro, lmms_env, monk
     for family in FAMILIES:
         for split in TEST_SPLITS:
             entry = metrics[f"lmms/reftbench_{family}_{split}"]
-            rows = [r for r in io.read_jsonl(tmp_path / "runs" / "half" / "samples.jsonl")
+            rows = [r for r in fileio.read_jsonl(tmp_path / "runs" / "half" / "samples.jsonl")
                     if (r["family"], r["split"]) == (family, split)]
             assert entry["n"] == len(rows) == 2 * LIMIT
             for key in ("format", "accuracy", "reward"):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.training.rejection import best_answer, sample_and_filter
 
 BOX = {"id": "d-1", "family": "detection", "split": "train", "tier": "open", "image": "x.png",
@@ -64,7 +64,7 @@ def test_sample_and_filter_keeps_and_resumes(tmp_path):
               for i in range(5)}
     log = tmp_path / "samples.jsonl"
     # A previous, killed run already sampled m-0 and m-1.
-    io.append_jsonl(log, [{"id": "m-0", "kept": {"completion": fmt("0"), "reward": 2.0,
+    fileio.append_jsonl(log, [{"id": "m-0", "kept": {"completion": fmt("0"), "reward": 2.0,
                                                  "accuracy": 1.0}, "n": 3},
                           {"id": "m-1", "kept": None, "n": 3}])
     backend = ScriptedBackend(script)
@@ -72,7 +72,7 @@ def test_sample_and_filter_keeps_and_resumes(tmp_path):
     assert backend.calls == [["m-2", "m-3"], ["m-4"]]  # nothing sampled twice
     assert [k["sample"]["id"] for k in kept] == ["m-0", "m-2", "m-4"]
     assert all(k["completion"] == fmt(k["sample"]["answer"]) for k in kept)
-    assert len(io.read_jsonl(log)) == 5
+    assert len(fileio.read_jsonl(log)) == 5
 
 
 def test_curr_reft_final_stage_fine_tunes_on_kept_answers(tmp_path, monkeypatch):
@@ -99,7 +99,7 @@ def test_curr_reft_final_stage_fine_tunes_on_kept_answers(tmp_path, monkeypatch)
                                             replay_ratio="1.0", evaluate="false"),
                 output=tmp_path / "run")
     stage = tmp_path / "run/stages/4-rejection-sft"
-    rows = io.read_jsonl(stage / "samples.jsonl")
+    rows = fileio.read_jsonl(stage / "samples.jsonl")
     assert len(rows) == 3 * 3  # rs_prompts per family x families
     kept = {r["id"] for r in rows if r["kept"]}
     assert kept and kept == {r["id"] for r in rows if int(r["id"].split("-")[2]) % 2 == 0}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from reftbench import io
+from reftbench import fileio
 
 
 class MetricsLog(TrainerCallback):
@@ -28,7 +28,7 @@ class MetricsLog(TrainerCallback):
         row = {"stage": self.stage, "step": state.global_step,
                **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
         self.last = row
-        io.append_jsonl(self.path, [row])
+        fileio.append_jsonl(self.path, [row])
 
 
 class ProgressLine(TrainerCallback):

@@ -1,7 +1,7 @@
 """Which process writes: under `accelerate launch` every rank runs the same pipeline, but only
 the main process writes run files (stage.json, metrics, plots, results); the others wait.
 
-    if is_main(): io.write_json(...)
+    if is_main(): fileio.write_json(...)
     barrier()                        # everyone continues once the main process has written
     with main_first(): check_data()  # the main process builds caches, the others reuse them
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.errors import UserError
 from reftbench.training.distributed import barrier, is_main
 
@@ -68,9 +68,9 @@ def run_stages(stages: list[Stage], start_model: str, run_dir: Path, extra_meta:
                   "seconds": round(time.perf_counter() - started, 1)}
         if is_main():
             if stage_dir in out.parents:  # a stage may pass its input on unchanged
-                io.write_json(out / "reftbench_run.json", {"stage": stage.name,
+                fileio.write_json(out / "reftbench_run.json", {"stage": stage.name,
                                                            "input_model": model, **extra_meta})
-            io.write_json(stage_dir / "stage.json", record)
+            fileio.write_json(stage_dir / "stage.json", record)
             shutil.rmtree(stage_dir / "trainer", ignore_errors=True)
             log(f"stage {stage.name}: done in {record['seconds']} s -> {out}")
         barrier()

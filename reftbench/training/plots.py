@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reftbench import io
+from reftbench import fileio
 
 
 def plot_curves(metrics_paths: list[Path], out_path: Path) -> Path | None:
     """Reward (GRPO stages) and loss (every stage) against the run's cumulative step,
     from the stages' metrics.jsonl files in stage order."""
-    rows = [r for path in metrics_paths for r in io.read_jsonl(path) if "step" in r]
+    rows = [r for path in metrics_paths for r in fileio.read_jsonl(path) if "step" in r]
     if not rows:
         return None
     import matplotlib

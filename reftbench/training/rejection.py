@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reftbench import io
+from reftbench import fileio
 from reftbench.rewards import score
 
 
@@ -37,7 +37,7 @@ def sample_and_filter(backend, samples: list[dict], k: int, temperature: float,
     # Under accelerate launch the main process samples; the others then find every prompt in
     # its log and only read it back (one log, no duplicated sampling).
     with main_first():
-        done = {r["id"] for r in io.read_jsonl(log_path)}
+        done = {r["id"] for r in fileio.read_jsonl(log_path)}
         todo = [s for s in samples if s["id"] not in done]
         sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, n=k)
         task = progress.add_task("rejection sampling", total=len(samples),
@@ -50,9 +50,9 @@ def sample_and_filter(backend, samples: list[dict], k: int, temperature: float,
             for sample, completions in zip(chunk, outputs):
                 kept = best_answer(sample, completions, threshold)
                 rows.append({"id": sample["id"], "kept": kept, "n": len(completions)})
-            io.append_jsonl(log_path, rows)
+            fileio.append_jsonl(log_path, rows)
             if progress:
                 progress.advance(task, len(chunk))
     wanted = {s["id"]: s for s in samples}
     return [{"sample": wanted[r["id"]], **r["kept"]}
-            for r in io.read_jsonl(log_path) if r["kept"] and r["id"] in wanted]
+            for r in fileio.read_jsonl(log_path) if r["kept"] and r["id"] in wanted]

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from reftbench import io, provenance
+from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
 from reftbench.registry import check_names, load_trainer
@@ -121,7 +121,7 @@ def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: s
     from reftbench.training.distributed import is_main
 
     if is_main():
-        io.write_json(path, meta)
+        fileio.write_json(path, meta)
     return meta
 
 
