@@ -8,11 +8,13 @@ Each has the signature `(answer_text, sample) -> dict` with at least "accuracy" 
 All five are strict on purpose: the reference code's lenient scoring (substring matches, a true
 set that is a subset of the prediction) was reward-hacked by "A or B or C", by empty answers and
 by listing every class. So: a yes/no answer is one word, a letter set must equal the gold set,
-a box is exactly four numbers, a label list earns set-IoU, and a math answer is one short
-expression. Every function checks the length of its input before any regex or maths, so each
+a box is exactly four numbers (bare, or as the one `{"bbox_2d": [...], "label": ...}` object a
+grounding model writes), a label list (comma-separated or one bracketed list) earns set-IoU, and
+a math answer is one short expression. Every function checks the length of its input before any regex or maths, so each
 call takes bounded time, and none raises on any text.
 """
 
+import json
 import logging
 import math
 import re
@@ -81,11 +83,19 @@ def letters(answer_text: str, sample: dict) -> dict:
 
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))"
 _FOUR_NUMBERS = re.compile(r"\s*,\s*".join([_NUM] * 4))
+# A JSON answer (Qwen2.5-VL's grounding form) is longer than a bare box: a label rides along.
+MAX_JSON_BOX_CHARS = 512
+# The keys a JSON box answer may have: the box itself and, optionally, what it is.
+_JSON_BOX_KEYS = {"bbox_2d", "label"}
 
 
 def parse_box(text: str) -> tuple[float, float, float, float] | None:
-    """(x1, y1, x2, y2) from "[1, 2, 3, 4]", "(1,2,3,4)" or "1, 2, 3, 4"; else None."""
+    """(x1, y1, x2, y2) from "[1, 2, 3, 4]", "(1,2,3,4)", "1, 2, 3, 4", or one JSON object
+    `{"bbox_2d": [1, 2, 3, 4], "label": "cat"}` (alone or as the one item of a list); else None.
+    """
     text = text.strip()
+    if text[:1] in ("{", "[", "`") and "{" in text:
+        return _json_box(text)
     if len(text) > 128:
         return None
     if text[:1] + text[-1:] in ("[]", "()"):
@@ -93,9 +103,47 @@ def parse_box(text: str) -> tuple[float, float, float, float] | None:
     match = _FOUR_NUMBERS.fullmatch(text)
     if match is None:
         return None
-    box = tuple(float(v) for v in match.groups())
+    return _finite_box(float(v) for v in match.groups())
+
+
+def _finite_box(values) -> tuple[float, float, float, float] | None:
+    box = tuple(values)
     # A long digit string overflows to inf; such a box cannot be meant.
-    return box if all(math.isfinite(v) for v in box) else None
+    return box if len(box) == 4 and all(math.isfinite(v) for v in box) else None
+
+
+def _json_box(text: str) -> tuple[float, float, float, float] | None:
+    """The box of exactly one `{"bbox_2d": [4 numbers], "label": str}` object; else None.
+
+    Several objects, a list of boxes under one key, a repeated key, another key or a box that
+    is not four plain numbers all give None: one answer, one box.
+    """
+    if len(text) > MAX_JSON_BOX_CHARS:
+        return None
+    if text.startswith("```"):  # a fenced ```json block, as chat models often write
+        text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, dict) or "bbox_2d" not in value or set(value) - _JSON_BOX_KEYS:
+        return None
+    box, label = value["bbox_2d"], value.get("label", "")
+    if not isinstance(box, list) or not isinstance(label, str):
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in box):
+        return None
+    return _finite_box(float(v) for v in box)
+
+
+def _unique_keys(pairs: list) -> dict:
+    """json.loads hook: a repeated key (two boxes in one object) makes the answer invalid."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("repeated key")
+    return dict(pairs)
 
 
 def iou(a: tuple, b: tuple) -> float:
@@ -120,16 +168,27 @@ def box_iou(answer_text: str, sample: dict) -> dict:
 # --------------------------------------------------------------------------- label_set_iou
 
 _LABEL_SEPARATOR = re.compile(r",|\band\b", re.IGNORECASE)
+_QUOTES = ("\"", "'")
 
 
 def _label_set(text: str) -> set:
-    """{"circle", "square"} from "Circle, square." or "circle and square"; empty if too long."""
+    """{"circle", "square"} from "Circle, square.", "circle and square", '["circle", "square"]'
+    or "[circle, square]"; empty if too long or if a bracket is left inside (two lists)."""
     text = text.strip()
     if len(text) > 1024:
         return set()
     if text.endswith("."):
         text = text[:-1]
-    labels = {" ".join(part.split()).lower() for part in _LABEL_SEPARATOR.split(text)}
+    if text[:1] + text[-1:] == "[]":  # one bracketed list, as a model writing JSON gives it
+        text = text[1:-1]
+    if any(char in text for char in "[]{}"):
+        return set()
+    labels = set()
+    for part in _LABEL_SEPARATOR.split(text):
+        part = part.strip()
+        if len(part) >= 2 and part[0] == part[-1] and part[0] in _QUOTES:
+            part = part[1:-1]
+        labels.add(" ".join(part.split()).lower())
     labels.discard("")
     return labels
 

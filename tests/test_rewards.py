@@ -117,6 +117,28 @@ CASES = [
     (BOX, wrap("The box is [10, 10, 50, 50]"), 1.0, 0.0),
     (BOX, wrap("[10, 10, 50, 50)"), 1.0, 0.0),
     (BOX, wrap("10 10 50 50"), 1.0, 0.0),
+    # the JSON form a grounding model (Qwen2.5-VL) writes: one object, one box
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50], "label": "red circle"}'), 1.0, 1.0),
+    (BOX, wrap('{"bbox_2d": [12.5, 10, 50, 52]}'), 1.0, 1.0),
+    (BOX, wrap('[{"bbox_2d": [10, 10, 50, 50], "label": "circle"}]'), 1.0, 1.0),
+    (BOX, wrap('```json\n[{"bbox_2d": [10, 10, 50, 50], "label": "circle"}]\n```'), 1.0, 1.0),
+    (BOX, wrap('{"bbox_2d": [60, 60, 90, 90], "label": "circle"}'), 1.0, 0.0),  # wrong place
+    (BOX, wrap('[{"bbox_2d": [10, 10, 50, 50]}, {"bbox_2d": [0, 0, 100, 100]}]'), 1.0, 0.0),
+    (BOX, wrap('[{"bbox_2d": [10, 10, 50, 50]}, {"bbox_2d": [10, 10, 50, 50]}]'), 1.0, 0.0),
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50]} {"bbox_2d": [0, 0, 9, 9]}'), 1.0, 0.0),  # two objects
+    (BOX, wrap('{"bbox_2d": [[10, 10, 50, 50], [0, 0, 99, 99]]}'), 1.0, 0.0),  # a box list
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50], "bbox_2d": [0, 0, 99, 99]}'), 1.0, 0.0),  # key twice
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50], "boxes": [[0, 0, 99, 99]]}'), 1.0, 0.0),  # extra key
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50, 60]}'), 1.0, 0.0),
+    (BOX, wrap('{"bbox_2d": ["10", "10", "50", "50"]}'), 1.0, 0.0),  # strings
+    (BOX, wrap('{"bbox_2d": [true, 10, 50, 50]}'), 1.0, 0.0),
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, NaN]}'), 1.0, 0.0),
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 1e999]}'), 1.0, 0.0),
+    (BOX, wrap('{"label": "circle"}'), 1.0, 0.0),
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50], "label": ["a", "b"]}'), 1.0, 0.0),
+    (BOX, wrap('[[10, 10, 50, 50]]'), 1.0, 0.0),  # a box list of one
+    (BOX, wrap('[[10, 10, 50, 50], [0, 0, 100, 100]]'), 1.0, 0.0),
+    (BOX, wrap('{"bbox_2d": [10, 10, 50, 50], "label": "' + "x" * 600 + '"}'), 1.0, 0.0),
     # -- label_set_iou
     (LABELS, wrap("circle, square"), 1.0, 1.0),
     (LABELS, wrap("Square and  CIRCLE."), 1.0, 1.0),
@@ -126,6 +148,17 @@ CASES = [
     (LABELS, wrap("triangle"), 1.0, 0.0),
     (LABELS, wrap(""), 1.0, 0.0),
     (LABELS, wrap(" , and ,"), 1.0, 0.0),
+    # a bracketed list, as a model writing JSON or Python gives it
+    (LABELS, wrap('["circle", "square"]'), 1.0, 1.0),
+    (LABELS, wrap("['Square', 'circle']"), 1.0, 1.0),
+    (LABELS, wrap("[circle, square]"), 1.0, 1.0),
+    (LABELS, wrap('["circle"]'), 1.0, 0.5),
+    (LABELS, wrap('["circle", "square", "triangle", "star", "hexagon"]'), 1.0, 0.4),
+    (LABELS, wrap("[]"), 1.0, 0.0),
+    (LABELS, wrap('["circle", "square"], ["triangle"]'), 1.0, 0.0),  # two lists
+    (LABELS, wrap('[["circle", "square"]]'), 1.0, 0.0),  # nested
+    (LABELS, wrap('{"labels": ["circle", "square"]}'), 1.0, 0.0),
+    (sample("label_set_iou", "['circle', 'square']"), wrap("circle, square"), 1.0, 1.0),  # gold too
     # -- math_equiv
     (TWELVE, wrap("12"), 1.0, 1.0),
     (TWELVE, wrap("12.0"), 1.0, 1.0),
