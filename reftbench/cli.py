@@ -79,6 +79,8 @@ def eval_cmd(
     data: Path = typer.Option(None, "--data", help="Real-data folder (Curr-ReFT JSONL or a "
                               "datasets folder; README 'Real data'): its id/ood rows."),
     strict: bool = typer.Option(False, help="With --data: stop at the first malformed row."),
+    image_root: Path = typer.Option(None, "--image-root", help="With --data in the Curr-ReFT "
+                                    "release layout: the folder its images are under."),
     lmms_tasks: str = typer.Option("", "--lmms-tasks", help="Comma-separated lmms-eval tasks "
                                    "(ai2d, mathvista_testmini, ...); scores go to the same results."),
 ):
@@ -89,7 +91,7 @@ def eval_cmd(
     cfg = EvalConfig(model=model, label=label, families=csv(tasks, "task family", FAMILIES),
                      splits=csv(splits, "split", TEST_SPLITS), tiers=csv(tiers, "tier", TIERS),
                      limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed,
-                     data=str(data or ""), strict=strict)
+                     data=str(data or ""), strict=strict, image_root=str(image_root or ""))
     if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
         select_samples(cfg)
     lmms = [t.strip() for t in lmms_tasks.split(",") if t.strip()]

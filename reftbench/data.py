@@ -4,7 +4,8 @@ Splits live in `<REFTBENCH_HOME>/data/<family>/<split>-n<N>-s<seed>/` as `sample
 `images/`. `ensure_split` generates a split once (the generator writes atomically, so a killed
 run leaves nothing half-made); `load_split` reads it back, checks every row and resolves
 `image_path`. `task_records` is what evaluation and training call: it reads a real-data folder
-(`--data DIR`, see reftbench/refdata.py) instead when one is given.
+(`--data DIR`: the Curr-ReFT release layout, reftbench/release.py, or the flat convention of
+reftbench/refdata.py) instead when one is given.
 """
 
 from __future__ import annotations
@@ -60,15 +61,36 @@ def load_split(family: str, split: str, n: int | None = None, seed: int = 0,
 
 
 def task_records(family: str, split: str, tiers: tuple[str, ...] = TIERS, *, data: str = "",
-                 strict: bool = False, n: int | None = None, seed: int = 0) -> list[dict]:
+                 strict: bool = False, n: int | None = None, seed: int = 0,
+                 image_root: str = "") -> list[dict]:
     """Records of one family and split at `tiers`: from the real-data folder `data` when set
-    (families or splits it lacks give []; `strict` stops at a bad row), else generated (`n`, `seed`).
+    (families or splits it lacks give []; `strict` stops at a bad row; `image_root` is where a
+    Curr-ReFT release's images are), else generated (`n`, `seed`).
     """
-    if data:
-        from reftbench.refdata import load_records
-
-        return load_records(data, family, split, tiers, strict)
+    if data:  # real questions rarely say what goes inside <answer>: the prompt adds it
+        return [{**r, "ask_answer_form": True}
+                for r in real_records(data, family, split, tiers, strict, image_root)]
     return load_split(family, split, n=n, seed=seed, tiers=tiers)
+
+
+def real_records(data: str, family: str, split: str, tiers: tuple[str, ...], strict: bool,
+                 image_root: str = "") -> list[dict]:
+    """A real-data folder's records: the Curr-ReFT release layout (reftbench/release.py) or
+    the flat convention (reftbench/refdata.py)."""
+    from reftbench.refdata import data_folder, load_records
+    from reftbench.release import is_release, read_release
+
+    folder = data_folder(data)
+    if not is_release(folder) and is_release(folder / "grpo_data"):
+        raise UserError(f"{data} holds the Curr-ReFT release in grpo_data/: pass --data "
+                        f"{folder / 'grpo_data'}")
+    if is_release(folder):
+        return [dict(r) for r in read_release(data, strict, image_root)
+                if r["family"] == family and r["split"] == split and r["tier"] in tiers]
+    if image_root:
+        raise UserError(f"--image-root is for the Curr-ReFT release layout, and {data} is not "
+                        "one: name images relative to the folder (reftbench/refdata.py)")
+    return load_records(data, family, split, tiers, strict)
 
 
 def read_records(path: Path) -> list[dict]:

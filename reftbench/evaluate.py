@@ -57,6 +57,9 @@ class EvalConfig:
     data: str = ""
     # With `data`: stop at the first malformed row instead of skipping it with a warning.
     strict: bool = False
+    # With `data` in the Curr-ReFT release layout: the folder its images are found under
+    # (reftbench/release.py); "" = DATA/images, else DATA.
+    image_root: str = ""
     # Extra provenance (trainer, training seed, ...) stored in results.json.
     extra: dict = field(default_factory=dict)
 
@@ -76,11 +79,15 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.image_root and not self.data:
+            raise UserError("--image-root goes with --data (a Curr-ReFT release folder)")
         if self.data:
             from reftbench.refdata import data_folder
 
             folder = data_folder(self.data).resolve()
             self.data = str(folder)  # results.json records where the rows came from
+            if self.image_root:
+                self.image_root = str(Path(self.image_root).expanduser().resolve())
             if not self.label:  # its own leaderboard row, never averaged with generated data
                 model = Path(self.model).name if Path(self.model).exists() else self.model
                 self.label = f"{model}@{folder.name}"
@@ -94,7 +101,7 @@ def select_samples(cfg: EvalConfig) -> list[dict]:
     for family in cfg.families:
         for split in cfg.splits:
             records = task_records(family, split, cfg.tiers, data=cfg.data, strict=cfg.strict,
-                                   n=cfg.n_test, seed=cfg.seed)
+                                   n=cfg.n_test, seed=cfg.seed, image_root=cfg.image_root)
             for tier in cfg.tiers:
                 tiered = [r for r in records if r["tier"] == tier]
                 chosen.extend(tiered[:cfg.limit] if cfg.limit else tiered)

@@ -35,6 +35,9 @@ class RunFields:
     data: str = ""
     # With `data`: stop at the first malformed row instead of skipping it with a warning.
     data_strict: bool = False
+    # With `data` in the Curr-ReFT release layout (reftbench/release.py): the folder its images
+    # are under, found by their paths' trailing components; "" = DATA/images, else DATA.
+    data_image_root: str = ""
     # Evaluate the final model on every family's id and ood test split (open tier).
     evaluate: bool = True
     # Limit the final evaluation to N samples per family x split (None = all).

@@ -19,7 +19,7 @@ def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | N
     out = []
     for family in cfg.families:
         rows = task_records(family, "train", tiers, data=cfg.data, strict=cfg.data_strict,
-                            n=cfg.n_train, seed=cfg.data_seed)
+                            n=cfg.n_train, seed=cfg.data_seed, image_root=cfg.data_image_root)
         if not rows and not cfg.data:  # a real-data folder need not hold every family and tier
             raise UserError(f"the {family} train split has no samples at tier(s) {', '.join(tiers)}")
         if shuffle_seed is not None:
@@ -36,7 +36,8 @@ def test_samples(cfg) -> list[dict]:
     """Every test-split sample of the configured families, all tiers."""
     return [r for family in cfg.families for split in TEST_SPLITS
             for r in task_records(family, split, data=cfg.data, strict=cfg.data_strict,
-                                  n=cfg.n_test, seed=cfg.data_seed)]
+                                  n=cfg.n_test, seed=cfg.data_seed,
+                                  image_root=cfg.data_image_root)]
 
 
 def replay_samples(cfg, n: int) -> list[dict]:
