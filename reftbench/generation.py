@@ -20,20 +20,50 @@ from reftbench.prompts import build_messages
 
 @dataclass
 class Sampling:
-    """Decoding settings for one generation call."""
+    """Decoding settings for one generation call.
+
+    Every field is passed to the engine explicitly (see `generate_kwargs`): a checkpoint's
+    generation_config.json (Qwen2.5-VL-3B-Instruct ships top_k=1, top_p=0.001 and
+    repetition_penalty=1.05) must not make K samples identical or change greedy scores.
+    """
 
     # Longest completion, in new tokens.
     max_new_tokens: int = 64
     # 0 means greedy decoding; > 0 samples at this temperature.
     temperature: float = 0.0
-    # Nucleus sampling mass (used only when temperature > 0).
+    # Nucleus sampling mass (used only when temperature > 0); 1.0 = off.
     top_p: float = 1.0
+    # Keep only the k most likely tokens (used only when temperature > 0); 0 = off.
+    top_k: int = 0
+    # Drop tokens below min_p x the top token's probability (temperature > 0); 0.0 = off.
+    min_p: float = 0.0
+    # Penalty on tokens already in the prompt or completion; 1.0 = off (greedy too).
+    repetition_penalty: float = 1.0
     # Completions per prompt.
     n: int = 1
 
     def __post_init__(self):
-        if self.n < 1 or self.max_new_tokens < 1 or self.temperature < 0:
+        if (self.n < 1 or self.max_new_tokens < 1 or self.temperature < 0 or self.top_k < 0
+                or not 0 < self.top_p <= 1 or not 0 <= self.min_p <= 1
+                or self.repetition_penalty <= 0):
             raise ValueError(f"invalid sampling settings {self}")
+
+
+def generate_kwargs(sampling: Sampling) -> dict:
+    """`model.generate` settings for `sampling`, every decoding field explicit.
+
+    Whatever `generate` is not told comes from the checkpoint's generation_config, so the
+    neutral values are spelled out too: one beam, no repetition penalty, no n-gram ban, and
+    (greedy) no sampling warpers at all.
+    """
+    common = dict(max_new_tokens=sampling.max_new_tokens, num_beams=1,
+                  repetition_penalty=sampling.repetition_penalty, no_repeat_ngram_size=0)
+    if sampling.temperature == 0:
+        return dict(common, do_sample=False, temperature=None, top_p=None, top_k=None,
+                    min_p=None, typical_p=None)
+    return dict(common, do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p,
+                top_k=sampling.top_k, min_p=sampling.min_p or None, typical_p=1.0,
+                epsilon_cutoff=0.0, eta_cutoff=0.0)
 
 
 class Backend(Protocol):
@@ -70,19 +100,11 @@ class TransformersBackend:
 
     def _generate_batch(self, samples: list[dict], sampling: Sampling) -> list[list[str]]:
         inputs = self.encode(samples)
-        do_sample = sampling.temperature > 0
         # Greedy decoding gives one answer per prompt (and transformers refuses n > 1 for it).
-        n = sampling.n if do_sample else 1
+        n = sampling.n if sampling.temperature > 0 else 1
         pad = self.tokenizer.pad_token_id
-        kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=do_sample,
-                      num_return_sequences=n,
-                      pad_token_id=self.tokenizer.eos_token_id if pad is None else pad)
-        if do_sample:
-            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
-        else:
-            # Explicit greedy settings so a checkpoint's generation_config cannot turn sampling on.
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        ids = self.model.generate(**inputs, **kwargs)
+        ids = self.model.generate(**inputs, **generate_kwargs(sampling), num_return_sequences=n,
+                                  pad_token_id=self.tokenizer.eos_token_id if pad is None else pad)
         new = ids[:, inputs["input_ids"].shape[1]:]
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         # generate() repeats each prompt n times in a row: prompt i owns rows i*n .. i*n+n-1.

@@ -73,10 +73,14 @@ class VLLMBackend:
 
 
 def sampling_params(sampling: Sampling):
-    """vLLM SamplingParams equal to a reftbench Sampling (temperature 0 = greedy, n = 1)."""
+    """vLLM SamplingParams equal to a reftbench Sampling (temperature 0 = greedy, n = 1), every
+    decoding field explicit so the checkpoint's generation_config cannot change it."""
     from vllm import SamplingParams
 
     greedy = sampling.temperature == 0
     return SamplingParams(n=1 if greedy else sampling.n, temperature=sampling.temperature,
                           top_p=1.0 if greedy else sampling.top_p,
+                          top_k=0 if greedy else sampling.top_k,
+                          min_p=0.0 if greedy else sampling.min_p,
+                          repetition_penalty=sampling.repetition_penalty,
                           max_tokens=sampling.max_new_tokens, skip_special_tokens=True)

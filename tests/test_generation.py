@@ -5,12 +5,14 @@ decodings agree. The `lively` model re-draws the micro weights with a large scal
 output depends on every input token: a padding or M-RoPE position bug then changes the text.
 """
 
+import json
+
 import pytest
 import torch
 from conftest import N_TEST
 
 from reftbench.data import load_split
-from reftbench.generation import Sampling, TransformersBackend
+from reftbench.generation import Sampling, TransformersBackend, generate_kwargs
 from reftbench.model.load import load_model
 
 MAX_NEW = 10
@@ -81,6 +83,38 @@ def test_fixed_seed_gives_the_same_samples(lively, samples):
 
 
 def test_invalid_sampling_is_refused():
-    for bad in (dict(n=0), dict(max_new_tokens=0), dict(temperature=-1.0)):
+    for bad in (dict(n=0), dict(max_new_tokens=0), dict(temperature=-1.0), dict(top_k=-1),
+                dict(top_p=0.0), dict(min_p=1.5), dict(repetition_penalty=0.0)):
         with pytest.raises(ValueError):
             Sampling(**bad)
+
+
+def test_a_checkpoints_generation_config_changes_nothing(lively, samples, tmp_path):
+    """Qwen2.5-VL-3B-Instruct ships top_k=1, top_p=0.001, repetition_penalty=1.05: with them
+    the K samples of a prompt would be one answer K times, and greedy scores would change."""
+    model, processor = lively
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "generation_config.json").read_text())
+    config.update(do_sample=True, top_k=1, top_p=0.001, temperature=0.01, min_p=0.5,
+                  repetition_penalty=1.8, no_repeat_ngram_size=2, num_beams=2)
+    (tmp_path / "generation_config.json").write_text(json.dumps(config))
+    odd, odd_processor = load_model(str(tmp_path))
+    assert odd.generation_config.top_k == 1 and odd.generation_config.repetition_penalty == 1.8
+    odd_backend = TransformersBackend(odd, odd_processor, batch_size=4)
+    greedy = Sampling(max_new_tokens=MAX_NEW)
+    assert odd_backend.generate(samples, greedy) == backend(lively, 4).generate(samples, greedy)
+    torch.manual_seed(0)
+    hot = odd_backend.generate(samples[:4], Sampling(max_new_tokens=MAX_NEW, temperature=1.0, n=4))
+    assert any(len(set(c)) > 1 for c in hot), "top_k=1 from the checkpoint made samples identical"
+
+
+def test_every_decoding_field_is_explicit():
+    greedy = generate_kwargs(Sampling())
+    assert greedy["do_sample"] is False and greedy["num_beams"] == 1
+    assert greedy["repetition_penalty"] == 1.0 and greedy["no_repeat_ngram_size"] == 0
+    hot = generate_kwargs(Sampling(temperature=0.7, top_p=0.9, top_k=20, min_p=0.05,
+                                   repetition_penalty=1.1))
+    assert {k: hot[k] for k in ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")} \
+        == {"temperature": 0.7, "top_p": 0.9, "top_k": 20, "min_p": 0.05, "repetition_penalty": 1.1}
+    assert generate_kwargs(Sampling(temperature=1.0))["top_k"] == 0

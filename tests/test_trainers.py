@@ -48,6 +48,13 @@ def test_grpo_settings_reach_trl(tmp_path):
     assert args.per_device_train_batch_size == cfg.prompts_per_step * 2
     assert args.max_steps == 7
     assert args.seed == cfg.seed
+    # Explicit, so a checkpoint's generation_config (top_k=1, ...) cannot narrow the rollouts.
+    assert (args.top_p, args.top_k, args.min_p, args.repetition_penalty) == (1.0, 0, 0.0, 1.0)
+    tuned = resolve(plugin.config_cls, plugin.presets, "tiny",
+                    overrides=["--top_p", "0.9", "--top_k", "20", "--min_p", "0.05",
+                               "--repetition_penalty", "1.1"])
+    args = grpo_args(tuned, tmp_path, steps=1, num_generations=2)
+    assert (args.top_p, args.top_k, args.min_p, args.repetition_penalty) == (0.9, 20, 0.05, 1.1)
 
 
 def test_sft_settings_reach_trl(tmp_path):

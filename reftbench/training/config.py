@@ -74,6 +74,17 @@ class GRPOFields:
     beta: float = 0.0
     # Sampling temperature for rollouts.
     temperature: float = 1.0
+    # The four rollout filters below reach TRL explicitly, so the checkpoint's generation_config
+    # (Qwen2.5-VL-3B-Instruct ships top_k=1, top_p=0.001, repetition_penalty=1.05) cannot make
+    # a group's completions identical.
+    # Nucleus sampling mass of rollouts (1.0 = off).
+    top_p: float = 1.0
+    # Sample rollouts from the k most likely tokens only (0 = off).
+    top_k: int = 0
+    # Drop rollout tokens below min_p x the top token's probability (0.0 = off).
+    min_p: float = 0.0
+    # Penalty on tokens already generated or in the prompt (1.0 = off).
+    repetition_penalty: float = 1.0
     # Longest completion, in tokens.
     max_completion_length: int = 48
     # TRL loss type ("grpo", "dapo", "dr_grpo", "bnpo").
