@@ -81,6 +81,10 @@ def eval_cmd(
     strict: bool = typer.Option(False, help="With --data: stop at the first malformed row."),
     image_root: Path = typer.Option(None, "--image-root", help="With --data in the Curr-ReFT "
                                     "release layout: the folder its images are under."),
+    max_pixels: int = typer.Option(None, "--max-pixels", help="Resize larger images to this "
+                                   "many pixels (Qwen2-VL family; default: the checkpoint's)."),
+    min_pixels: int = typer.Option(None, "--min-pixels", help="Resize smaller images up to "
+                                   "this many pixels (default: the checkpoint's)."),
     lmms_tasks: str = typer.Option("", "--lmms-tasks", help="Comma-separated lmms-eval tasks "
                                    "(ai2d, mathvista_testmini, ...); scores go to the same results."),
 ):
@@ -91,7 +95,8 @@ def eval_cmd(
     cfg = EvalConfig(model=model, label=label, families=csv(tasks, "task family", FAMILIES),
                      splits=csv(splits, "split", TEST_SPLITS), tiers=csv(tiers, "tier", TIERS),
                      limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed,
-                     data=str(data or ""), strict=strict, image_root=str(image_root or ""))
+                     data=str(data or ""), strict=strict, image_root=str(image_root or ""),
+                     max_pixels=max_pixels, min_pixels=min_pixels)
     if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
         select_samples(cfg)
     lmms = [t.strip() for t in lmms_tasks.split(",") if t.strip()]

@@ -49,6 +49,10 @@ class EvalConfig:
     run_id: str = ""
     # Torch device.
     device: str = "cpu"
+    # Largest / smallest image in pixels after the processor's resize (Qwen2-VL family);
+    # None = the checkpoint's own (a reftbench-trained one saved its training setting).
+    max_pixels: int | None = None
+    min_pixels: int | None = None
     # Also score this many held-out general-mixture samples (open tier; the base model's own
     # skills, to show what training costs them); 0 = none.
     general: int = 0
@@ -200,7 +204,9 @@ def make_backend(cfg: EvalConfig):
     """Load the model and wrap it in the transformers backend."""
     from reftbench.generation import TransformersBackend
     from reftbench.model.load import load_model
+    from reftbench.model.processor import set_image_pixels
 
     model, processor = load_model(cfg.model, device=cfg.device)
+    set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)
     model.eval()
     return TransformersBackend(model, processor, batch_size=cfg.batch_size)

@@ -32,6 +32,7 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
 
         from reftbench.generation import TransformersBackend
         from reftbench.model.load import load_model
+        from reftbench.model.processor import set_image_pixels
         from reftbench.training.datasets import sft_dataset, target_completion
         from reftbench.training.rejection import sample_and_filter
         from reftbench.training.sft_stage import run_sft
@@ -41,6 +42,7 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
         prompts = train_samples(cfg, tiers=tuple(cfg.stages), limit_per_family=cfg.rs_prompts,
                                 shuffle_seed=cfg.seed)
         policy, processor = load_model(model, dtype=cfg.dtype)
+        set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)
         backend = TransformersBackend(policy.eval(), processor, batch_size=cfg.eval_batch_size)
         kept = sample_and_filter(backend, prompts, cfg.rs_samples, cfg.rs_temperature,
                                  cfg.rs_threshold, stage_dir / "samples.jsonl",

@@ -47,6 +47,8 @@ QWEN_3B = {
     "rs_sft_steps": 200,
     "rs_prompts": 500,
     "dtype": "bfloat16",
+    # The reference resized images to about 400k pixels: 512 patches of 28 x 28.
+    "max_pixels": 512 * 28 * 28,
     "gradient_checkpointing": True,
     "eval_batch_size": 16,
     "save_steps": 50,

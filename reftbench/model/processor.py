@@ -12,8 +12,11 @@ loads our checkpoints with plain `AutoProcessor`.
 """
 
 from transformers import Qwen2_5_VLProcessor
+from transformers.image_utils import SizeDict
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
+
+from reftbench.errors import UserError
 
 # Every square preset image is resized to 112x112: 8x8 patches of 14 px, merged 2x2 into 16
 # tokens. Not min = max = 112*112: Qwen's smart_resize then rounds 4.0 down to 3.99 for some sizes
@@ -54,3 +57,32 @@ def build_processor(tokenizer) -> ImageOnlyQwenProcessor:
     return ImageOnlyQwenProcessor(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template
     )
+
+
+def set_image_pixels(processor, min_pixels: int | None = None, max_pixels: int | None = None):
+    """Resize every image the processor reads to between `min_pixels` and `max_pixels` pixels
+    (aspect ratio kept); None keeps the processor's own bound. Returns the processor.
+
+    Qwen2-VL-family processors allow up to 12.8M pixels by default (thousands of image tokens
+    for a large photo); the reference Curr-ReFT runs capped images near 400k. The bounds live in
+    the image processor's `size` ({"shortest_edge": min, "longest_edge": max} in pixels), so
+    `save_pretrained` writes them into every checkpoint and a reload keeps them.
+    """
+    if min_pixels is None and max_pixels is None:
+        return processor
+    image_processor = getattr(processor, "image_processor", None)
+    if "Qwen2VLImageProcessor" not in type(image_processor).__name__:
+        raise UserError(f"min_pixels/max_pixels apply to Qwen2-VL-family image processors, not "
+                        f"{type(image_processor).__name__}; leave them unset for this model")
+    low, high = min_pixels, max_pixels
+    if not 0 < (low or 1) <= (high or low or 1):
+        raise UserError(f"need 0 < min_pixels <= max_pixels, got {low} and {high}")
+    # A bound left unset keeps the processor's own, moved only as far as the other requires.
+    if low is None:
+        low = min(image_processor.size["shortest_edge"], high)
+    if high is None:
+        high = max(image_processor.size["longest_edge"], low)
+    if not 0 < low <= high:
+        raise UserError(f"need 0 < min_pixels <= max_pixels, got {low} and {high}")
+    image_processor.size = SizeDict(shortest_edge=low, longest_edge=high)
+    return processor

@@ -48,6 +48,12 @@ class RunFields:
     eval_batch_size: int = 64
     # Torch dtype for training: "float32", "bfloat16" or "float16".
     dtype: str = "float32"
+    # Largest image, in pixels, after the processor's resize (Qwen2-VL family), for training,
+    # sampling and the final evaluation, and saved with each checkpoint; None = the start
+    # model's own (Qwen2.5-VL: about 12.8M, thousands of tokens per photo).
+    max_pixels: int | None = None
+    # Smallest image, in pixels, after that resize; None = the start model's own.
+    min_pixels: int | None = None
     # Stop a stage after this many minutes (0 = no limit); the stage still saves its model.
     max_minutes: float = 0.0
     # Learning-rate schedule of every optimiser in the run ("constant", "cosine", "linear").

@@ -97,9 +97,11 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     `args` must be built before this call: under DeepSpeed ZeRO-3 they switch on partitioned
     loading of the model."""
     from reftbench.model.load import load_model
+    from reftbench.model.processor import set_image_pixels
     from reftbench.training.lora import lora_config
 
     model, processor = load_model(model_path, dtype=cfg.dtype)
+    set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
     trainer = trainer_cls(model=model, args=args, processing_class=processor,
                           callbacks=callbacks(cfg, out_dir, stage, steps, progress),
