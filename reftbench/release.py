@@ -118,7 +118,7 @@ def read_release(data, strict: bool = False, image_root=None) -> list[dict]:
         images, problems, records = ImageRoot(root), [], []
         for path, split, tier, family in files:
             stem = "-".join(path.relative_to(folder).with_suffix("").parts)
-            for where, number, row in _rows(path, problems, strict):
+            for where, number, row in data_rows(path, problems, strict):
                 try:
                     records.append(release_record(row, split, tier, family, images,
                                                   f"{stem}-{number}"))
@@ -272,7 +272,7 @@ def _warn_unread(folder: Path, strict: bool) -> None:
             log.warning(message)
 
 
-def _rows(path: Path, problems: list[str], strict: bool):
+def data_rows(path: Path, problems: list[str], strict: bool):
     """(where, number, row dict) for each row of a JSONL file or a JSON array file."""
     if path.suffix == ".json":
         try:

@@ -145,6 +145,11 @@ class RejectionFields:
     rs_prompts: int | None = 200
     # Replay examples (general-ability data with gold answers) per kept answer.
     replay_ratio: float = 0.5
+    # Your own replay data: a JSONL (or JSON array) of image/question/answer or chat `messages`
+    # rows (reftbench/training/replay.py); "" = the embedded base model's generated mixture.
+    replay_data: str = ""
+    # Folder the replay rows' images are found under; "" = the replay file's folder.
+    replay_image_root: str = ""
     # Optimiser steps of the rejection-sampling SFT.
     rs_sft_steps: int = 40
     # Learning rate of the rejection-sampling SFT (low: keep the RL gains).

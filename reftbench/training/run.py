@@ -75,11 +75,16 @@ def check_same_start(run_dir: Path, model: str) -> None:
 
 
 def check_data(cfg) -> None:
-    """Every training sample must be absent from every test split (image bytes + question)."""
+    """Every training sample must be absent from every test split (image bytes + question),
+    and a replay file, if any, must be readable."""
     from reftbench.training.overlap import check_no_overlap
     from reftbench.training.splits import test_samples, train_samples
 
     check_no_overlap(train_samples(cfg), test_samples(cfg))
+    if getattr(cfg, "replay_data", ""):  # curr-reft: a bad file stops the run now, not after RL
+        from reftbench.training.replay import load_replay
+
+        load_replay(cfg.replay_data, cfg.replay_image_root, cfg.data_strict)
 
 
 def train(name: str, preset: str = "tiny", config_path: Path | None = None,

@@ -41,10 +41,16 @@ def test_samples(cfg) -> list[dict]:
 
 
 def replay_samples(cfg, n: int) -> list[dict]:
-    """`n` examples of the base model's general mixture (its own train split), for replay."""
+    """`n` replay examples: rows of the config's `replay_data` file when set (reftbench/
+    training/replay.py), else of the base model's general mixture (its own train split)."""
     if n <= 0:
         return []
-    rows = load_split("general", "train", seed=cfg.data_seed)
+    if cfg.replay_data:
+        from reftbench.training.replay import load_replay
+
+        rows = load_replay(cfg.replay_data, cfg.replay_image_root, cfg.data_strict)
+    else:
+        rows = load_split("general", "train", seed=cfg.data_seed)
     rows = rows[:]
     random.Random(cfg.seed).shuffle(rows)
     return rows[:n]
