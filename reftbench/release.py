@@ -20,8 +20,9 @@ follows reftbench/refdata.py's flat convention. The release looks like this:
   says so; `images/` is never searched).
 - **Tier**, per file: the first stage word (judge, choice, open) in its folder names, outer
   first, then in its file name (`train/judge/...`, `choice_detection_coco_train.jsonl`). A
-  file with none (the `test/` sets) infers the tier from each answer (refdata.infer_tier).
-  A judge answer may be yes/no, true/false or correct/incorrect.
+  file with none (the `test/` sets) infers the tier from each answer (refdata.infer_tier; a
+  correct/incorrect answer is judge too). A judge answer may be yes/no, true/false or
+  correct/incorrect.
 - **Family**: the row's `task` (detection, classify, math); a row without one takes the first
   family word in its file name, then its folders, innermost first (FAMILY_WORDS: `refgta` is
   detection, `pascal` classification, `superclevr` math, ...).
@@ -310,10 +311,13 @@ def _jsonl_lines(path: Path):
 
 def _tiered(family: str, tier: str | None, question: str, answer: str) -> dict:
     """{"tier", "question", "answer", "metric"} (+ "options"): the file's tier, else inferred."""
+    word = JUDGE_WORDS.get(answer.lower().removesuffix("."))
     if tier is None:
-        return infer_tier(family, question, answer)
+        if word is not None:  # infer_tier knows yes/no and true/false; judge files also use these
+            tier = "judge"
+        else:
+            return infer_tier(family, question, answer)
     if tier == "judge":
-        word = JUDGE_WORDS.get(answer.lower().removesuffix("."))
         if word is None:
             raise BadRow(f"judge answer {answer!r} is not yes/no, true/false or correct/incorrect")
         return {"tier": "judge", "question": question, "answer": word, "metric": "yes_no"}

@@ -235,6 +235,21 @@ def test_training_reads_the_release(replica):
     check_data(cfg)
 
 
+def test_tiers_without_a_stage_folder_come_from_the_answer(replica):
+    from reftbench.release import release_record
+
+    images = ImageRoot((replica / "images").resolve())
+    judge = release_record(row("Is it a cat?", "<answer>Incorrect.</answer>", "math/geo_1.png",
+                               "classify"), "ood", None, None, images, "x-1")
+    assert (judge["tier"], judge["answer"], judge["metric"]) == ("judge", "no", "yes_no")
+    choice = release_record(row("Which?\nA. 3\nB. 4", "<answer>B</answer>", "math/geo_1.png"),
+                            "ood", None, "math", images, "x-2")
+    assert (choice["tier"], choice["options"]) == ("choice", ["3", "4"])
+    opened = release_record(row("Which point?\nA. 3\nB. 4", "<answer>B</answer>",
+                                "math/geo_1.png"), "id", "open", "math", images, "x-3")
+    assert (opened["tier"], opened["metric"]) == ("open", "math_equiv")
+
+
 def test_image_root_never_leaves_its_folder(tmp_path):
     root = tmp_path / "images"
     (root / "a" / "b").mkdir(parents=True)

@@ -1,7 +1,9 @@
 """The training and test samples a run uses, shared by every trainer (same data, same seed).
 
 They come from the generated splits, or from a real-data folder when the config's `data` is set
-(reftbench/refdata.py): its train rows for training, its id/ood rows as the test splits.
+(the Curr-ReFT release, reftbench/release.py, or reftbench/refdata.py's flat convention): its
+train rows for training, its id/ood rows as the test splits. Replay rows for Curr-ReFT's SFT
+stage come from the general mixture or the config's `replay_data` file.
 """
 
 from __future__ import annotations
