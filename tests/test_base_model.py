@@ -78,17 +78,42 @@ def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
         kinds[scene["kind"]] += 1
         if scene["kind"] != "read":
             corners = {image.getpixel((x, y)) for x in (0, 111) for y in (0, 111)}
-            looks["flat" if len(corners) == 1 else "varied"] += 1
-            # The records say what the image shows (the warm-up selects scenes by it).
-            assert scene["extras"] == {"n_objects": len(scene["objects"]),
-                                       "look": "flat" if len(corners) == 1 else "varied"}
+            look = scene["extras"]["look"]
+            looks[look] += 1
+            # The records say what the image shows (the warm-up selects flat scenes by it).
+            assert (look == "flat") == (len(corners) == 1)
+            assert scene["extras"]["n_objects"] == len(scene["objects"])
+            assert [o[0] for o in scene["extras"]["objects"]] == [
+                o["shape"] for o in scene["objects"]]
         if scene["kind"] == "locate":
             sizes[len(scene["objects"])] += 1
             assert scene["metric"] == "box_iou" and scene["answer"].startswith("[")
     assert kinds["locate"] == 60 and set(kinds) == {"locate", "describe", "count", "read"}
     assert set(sizes) == {1, 2}
-    # About half the object scenes have a gradient, grainy background, the rest a flat one.
-    assert 0.3 < looks["varied"] / (looks["varied"] + looks["flat"]) < 0.7, looks
+    # The own object scenes come in three looks, about a third each.
+    assert set(looks) == {"flat", "varied", "ood"}
+    assert all(0.2 < n / sum(looks.values()) < 0.45 for n in looks.values()), looks
+
+
+def test_borrowed_questions_come_in_both_looks_and_never_use_test_digits():
+    from tasks.math import ood
+
+    looks, digits = Counter(), set()
+    for index in range(1, 400, 2):  # odd indices: benchmark-form questions
+        _, scene = general.make_scene("train", index, scene_rng(0, "general", "train", index))
+        looks[(scene["borrowed"], scene["extras"]["look"])] += 1
+        if scene.get("kind") in ("digit_sum", "digit_difference"):
+            digits.add(scene["question"])
+    assert {look for _, look in looks} == {"id", "ood"}
+    assert all(looks[(f, "ood")] > 10 for f in ("detection", "classification", "math")), looks
+    # The two halves of the bundled digits never meet: the general half is the odd indices.
+    images, labels = ood._digits()
+    import random
+
+    rng = random.Random(0)
+    picks = [ood.digit_sprite(rng, ood.GENERAL_DIGITS)[0] for _ in range(200)]
+    assert all(any((p == images[i]).all() for i in range(1, len(images), 2)) for p in picks[:5])
+    assert digits
 
 
 def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeypatch):
@@ -110,7 +135,7 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
                                       "--sft_batch_size", "4", "--n_general", "12",
                                       "--box_repeat", "2", "--locate_steps", "2",
                                       "--locate_objects", "1", "--locate_scenes", "40",
-                                      "--logging_steps", "1", "--output", str(out)])
+                                      "--logging_steps", "1", "--n_test", "10", "--output", str(out)])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "reftbench_run.json").read_text())
     assert run["config"]["box_repeat"] == 2 and run["config"]["n_general"] == 12
@@ -121,6 +146,28 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
     # The work folder is gone once the model is installed.
     assert not list((tmp_path / "home" / "models").glob("base.work-*"))
+
+
+def test_a_build_can_stop_after_the_vision_phase_and_go_on_later(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    common = ["base", "--model", "micro", "--sft_steps", "1", "--sft_batch_size", "2",
+              "--n_general", "12", "--vision_steps", "2", "--vision_batch_size", "4",
+              "--n_test", "10", "--output", str(tmp_path / "base")]
+    result = CliRunner().invoke(app, common + ["--stop_after", "vision"])
+    assert result.exit_code == 0, result.output
+    vision = tmp_path / "home" / "models" / "base.work-micro" / "vision"
+    assert (vision / "model" / "config.json").exists() and not (tmp_path / "base").exists()
+    first = (vision / "model" / "model.safetensors").read_bytes()
+    logged = [json.loads(line) for line in (vision / "metrics.jsonl").read_text().splitlines()]
+    assert logged[-1]["step"] == 2 and "heldout_cls" in logged[-1]
+    result = CliRunner().invoke(app, common)  # goes on from the finished vision phase
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "base" / "vision_metrics.jsonl").read_text().splitlines() == [
+        json.dumps(row) for row in logged]
+    assert json.loads((tmp_path / "base" / "vision_provenance.json").read_text())["git_commit"]
+    assert first  # the vision model was reused, not retrained: its log is unchanged
+    bad = CliRunner().invoke(app, common + ["--stop_after", "mixture"])
+    assert bad.exit_code != 0
 
 
 def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, monkeypatch):
@@ -139,7 +186,8 @@ def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, mon
                                       "--sft_batch_size", "2", "--n_general", "12",
                                       "--locate_steps", "1", "--locate_objects", "1",
                                       "--locate_scenes", "40", "--lr_scheduler", "constant",
-                                      "--sft_lr", "5e-5", "--output", str(tmp_path / "base")])
+                                      "--sft_lr", "5e-5", "--n_test", "10",
+                                      "--output", str(tmp_path / "base")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "base" / "locate_metrics.jsonl").exists()
 
@@ -153,3 +201,20 @@ def test_the_shipped_base_was_built_with_the_tiny_preset_as_it_stands():
     differs = {k: (built["config"].get(k), v) for k, v in BASE_PRESETS["tiny"].items()
                if built["config"].get(k) != v}
     assert not differs, f"shipped base vs BASE_PRESETS['tiny'] (built, preset): {differs}"
+
+
+def test_no_general_image_equals_a_test_image():
+    from reftbench.data import load_split
+    from reftbench.samples import FAMILIES, TEST_SPLITS
+    from reftbench.training.overlap import check_images_apart
+
+    general = load_split("general", "train", n=60, tiers=("open",))
+    tests = [s for f in FAMILIES for split in TEST_SPLITS
+             for s in load_split(f, split, n=20, tiers=("open",))]
+    check_images_apart(general, tests)  # passes: the streams never share a scene
+    import pytest
+
+    from reftbench.errors import UserError
+
+    with pytest.raises(UserError, match="equal a test image"):
+        check_images_apart(general + [tests[3]], tests)

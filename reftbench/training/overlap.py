@@ -1,7 +1,10 @@
 """Refuse to train on test data: compare every training sample with every test sample.
 
 The reference Curr-ReFT config trained on its in-domain math test file. Here a training
-sample overlaps a test sample when both the image bytes (sha256) and the question match.
+sample overlaps a test sample when both the image bytes (sha256) and the question match. The
+embedded base model's general mixture is held to a stricter rule (`check_images_apart`): none
+of its images may equal any test image at all, whatever the question, since the general
+mixture asks questions in the benchmark families' own forms.
 """
 
 from __future__ import annotations
@@ -37,3 +40,14 @@ def check_no_overlap(train: list[dict], test: list[dict]) -> None:
         first_train, first_test = pairs[0]
         raise UserError(f"{len(pairs)} training sample(s) also appear in a test split "
                         f"(e.g. {first_train} = {first_test}); refusing to train on test data")
+
+
+def check_images_apart(general: list[dict], test: list[dict]) -> None:
+    """Raise a UserError if any image of `general` has the same bytes as a test image."""
+    test_images = {image_digest(s["image_path"]): s["id"] for s in test}
+    shared = [(s["id"], test_images[d]) for s in general
+              if (d := image_digest(s["image_path"])) in test_images]
+    if shared:
+        raise UserError(f"{len(shared)} general-mixture image(s) equal a test image "
+                        f"(e.g. {shared[0][0]} = {shared[0][1]}); refusing to build the base "
+                        "model on test data")

@@ -28,8 +28,8 @@ def _render(rng: random.Random, objects: list[dict], domain: str) -> Image.Image
         img = style.plain_background(rng)
         draw = ImageDraw.Draw(img)
         for obj in objects:
-            ink = style.colour(rng, "id", rng.choice(style.COLOURS))
-            draw_shape(draw, obj["shape"], obj["box"], fill=ink)
+            obj["colour"] = rng.choice(style.COLOURS)
+            draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, "id", obj["colour"]))
         return img
     img = style.textured_background(rng)
     draw = ImageDraw.Draw(img)
@@ -56,7 +56,11 @@ def make_scene(split: str, index: int, rng: random.Random) -> tuple[Image.Image,
                 "separated by commas.")
     scene = {"index": index, "domain": domain, "objects": objects, "labels": labels,
              "question": question, "answer": ", ".join(labels), "extras": {"labels": labels}}
-    return _render(rng, objects, domain), scene
+    image = _render(rng, objects, domain)
+    # What is drawn, as (name, colour, box): the general mixture's vision targets (out of
+    # domain the inks have no colour name).
+    scene["drawn"] = [(o["shape"], o.get("colour"), o["box"]) for o in objects]
+    return image, scene
 
 
 def wrong_label_set(rng: random.Random, labels: list[str]) -> list[str]:

@@ -76,7 +76,9 @@ def make_scene(split: str, index: int, rng: random.Random) -> tuple[Image.Image,
                 f"of this {style.IMAGE_SIZE}x{style.IMAGE_SIZE} image.")
     scene = {"index": index, "domain": domain, "objects": objects, "target": target,
              "form": form, "expression": expression, "box": box, "question": question,
-             "answer": format_box(box), "extras": {"box": box}}
+             "answer": format_box(box), "extras": {"box": box},
+             # What is drawn, as (name, colour, box): the general mixture's vision targets.
+             "drawn": [(o["shape"], o["colour"], o["box"]) for o in objects]}
     return _render(rng, objects, domain), scene
 
 

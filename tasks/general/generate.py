@@ -9,12 +9,23 @@ questions, at all three tiers and in the answer format:
 - describe: list every object as "colour shape"        (label_set_iou)
 - count:    how many objects there are                  (math_equiv)
 - read:     the number written in the image             (math_equiv)
-- half the own object scenes have a varied look (a gradient background, light grain, duller
-  shades), so the base is not a flat-background specialist;
+- the own object scenes come in three looks, a third each: flat, varied (a gradient
+  background, light grain, duller shades) and out-of-domain-like (textured, striped
+  backgrounds, clutter marks, grain, objects filled in the duller shades or drawn as outlines);
 - and, for half of the scenes, questions in the form of the three benchmark families (drawn by
-  their own generators in the in-domain style, from this family's own seed stream, so never a
-  benchmark scene): an instruct model has seen such questions before it is post-trained, and
-  without them a tiny base answers every unfamiliar wording with a constant.
+  their own generators from this family's own seed stream, so never a benchmark scene), half of
+  them in the in-domain look and half in the out-of-domain one (textured detection and
+  classification scenes, handwritten-digit sums and cluttered 3D counting).
+
+This is the embedded model's stand-in for pretraining: a real instruct VLM has seen images like
+both the in-domain and the out-of-domain test sets before it is post-trained, and the
+post-training data (the benchmark train splits) is in-domain only, as in the paper. The
+handwritten digits come from the half of scikit-learn's bundled digits that the test split
+never uses (tasks/math/ood.py).
+
+Every record carries the scene's drawn objects (`objects`: [name, colour or null, x1, y1, x2,
+y2]) and, for number images, the number: the dense targets the base model's vision tower is
+pretrained on (reftbench/vision_pretrain.py).
 
 Boxes get half of the mixture's own scenes (a quarter of all), in small scenes, because they are what a tiny model learns
 slowest: trained on boxes alone it answers a constant box for about 300 steps of 32 and only
@@ -27,17 +38,22 @@ held-out general-ability check.
 
 import random
 
-from PIL import ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from tasks import family_module, style, tiers
 from tasks.detection.generate import wrong_boxes
 from tasks.draw import draw_shape, format_box, place_boxes
+from tasks.math import ood
 
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
 # Cycled through by scene index: locate is every other general scene.
 KINDS = ("locate", "describe", "locate", "count", "locate", "read")
 # Benchmark-form questions: the family generators, always in the in-domain style.
 BORROWED = ("detection", "classification", "math")
+# Looks of the own object scenes (a third each) and the share of borrowed scenes in the
+# out-of-domain look.
+LOOKS = ("flat", "varied", "ood")
+BORROWED_OOD_SHARE = 0.5
 _FONT_SIZES = (28, 34, 40)
 
 
@@ -51,41 +67,91 @@ def _objects(rng: random.Random, most: int = 5) -> list[dict]:
             return [{"colour": c, "shape": s, "box": b} for (c, s), b in zip(pairs, boxes)]
 
 
-def _number_image(rng: random.Random, value: int):
+def _printed_number(rng: random.Random, value: int):
     img = style.plain_background(rng)
     font = ImageFont.load_default(size=rng.choice(_FONT_SIZES))
     ink = style.colour(rng, "id", rng.choice(style.COLOURS))
     ImageDraw.Draw(img).text((rng.randint(8, 50), rng.randint(8, 50)), str(value), fill=ink,
                              font=font)
-    return img
+    return img, []
+
+
+def _handwritten_digit(rng: random.Random):
+    """One handwritten digit of the general half on grainy paper: image, value, drawn list."""
+    sprite, value = ood.digit_sprite(rng, ood.GENERAL_DIGITS)
+    img = ood.paper(rng)
+    side = rng.randint(36, 60)
+    mask = Image.fromarray(sprite).resize((side, side), Image.BILINEAR)
+    x, y = (rng.randint(4, style.IMAGE_SIZE - 4 - side) for _ in range(2))
+    img.paste(style.jitter(rng, (30, 35, 90), 25), (x, y, x + side, y + side), mask)
+    return img, value, [(f"digit{value}", None, [x, y, x + side, y + side])]
+
+
+def _targets(drawn, number=None) -> dict:
+    """The records' vision targets: drawn objects as [name, colour, x1, y1, x2, y2]."""
+    extras = {"objects": [[name, colour, *box] for name, colour, box in drawn]}
+    if number is not None:
+        extras["number"] = number
+    return extras
+
+
+def _borrowed(family: str, index: int, rng: random.Random):
+    """A scene of a benchmark family's generator, in its in-domain or out-of-domain look."""
+    look = "ood" if rng.random() < BORROWED_OOD_SHARE else "id"
+    split = "ood" if look == "ood" else "train"
+    module = family_module(family)
+    if family == "math":  # never a handwritten glyph of the test half
+        image, scene = module.make_scene(split, index, rng, digits=ood.GENERAL_DIGITS)
+    else:
+        image, scene = module.make_scene(split, index, rng)
+    extras = {**_targets(scene["drawn"]), "look": look}
+    return image, {**scene, "borrowed": family, "extras": extras}
+
+
+def _render_own(rng: random.Random, objects: list[dict], look: str):
+    """Draw own objects in one of the three looks (see LOOKS)."""
+    if look == "flat":
+        img = style.plain_background(rng)
+    elif look == "varied":
+        img = style.gradient_background(rng)
+    else:
+        img = style.textured_background(rng)
+        style.add_marks(ImageDraw.Draw(img), rng)
+    draw = ImageDraw.Draw(img)
+    for obj in objects:
+        shade = "ood" if look == "ood" or (look == "varied" and rng.random() < 0.5) else "id"
+        ink = style.colour(rng, shade, obj["colour"])
+        if look == "ood" and rng.random() < 0.5:
+            draw_shape(draw, obj["shape"], obj["box"], outline=ink, width=rng.randint(2, 3))
+        else:
+            draw_shape(draw, obj["shape"], obj["box"], fill=ink)
+    if look == "flat":
+        return img
+    return style.add_grain(img, rng, sigma=6.0 if look == "varied" else 12.0)
 
 
 def make_scene(split: str, index: int, rng: random.Random):
     """One general scene: its image and one general question about it."""
     if index % 2:
-        family = BORROWED[(index // 2) % len(BORROWED)]
-        image, scene = family_module(family).make_scene("train", index, rng)
-        return image, {**scene, "borrowed": family, "extras": {}}
+        return _borrowed(BORROWED[(index // 2) % len(BORROWED)], index, rng)
     kind = KINDS[(index // 2) % len(KINDS)]
     if kind == "read":
-        value = rng.randint(0, 99)
+        if rng.random() < 0.5:
+            value = rng.randint(0, 99)
+            img, drawn = _printed_number(rng, value)
+        else:
+            img, value, drawn = _handwritten_digit(rng)
         scene = {"kind": kind, "question": "What number is written in the image?",
-                 "answer": str(value), "value": value, "metric": "math_equiv"}
-        return _number_image(rng, value), scene
+                 "answer": str(value), "value": value, "metric": "math_equiv",
+                 "extras": _targets(drawn, value)}
+        return img, scene
     objects = _objects(rng, 2 if kind == "locate" else 5)
-    # Half the own object scenes vary the look (gradient background, light grain, duller
-    # shades); the rest are flat. Never the out-of-domain split's blotches, stripes or marks.
-    varied = rng.random() < 0.5
-    img = style.gradient_background(rng) if varied else style.plain_background(rng)
-    draw = ImageDraw.Draw(img)
-    for obj in objects:
-        domain = "ood" if varied and rng.random() < 0.5 else "id"
-        draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, domain, obj["colour"]))
-    if varied:
-        img = style.add_grain(img, rng, sigma=6.0)
+    look = rng.choice(LOOKS)
+    img = _render_own(rng, objects, look)
     scene = {"kind": kind, "objects": objects, **_question(kind, objects, rng),
              # Kept on the records: the base model's box warm-up picks its simple scenes by them.
-             "extras": {"n_objects": len(objects), "look": "varied" if varied else "flat"}}
+             "extras": {"n_objects": len(objects), "look": look,
+                        **_targets([(o["shape"], o["colour"], o["box"]) for o in objects])}}
     return img, scene
 
 

@@ -5,7 +5,8 @@ squares, pentagons, hexagons) on a plain background. Five question kinds, from e
 count all shapes, count one kind, "how many more A than B", the sides of the shape of one colour,
 and the total number of corners. Out of domain (ood): a different kind of visual maths, see
 `tasks/math/ood.py` (handwritten-digit arithmetic, cluttered 3D-ish counting). Answers are
-integer strings, scored by `math_equiv`.
+integer strings, scored by `math_equiv`. A scene's "drawn" lists what is in the image as
+(name, colour or None, box), for the general mixture's vision targets.
 """
 
 import random
@@ -65,7 +66,7 @@ def _question(rng: random.Random, kind: str, objects: list[dict]) -> tuple[str, 
     return "How many corners do all the shapes have in total? A circle has none.", total
 
 
-def _id_scene(rng: random.Random) -> tuple[Image.Image, str, str, str]:
+def _id_scene(rng: random.Random):
     kind = rng.choice(tuple(KINDS))
     objects = _layout(rng, kind)
     question, value = _question(rng, kind, objects)
@@ -73,18 +74,25 @@ def _id_scene(rng: random.Random) -> tuple[Image.Image, str, str, str]:
     draw = ImageDraw.Draw(img)
     for obj in objects:
         draw_shape(draw, obj["shape"], obj["box"], fill=style.colour(rng, "id", obj["colour"]))
-    return img, question, str(value), kind
+    drawn = [(o["shape"], o["colour"], o["box"]) for o in objects]
+    return img, question, str(value), kind, drawn
 
 
-def make_scene(split: str, index: int, rng: random.Random) -> tuple[Image.Image, dict]:
-    """One scene: its image, the question, the integer answer and the question kind."""
+def make_scene(split: str, index: int, rng: random.Random,
+               digits: int = ood.TEST_DIGITS) -> tuple[Image.Image, dict]:
+    """One scene: its image, the question, the integer answer and the question kind.
+
+    `digits` picks the half of the bundled handwritten digits an out-of-domain scene may use
+    (the general mixture passes the other half, tasks/math/ood.py)."""
     domain = style.domain_of(split)
     if domain == "id":
-        img, question, answer, kind = _id_scene(rng)
+        img, question, answer, kind, drawn = _id_scene(rng)
+    elif rng.random() < 0.5:
+        img, question, answer, kind, drawn = ood.digits_scene(rng, digits)
     else:
-        img, question, answer, kind = rng.choice((ood.digits_scene, ood.clutter_scene))(rng)
+        img, question, answer, kind, drawn = ood.clutter_scene(rng)
     scene = {"index": index, "domain": domain, "question": question, "answer": answer,
-             "kind": kind, "extras": {"kind": kind}}
+             "kind": kind, "drawn": drawn, "extras": {"kind": kind}}
     return img, scene
 
 

@@ -8,7 +8,13 @@ of visual maths changes (as the paper goes from Geo170K/Math360K to SuperCLEVR):
 - clutter: 3-8 shaded spheres, cubes and cylinders with shadows on a gradient floor, in the
   style of (Super)CLEVR; "How many objects are there?" or "How many cubes are there?".
 
-Each `*_scene(rng)` returns (image, question, answer, kind).
+Each `*_scene(rng)` returns (image, question, answer, kind, objects), where `objects` lists
+what is drawn as (name, colour or None, box): the general mixture uses those lists as the
+vision tower's pretraining targets.
+
+The bundled digits are split in two halves by index: the out-of-domain test draws only even
+ones (`TEST_DIGITS`), the general mixture only odd ones (`GENERAL_DIGITS`), so the base model
+never sees a handwritten glyph that appears in a test image.
 """
 
 import functools
@@ -22,6 +28,8 @@ from tasks.draw import place_boxes
 
 SOLIDS = ("sphere", "cube", "cylinder")
 # CLEVR-like object colours (no names are asked, only the solid type).
+# Which half of the bundled digits a scene draws from (see the module docstring).
+TEST_DIGITS, GENERAL_DIGITS = 0, 1
 SOLID_COLOURS = ((170, 60, 50), (60, 90, 170), (60, 150, 80), (200, 180, 60), (130, 80, 160),
                  (90, 170, 180), (130, 130, 130), (120, 90, 60))
 
@@ -35,7 +43,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return (data.images * (255 / 16)).round().astype(np.uint8), data.target.astype(int)
 
 
-def _paper(rng: random.Random) -> Image.Image:
+def paper(rng: random.Random) -> Image.Image:
     """Off-white paper with a faint blotchy tint and grain."""
     nrng = style.numpy_rng(rng)
     size = style.IMAGE_SIZE
@@ -47,24 +55,31 @@ def _paper(rng: random.Random) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def digits_scene(rng: random.Random) -> tuple[Image.Image, str, str, str]:
+def digit_sprite(rng: random.Random, pool: int) -> tuple[np.ndarray, int]:
+    """A random bundled digit of the given half (TEST_DIGITS or GENERAL_DIGITS): image, label."""
     images, labels = _digits()
-    img = _paper(rng)
+    i = 2 * rng.randrange(len(labels) // 2) + pool
+    return images[i], int(labels[i])
+
+
+def digits_scene(rng: random.Random, pool: int = TEST_DIGITS):
+    img = paper(rng)
     ink = style.jitter(rng, (30, 35, 90), 25)
-    values = []
+    values, objects = [], []
     for half in (0, 1):
-        i = rng.randrange(len(labels))
-        values.append(int(labels[i]))
+        sprite, value = digit_sprite(rng, pool)
+        values.append(value)
         side = rng.randint(36, 50)
         # Bilinear upscaling keeps the 8x8 strokes soft, like a pen on paper.
-        mask = Image.fromarray(images[i]).resize((side, side), Image.BILINEAR)
+        mask = Image.fromarray(sprite).resize((side, side), Image.BILINEAR)
         x = rng.randint(2 + half * 56, 56 + half * 54 - side)
         y = rng.randint(4, style.IMAGE_SIZE - 4 - side)
         img.paste(ink, (x, y, x + side, y + side), mask)
+        objects.append((f"digit{value}", None, [x, y, x + side, y + side]))
     if rng.random() < 0.5:
-        return img, "What is the sum of the two digits?", str(sum(values)), "digit_sum"
+        return img, "What is the sum of the two digits?", str(sum(values)), "digit_sum", objects
     question = "What is the larger digit minus the smaller digit?"
-    return img, question, str(max(values) - min(values)), "digit_difference"
+    return img, question, str(max(values) - min(values)), "digit_difference", objects
 
 
 def _floor(rng: random.Random) -> Image.Image:
@@ -107,7 +122,7 @@ def _draw_solid(draw: ImageDraw.ImageDraw, solid: str, box: list[int], rgb) -> N
         draw.ellipse([x1, y1, x2, y1 + e], fill=_shade(rgb, 1.25))
 
 
-def clutter_scene(rng: random.Random) -> tuple[Image.Image, str, str, str]:
+def clutter_scene(rng: random.Random):
     while True:
         solids = [rng.choice(SOLIDS) for _ in range(rng.randint(3, 8))]
         boxes = place_boxes(rng, [rng.randint(16, 28) for _ in solids], gap=1)
@@ -118,7 +133,9 @@ def clutter_scene(rng: random.Random) -> tuple[Image.Image, str, str, str]:
     # Far (higher) objects first, so nearer ones and their shadows lie on top.
     for solid, box in sorted(zip(solids, boxes), key=lambda sb: sb[1][3]):
         _draw_solid(draw, solid, box, style.jitter(rng, rng.choice(SOLID_COLOURS), 15))
+    objects = [(solid, None, box) for solid, box in zip(solids, boxes)]
     if rng.random() < 0.5:
-        return img, "How many objects are there?", str(len(solids)), "count_objects"
+        return img, "How many objects are there?", str(len(solids)), "count_objects", objects
     asked = rng.choice(SOLIDS)
-    return img, f"How many {asked}s are there?", str(solids.count(asked)), "count_solid"
+    return (img, f"How many {asked}s are there?", str(solids.count(asked)), "count_solid",
+            objects)
