@@ -53,6 +53,26 @@ class BaseConfig(RunFields, SFTFields):
     # pool keeps the warm-up from repeating a few thousand scenes; scene i is the same in
     # every pool, so the mixture's scenes are the first n_general of it.
     locate_scenes: int = 0
+    # Steps of vision-tower pretraining before anything else (reftbench/vision_pretrain.py):
+    # the tower alone, with a throwaway head, on the mixture's dense object targets (which
+    # objects, where, what colour, how many, which number), as real VLMs start from a trained
+    # vision encoder; 0 = none.
+    vision_steps: int = 0
+    # Learning rate and batch size of the vision pretraining (warm-up, cosine, AdamW).
+    vision_lr: float = 2e-3
+    vision_batch_size: int = 64
+    # Scenes of the general train split the vision pretraining reads (0: the mixture's
+    # n_general); images only, a larger pool than the mixture's keeps the tower from
+    # memorising (scene i is the same in every pool).
+    vision_scenes: int = 0
+    # Keep the pretrained vision encoder (patch embedding and blocks) frozen while the
+    # language model learns the mixture; the merger (the projector into the language model)
+    # still trains. Only meaningful after vision pretraining.
+    freeze_vision: bool = False
+    # Stop after this phase ("vision" or "locate"), keeping the work folder, so a later
+    # `reftbench base` (same settings) goes on from there, on another machine if need be
+    # (e.g. the vision phase on a GPU); "" = build the whole model.
+    stop_after: str = ""
 
 
 def open_questions(samples: list[dict], metric: str) -> list[dict]:
@@ -124,8 +144,12 @@ def find_base() -> Path | None:
 
 # What a finished box warm-up depends on, and what the mixture's checkpoints depend on: an
 # interrupted build reuses either only if its settings are the same as when it started.
-WARM_UP_SETTINGS = ("model", "seed", "data_seed", "sft_lr", "sft_batch_size", "lr_scheduler",
-                    "locate_steps", "locate_objects", "locate_scenes")
+VISION_SETTINGS = ("model", "seed", "data_seed", "n_general", "vision_steps", "vision_lr",
+                   "vision_batch_size", "vision_scenes")
+# Phases `stop_after` may name.
+PHASES = ("vision", "locate")
+WARM_UP_SETTINGS = VISION_SETTINGS + ("sft_lr", "sft_batch_size", "lr_scheduler", "locate_steps",
+                                      "locate_objects", "locate_scenes", "freeze_vision")
 MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
                                        "sft_steps")
 
@@ -146,6 +170,45 @@ def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], pa
     fileio.write_json(recorded, wanted)
 
 
+def _check_apart(general: list[dict], seed: int, n_test: int | None = None) -> None:
+    """No image the base model trains on may be a test image (reftbench/training/overlap.py);
+    the test splits are checked at their default size (scene i is the same in any smaller one)."""
+    from reftbench.data import load_split
+    from reftbench.samples import FAMILIES, TEST_SPLITS
+    from reftbench.training.overlap import check_images_apart
+
+    scenes = [s for s in general if s["tier"] == "open"]  # one record per image
+    check_images_apart(scenes, [s for f in FAMILIES for split in TEST_SPLITS
+                                for s in load_split(f, split, n=n_test, seed=seed,
+                                                    tiers=("open",))])
+
+
+def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) -> Path:
+    """Pretrain the vision tower (once: a finished phase with the same settings is reused)."""
+    from reftbench.data import load_split
+    from reftbench.vision_pretrain import pretrain_vision
+
+    folder = work / "vision"
+    _fresh_unless_same(cfg, folder, VISION_SETTINGS, ("model", "metrics.jsonl"))
+    if (folder / "model" / "config.json").exists():
+        return folder / "model"
+    if cfg.vision_scenes:
+        samples = load_split("general", "train", n=cfg.vision_scenes, seed=cfg.data_seed,
+                             tiers=("open",))
+        _check_apart(samples, cfg.data_seed, cfg.n_test)
+    scenes = [s for s in samples if s["tier"] == "open"]  # one record per image
+    held_out = load_split("general", "id", n=500, seed=cfg.data_seed, tiers=("open",))
+    log = folder / "metrics.jsonl"
+    log.unlink(missing_ok=True)
+    model = pretrain_vision(cfg.model, scenes, folder, cfg.vision_steps, cfg.vision_lr,
+                            cfg.vision_batch_size, cfg.seed, progress,
+                            log=lambda row: fileio.append_jsonl(log, [row]), held_out=held_out,
+                            eval_every=max(1, cfg.vision_steps // 8))
+    # Where this phase ran (it may be another machine than the rest of the build).
+    fileio.write_json(folder / "provenance.json", provenance.describe())
+    return model
+
+
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                target: Path | None = None) -> Path:
     """Train the base model (resuming an interrupted build) and install it atomically
@@ -157,7 +220,10 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     for name in ("box_repeat", "label_repeat", "math_repeat"):
         if getattr(cfg, name) < 1:
             raise UserError(f"--{name} must be at least 1 (got {getattr(cfg, name)})")
-    for name in ("locate_steps", "locate_objects", "locate_scenes"):
+    if cfg.stop_after not in ("", *PHASES):
+        raise UserError(f"--stop_after must be one of {', '.join(PHASES)} (got {cfg.stop_after!r})")
+    for name in ("locate_steps", "locate_objects", "locate_scenes", "vision_steps",
+                 "vision_scenes"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
     # One work folder per starting model, so building two presets' bases never mixes them.
@@ -166,17 +232,25 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     samples = load_split("general", "train", n=cfg.n_general, seed=cfg.data_seed)
+    _check_apart(samples, cfg.data_seed, cfg.n_test)
     # Earlier work in `work` is kept only where it was made with the same settings.
     _fresh_unless_same(cfg, work, MIXTURE_SETTINGS, ("trainer", "model", "metrics.jsonl"))
     start = cfg.model
+    if cfg.vision_steps:
+        start = _vision_phase(cfg, work, samples, progress)
+    if cfg.stop_after == "vision":
+        return work / "vision"
     if cfg.locate_steps:
         warm = work / "locate"
         _fresh_unless_same(cfg, warm, WARM_UP_SETTINGS, ("trainer", "model", "metrics.jsonl"))
-        start = warm / "model"
-        if not (start / "config.json").exists():
+        warmed = warm / "model"
+        if (warmed / "config.json").exists():
+            start = warmed
+        else:
             pool = (load_split("general", "train", n=cfg.locate_scenes, seed=cfg.data_seed)
                     if cfg.locate_scenes else samples)
             boxes = box_questions(pool, cfg.locate_objects)
+            _check_apart(boxes, cfg.data_seed, cfg.n_test)
             if not boxes:
                 raise UserError(f"--locate_steps {cfg.locate_steps}: the general train split "
                                 f"of {cfg.locate_scenes or cfg.n_general} scenes has no open "
@@ -184,8 +258,10 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                                 + (f" with at most {cfg.locate_objects} objects on a flat "
                                    "background" if cfg.locate_objects else ""))
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
-            start = run_sft(cfg, cfg.model, boxes, warm, cfg.locate_steps, cfg.sft_lr,
+            start = run_sft(cfg, str(start), boxes, warm, cfg.locate_steps, cfg.sft_lr,
                             cfg.sft_batch_size, "locate", progress)
+    if cfg.stop_after == "locate":
+        return work / "locate"
     data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
                                      cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
@@ -197,7 +273,9 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     shutil.rmtree(target, ignore_errors=True)
     model.rename(target)
     for log, name in ((work / "metrics.jsonl", "metrics.jsonl"),
-                      (work / "locate" / "metrics.jsonl", "locate_metrics.jsonl")):
+                      (work / "locate" / "metrics.jsonl", "locate_metrics.jsonl"),
+                      (work / "vision" / "metrics.jsonl", "vision_metrics.jsonl"),
+                      (work / "vision" / "provenance.json", "vision_provenance.json")):
         if log.exists():
             shutil.copy(log, target / name)
     shutil.rmtree(work, ignore_errors=True)

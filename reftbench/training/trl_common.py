@@ -103,6 +103,10 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     model, processor = load_model(model_path, dtype=cfg.dtype)
     set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
+    if getattr(cfg, "freeze_vision", False):  # the base build's mixture (reftbench/base_model.py)
+        from reftbench.vision_pretrain import freeze_encoder
+
+        freeze_encoder(model)
     trainer = trainer_cls(model=model, args=args, processing_class=processor,
                           callbacks=callbacks(cfg, out_dir, stage, steps, progress),
                           peft_config=peft_config, **trainer_kwargs)
