@@ -87,6 +87,8 @@ def eval_cmd(
                                    "this many pixels (default: the checkpoint's)."),
     lmms_tasks: str = typer.Option("", "--lmms-tasks", help="Comma-separated lmms-eval tasks "
                                    "(ai2d, mathvista_testmini, ...); scores go to the same results."),
+    samples: int = typer.Option(0, "--samples", help="Also draw K samples per question at "
+                                "temperature 1: sampled accuracy and pass@K beside greedy."),
 ):
     """Evaluate a model on every family, in-domain and out-of-domain, strictly scored."""
     from reftbench.evaluate import EvalConfig, select_samples
@@ -96,7 +98,7 @@ def eval_cmd(
                      splits=csv(splits, "split", TEST_SPLITS), tiers=csv(tiers, "tier", TIERS),
                      limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed,
                      data=str(data or ""), strict=strict, image_root=str(image_root or ""),
-                     max_pixels=max_pixels, min_pixels=min_pixels)
+                     max_pixels=max_pixels, min_pixels=min_pixels, samples=samples)
     if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
         select_samples(cfg)
     lmms = [t.strip() for t in lmms_tasks.split(",") if t.strip()]

@@ -43,6 +43,13 @@ class EvalConfig:
     batch_size: int = 32
     # Longest completion in tokens.
     max_new_tokens: int = 64
+    # Also draw K sampled completions per prompt (at `sample_temperature`) and report their
+    # mean strict accuracy ("sampled") and the share of prompts with at least one correct
+    # ("pass_k"), beside greedy accuracy: whether a model has headroom for RL to sharpen, and
+    # whether training sharpened or narrowed it. 0 = greedy only.
+    samples: int = 0
+    # Temperature of those samples (the rollouts' temperature).
+    sample_temperature: float = 1.0
     # Seed of the generated data.
     seed: int = 0
     # Folder name under results/runs (default: <label>-<timestamp>).
@@ -79,6 +86,10 @@ class EvalConfig:
             setattr(self, name, names)
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
+        if self.samples < 0 or self.samples == 1:
+            raise UserError(f"samples must be 0 (greedy only) or at least 2, got {self.samples}")
+        if not self.sample_temperature > 0:
+            raise UserError(f"sample-temperature must be above 0, got {self.sample_temperature}")
         for name in ("batch_size", "max_new_tokens", "limit", "n_test"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -139,12 +150,17 @@ def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     return runs / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def score_row(sample: dict, completion: str) -> dict:
-    """One samples.jsonl row: identity, completion and its scores."""
+def score_row(sample: dict, completion: str, sampled: list[str] | None = None) -> dict:
+    """One samples.jsonl row: identity, completion and its scores; with `sampled`
+    completions, their mean strict accuracy ("sampled") and whether any is right ("pass_k")."""
     s = score(sample, completion)
     row = {k: sample[k] for k in ("id", "family", "split", "tier")}
     row.update(completion=completion, gold=sample["answer"])
-    row.update(s)  # format, accuracy, reward, the parsed "answer" (None if none), iou
+    row.update(s)  # format, accuracy, strict, reward, the parsed "answer" (None if none), iou
+    if sampled:
+        right = [score(sample, text)["strict"] for text in sampled]
+        row.update(sampled=sum(right) / len(right), pass_k=float(max(right) == 1.0),
+                   samples=len(right))
     return row
 
 
@@ -173,14 +189,20 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
     todo = [s for s in samples if s["id"] not in done]
     if progress and len(todo) < len(samples):
         progress(len(samples) - len(todo))
-    sampling = Sampling(max_new_tokens=cfg.max_new_tokens)
+    greedy = Sampling(max_new_tokens=cfg.max_new_tokens)
+    sampled = Sampling(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
+                       n=max(cfg.samples, 1))
+    if cfg.samples:
+        import torch
+
+        torch.manual_seed(cfg.seed)  # the same samples on a rerun
     start = time.perf_counter()
     for i in range(0, len(todo), cfg.batch_size):
         batch = todo[i:i + cfg.batch_size]
-        completions = backend.generate(batch, sampling)
-        if len(completions) != len(batch):  # zip would silently drop samples from the metrics
-            raise RuntimeError(f"backend returned {len(completions)} results for {len(batch)} prompts")
-        fileio.append_jsonl(log, [score_row(s, c[0]) for s, c in zip(batch, completions)])
+        completions = _generate(backend, batch, greedy)
+        draws = _generate(backend, batch, sampled) if cfg.samples else [None] * len(batch)
+        fileio.append_jsonl(log, [score_row(s, c[0], d)
+                                  for s, c, d in zip(batch, completions, draws)])
         if progress:
             progress(len(batch))
     elapsed = time.perf_counter() - start
@@ -198,6 +220,15 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
     }
     fileio.write_json(run / "results.json", results)
     return results
+
+
+def _generate(backend, batch: list[dict], sampling) -> list[list[str]]:
+    """The backend's completions, checked: zip would silently drop samples from the metrics."""
+    completions = backend.generate(batch, sampling)
+    if len(completions) != len(batch) or any(len(c) != sampling.n for c in completions):
+        raise RuntimeError(f"backend returned {len(completions)} results for {len(batch)} "
+                           f"prompts ({sampling.n} each expected)")
+    return completions
 
 
 def make_backend(cfg: EvalConfig):

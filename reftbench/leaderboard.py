@@ -51,8 +51,19 @@ def columns() -> list[tuple[str, str]]:
     return [(f, s) for f in FAMILIES for s in TEST_SPLITS]
 
 
-def row_values(runs: list[dict]) -> dict[str, tuple[float, float, int] | None]:
-    """Column -> (mean, std, number of runs) of open-tier accuracy, plus the id/ood averages.
+def strict(metric: dict | None, field: str = "strict") -> float | None:
+    """A metrics entry's reported accuracy: "strict" (exact label sets, reftbench.rewards),
+    or "accuracy" in a results file written before strict scores existed; or another field."""
+    if not metric:
+        return None
+    if field == "strict" and "strict" not in metric:
+        field = "accuracy"
+    return metric.get(field)
+
+
+def row_values(runs: list[dict], field: str = "strict") -> dict[str, tuple[float, float, int] | None]:
+    """Column -> (mean, std, number of runs) of open-tier strict accuracy (or `field`:
+    "sampled", "pass_k"), plus the id/ood averages.
 
     A run counts towards a split's average only when it has every family on that split.
     """
@@ -61,15 +72,15 @@ def row_values(runs: list[dict]) -> dict[str, tuple[float, float, int] | None]:
     for family, split in columns():
         accs = []
         for i, res in enumerate(runs):
-            m = res["metrics"].get(f"{family}/{split}/{TIER}")
-            if m and "accuracy" in m:
-                accs.append(m["accuracy"])
-                per_run_avgs[split][i].append(m["accuracy"])
+            value = strict(res["metrics"].get(f"{family}/{split}/{TIER}"), field)
+            if value is not None:
+                accs.append(value)
+                per_run_avgs[split][i].append(value)
         values[f"{family}/{split}"] = _mean_std(accs)
     for split in TEST_SPLITS:
         full = [sum(v) / len(v) for v in per_run_avgs[split] if len(v) == len(FAMILIES)]
         values[f"avg/{split}"] = _mean_std(full)
-    general = [res["metrics"][GENERAL]["accuracy"] for res in runs if GENERAL in res["metrics"]]
+    general = [v for res in runs if (v := strict(res["metrics"].get(GENERAL), field)) is not None]
     values["general"] = _mean_std(general)
     return values
 
@@ -98,6 +109,25 @@ def table_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str
     for label, runs in grouped.items():
         vals = row_values(runs)
         rows.append([label, str(len(runs))] + [fmt(vals[k]) for k in keys])
+    return header, rows
+
+
+def sampling_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
+    """Greedy, sampled and pass@K averages for the rows evaluated with `--samples K`: whether
+    a model has headroom for RL to sharpen (pass@K far above greedy), and whether training
+    sharpened it (greedy up) or narrowed it (pass@K down)."""
+    header = ["model", "K"] + [f"{kind}/{split}" for split in TEST_SPLITS
+                               for kind in ("greedy", "sampled", "pass@K")]
+    rows = []
+    for label, runs in grouped.items():
+        ks = {m["samples"] for res in runs for m in res["metrics"].values()
+              if isinstance(m, dict) and m.get("samples")}
+        if not ks:
+            continue
+        cells = {field: row_values(runs, field) for field in ("strict", "sampled", "pass_k")}
+        rows.append([label, "/".join(map(str, sorted(ks)))]
+                    + [fmt(cells[field][f"avg/{split}"]) for split in TEST_SPLITS
+                       for field in ("strict", "sampled", "pass_k")])
     return header, rows
 
 
@@ -133,6 +163,17 @@ def plot(grouped: dict[str, list[dict]], path: Path) -> None:
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
     tmp.replace(path)
+
+
+def _sampling(grouped: dict[str, list[dict]]) -> str:
+    """The greedy / sampled / pass@K table, when some row was evaluated with --samples."""
+    header, rows = sampling_rows(grouped)
+    if not rows:
+        return ""
+    return ("\n## Greedy, sampled and pass@K (average of the three families, %)\n\n"
+            "K completions per question at temperature 1: `sampled` is their mean strict "
+            "accuracy, `pass@K` the share of questions with at least one right.\n\n"
+            + markdown(header, rows))
 
 
 def _findings(grouped: dict[str, list[dict]]) -> str:
@@ -176,11 +217,12 @@ def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
     if not rows:
         return header, rows
     fileio.ensure_writable_dir(results_dir)
-    body = ("# reftbench leaderboard\n\nOpen-tier accuracy (%) per family on the in-domain (id) and "
-            "out-of-domain (ood) test splits; mean ± std over runs where a row has several.\n"
+    body = ("# reftbench leaderboard\n\nOpen-tier strict accuracy (%) per family on the in-domain "
+            "(id) and out-of-domain (ood) test splits (classification: the exact label set); "
+            "mean ± std over runs where a row has several.\n"
             "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
     fileio.write_atomic(results_dir / "LEADERBOARD.md",
-                    body + markdown(header, rows) + _made_elsewhere(grouped) + _findings(grouped)
-                    + _run_note(results_dir))
+                        body + markdown(header, rows) + _made_elsewhere(grouped)
+                        + _sampling(grouped) + _findings(grouped) + _run_note(results_dir))
     plot(grouped, results_dir / "leaderboard.png")
     return header, rows

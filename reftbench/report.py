@@ -63,23 +63,39 @@ def _add_lmms(results, backend, cfg, tasks, manager, results_dir: Path, console)
     return results
 
 
+def _pct(metric: dict | None, field: str, stderr: bool = False) -> str:
+    """A metric as a percentage ('±' its standard error when asked), '-' when missing."""
+    from reftbench.leaderboard import strict
+
+    value = strict(metric, field)
+    if value is None:
+        return "-"
+    if not stderr:
+        return f"{100 * value:.1f}"
+    err_field = "strict" if field == "strict" and "strict" in metric else "accuracy"
+    return f"{100 * value:.1f}±{100 * metric.get(f'{err_field}_stderr', 0):.1f}"
+
+
 def results_table(results: dict) -> Table:
-    """One row per family x tier: in-domain and out-of-domain accuracy, format rate and n."""
-    table = Table(title=f"{results['label']}: strict accuracy % ± standard error")
-    for name in ("family", "tier", *(f"{s} acc" for s in TEST_SPLITS),
-                 *(f"{s} fmt" for s in TEST_SPLITS), "n"):
-        table.add_column(name, no_wrap=True, justify="left" if name in ("family", "tier") else "right")
+    """One row per family x tier: in-domain and out-of-domain strict accuracy (and, with
+    --samples K, sampled accuracy and pass@K), format rate and n."""
     metrics = results["metrics"]
+    ks = sorted({m["samples"] for m in metrics.values() if isinstance(m, dict) and m.get("samples")})
+    extra = ("sampled", "pass_k") if ks else ()
+    names = {"strict": "acc", "sampled": "sampled", "pass_k": f"pass@{'/'.join(map(str, ks))}"}
+    table = Table(title=f"{results['label']}: strict accuracy % ± standard error")
+    columns = [f"{split} {names[f]}" for split in TEST_SPLITS for f in ("strict", *extra)]
+    for name in ("family", "tier", *columns, *(f"{s} fmt" for s in TEST_SPLITS), "n"):
+        table.add_column(name, no_wrap=True, justify="left" if name in ("family", "tier") else "right")
     for family in (*FAMILIES, "general"):
         for tier in ("judge", "choice", "open"):
             found = [metrics.get(f"{family}/{split}/{tier}") for split in TEST_SPLITS]
             if not any(found):
                 continue
-            acc = [f"{100 * m['accuracy']:.1f}±{100 * m.get('accuracy_stderr', 0):.1f}" if m else "-"
-                   for m in found]
+            cells = [_pct(m, f, stderr=f == "strict") for m in found for f in ("strict", *extra)]
             fmt = [f"{100 * m['format']:.0f}" if m else "-" for m in found]
             sizes = sorted({str(m["n"]) for m in found if m})
-            table.add_row(family, tier, *acc, *fmt, "/".join(sizes))
+            table.add_row(family, tier, *cells, *fmt, "/".join(sizes))
     return table
 
 
@@ -91,7 +107,7 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first")
         return
-    table = Table(title="reftbench leaderboard: open-tier accuracy (%)")
+    table = Table(title="reftbench leaderboard: open-tier strict accuracy (%)")
     for name in header:
         # "family/split" headers fold at the slash, and cells fold rather than lose digits.
         table.add_column(name.replace("/", "\n"), justify="left" if name == "model" else "right",
@@ -99,4 +115,14 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    from reftbench.leaderboard import collect, sampling_rows
+
+    header, rows = sampling_rows(collect(results_dir))
+    if rows:
+        sampled = Table(title="greedy, sampled and pass@K (%, average of the three families)")
+        for name in header:
+            sampled.add_column(name, justify="left" if name == "model" else "right")
+        for row in rows:
+            sampled.add_row(*row)
+        console.print(sampled)
     console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}")

@@ -14,6 +14,8 @@ never disagree about what counts as correct.
   without the think block); no block, two blocks, or more than MAX_ANSWER_CHARS inside gives 0.
   The sample's "metric" picks the function: a short name in METRICS or "module:function".
 - reward: weights["format"] * format + weights["accuracy"] * accuracy (both weights 1 by default).
+- strict: what the evaluator reports: the metric's all-or-nothing "exact" where it gives one
+  (label sets: the exact set, while set-IoU stays the reward), else the accuracy.
 
 `score` never raises because of the completion and runs in bounded time on any text: tags are
 found with `str.count`/`str.index` (linear, no regex on the whole completion) and each metric
@@ -101,6 +103,15 @@ def _accuracy(metric, answer: str | None, sample: dict) -> dict:
     return result
 
 
+def _strict(exact, answered: bool, accuracy: float) -> float:
+    """The reported all-or-nothing score, in [0, 1] (a metric's odd "exact" falls back)."""
+    try:
+        value = float(exact)
+    except (TypeError, ValueError):
+        value = accuracy
+    return min(1.0, max(0.0, value)) if answered and math.isfinite(value) else 0.0
+
+
 def score(sample: dict, completion: str, weights: dict | None = None) -> dict:
     """Score one completion: {"format", "accuracy", "reward", "answer", **metric extras}."""
     name = sample.get("metric")
@@ -116,6 +127,7 @@ def score(sample: dict, completion: str, weights: dict | None = None) -> dict:
     fmt = 1.0 if format_ok(text) else 0.0
     accuracy = result.pop("accuracy")
     reward = weights["format"] * fmt + weights["accuracy"] * accuracy
-    scores = {"format": fmt, "accuracy": accuracy, "reward": reward, "answer": answer}
+    scores = {"format": fmt, "accuracy": accuracy, "reward": reward, "answer": answer,
+              "strict": _strict(result.pop("exact", accuracy), answer is not None, accuracy)}
     # A metric's extra keys ("iou") never overwrite the four keys every caller relies on.
     return {**scores, **{key: value for key, value in result.items() if key not in scores}}

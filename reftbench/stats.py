@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-# Per-sample fields that are averaged into metrics (iou only exists for box samples).
-METRIC_FIELDS = ("accuracy", "format", "reward", "iou")
+# Per-sample fields that are averaged into metrics: "strict" is the reported accuracy
+# (reftbench.rewards); iou exists for box samples only, "sampled" and "pass_k" (pass@K over K
+# sampled completions) for evaluations run with --samples K.
+METRIC_FIELDS = ("accuracy", "strict", "format", "reward", "iou", "sampled", "pass_k")
 
 
 def mean_and_stderr(values: list[float]) -> tuple[float, float]:
@@ -30,6 +32,9 @@ def aggregate(rows: list[dict]) -> dict:
     for key in sorted(groups):
         members = groups[key]
         entry = {"n": len(members)}
+        ks = {r["samples"] for r in members if r.get("samples")}
+        if ks:
+            entry["samples"] = max(ks)
         for field in METRIC_FIELDS:
             values = [r[field] for r in members if r.get(field) is not None]
             if values:

@@ -46,6 +46,9 @@ class RunFields:
     eval_general: int = 0
     # Batch size of the final evaluation.
     eval_batch_size: int = 64
+    # Sampled completions per question in the final evaluation, for sampled accuracy and
+    # pass@K beside greedy (`reftbench eval --samples`); 0 = greedy only.
+    eval_samples: int = 0
     # Torch dtype for training: "float32", "bfloat16" or "float16".
     dtype: str = "float32"
     # Largest image, in pixels, after the processor's resize (Qwen2-VL family), for training,

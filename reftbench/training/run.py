@@ -141,7 +141,7 @@ def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_di
                       limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
                       general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
                       image_root=cfg.data_image_root, max_pixels=cfg.max_pixels,
-                      min_pixels=cfg.min_pixels,
+                      min_pixels=cfg.min_pixels, samples=cfg.eval_samples,
                       run_id=f"{run_dir.name}-{meta['started']}",
                       extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()
