@@ -1,4 +1,10 @@
-"""Reward and loss curves of a training run, from its metrics.jsonl, as a PNG."""
+"""Training curves of a run, from its stages' metrics.jsonl files, as one PNG.
+
+What says whether RL is learning: the accuracy reward (the strict metric of the stage's tier),
+raw and as a moving average; the policy's entropy (sharpening or collapsing); and the share of
+groups whose rewards were all equal (those give GRPO no gradient). The on-policy GRPO loss is
+always about zero and says nothing, so it is not drawn; SFT stages get their loss instead.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,38 @@ from pathlib import Path
 
 from reftbench import fileio
 
+# TRL's names for the three GRPO curves, and the panel titles.
+GRPO_PANELS = (("rewards/accuracy_reward/mean", "accuracy reward (moving average: line)"),
+               ("entropy", "policy entropy (nats per token)"),
+               ("frac_reward_zero_std", "share of groups with no reward spread"))
+# Points averaged by the accuracy reward's moving average.
+WINDOW = 10
+
+
+def moving_average(values: list[float], window: int = WINDOW) -> list[float]:
+    """Mean of each value and up to `window - 1` before it (same length as `values`)."""
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def lay_end_to_end(rows: list[dict]) -> None:
+    """Give each row an "x": stages restart their step count, so offset each by the last."""
+    offset, last_stage, last_step = 0, None, 0
+    for row in rows:
+        if row["stage"] != last_stage:
+            offset += last_step
+            last_stage = row["stage"]
+        row["x"] = offset + row["step"]
+        last_step = row["step"]
+
 
 def plot_curves(metrics_paths: list[Path], out_path: Path) -> Path | None:
-    """Reward (GRPO stages) and loss (every stage) against the run's cumulative step,
-    from the stages' metrics.jsonl files in stage order."""
+    """The run's curves against the cumulative optimiser step, stages in order."""
     rows = [r for path in metrics_paths for r in fileio.read_jsonl(path) if "step" in r]
     if not rows:
         return None
@@ -18,26 +52,31 @@ def plot_curves(metrics_paths: list[Path], out_path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    offset, last_stage, last_step = 0, None, 0
-    for row in rows:  # stages restart their step count: lay them end to end
-        if row["stage"] != last_stage:
-            offset += last_step
-            last_stage = row["stage"]
-        row["x"] = offset + row["step"]
-        last_step = row["step"]
-    for ax, key in zip(axes, ("reward", "loss")):
-        for stage in dict.fromkeys(r["stage"] for r in rows):
-            pts = [(r["x"], r[key]) for r in rows if r["stage"] == stage and key in r]
-            if pts:
-                ax.plot(*zip(*pts), marker=".", label=stage)
+    lay_end_to_end(rows)
+    panels = [p for p in GRPO_PANELS if any(p[0] in r for r in rows)]
+    if any("loss" in r and GRPO_PANELS[0][0] not in r for r in rows):
+        panels.append(("loss", "SFT loss"))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.8), squeeze=False)
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    for ax, (key, title) in zip(axes[0], panels):
+        for colour, stage in enumerate(stages):
+            pts = [(r["x"], r[key]) for r in rows if r["stage"] == stage and key in r
+                   and (key != "loss" or GRPO_PANELS[0][0] not in r)]
+            if not pts:
+                continue
+            xs, ys = zip(*pts)
+            if key == GRPO_PANELS[0][0]:
+                ax.plot(xs, ys, ".", alpha=0.3, color=f"C{colour}")
+                ax.plot(xs, moving_average(list(ys)), color=f"C{colour}", label=stage)
+            else:
+                ax.plot(xs, ys, marker=".", color=f"C{colour}", label=stage)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("optimiser step (all stages)")
-        ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    axes[0].set_title("mean reward (format + accuracy)")
-    axes[1].set_title("training loss")
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
