@@ -2,7 +2,9 @@
 
 1. generate the task splits (cached), 2. evaluate the embedded base model (once),
 3. train Curr-ReFT from it (`reftbench train curr-reft`, resumed if interrupted),
-4. print the leaderboard (base vs Curr-ReFT, in-domain and out-of-domain).
+4. print the leaderboard (base vs Curr-ReFT, in-domain and out-of-domain), and greedy accuracy
+beside sampled accuracy and pass@K for both (`--samples`): whether training sharpened the
+model's samples into its greedy answer or narrowed them.
 Rerunning it reuses everything already finished with the same base model: runs are kept
 under a folder named by the base model's fingerprint, so a rebuilt or updated base model starts
 afresh instead of showing runs made from the old one.
@@ -13,6 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from reftbench.samples import FAMILIES
+
+# Questions per family x split in the demo's evaluations (the comparison uses 500), and the
+# sampled completions per question behind its pass@K column.
+DEMO_LIMIT = 200
+DEMO_SAMPLES = 4
 
 
 def run_demo(console, results_dir: Path = Path("results/demo"),
@@ -36,11 +43,13 @@ def run_demo(console, results_dir: Path = Path("results/demo"),
     base_run = results_dir / "runs" / "demo-base"
     if not (base_run / "results.json").exists():
         console.rule("evaluating the embedded base model")
-        run_eval(EvalConfig(model=base, label="base", run_id="demo-base"), results_dir,
+        run_eval(EvalConfig(model=base, label="base", run_id="demo-base", limit=DEMO_LIMIT,
+                            samples=DEMO_SAMPLES), results_dir,
                  (base_run / "samples.jsonl").exists(), console)
     console.rule(f"reftbench train {trainer}")
     resume = (output / trainer / "stages").exists()
-    train(trainer, overrides=overrides, output=output / trainer, resume=resume,
-          results_dir=results_dir, console=console)
+    evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
+    train(trainer, overrides=evaluation + list(overrides or []), output=output / trainer,
+          resume=resume, results_dir=results_dir, console=console)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
