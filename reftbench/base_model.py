@@ -203,7 +203,8 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
     model = pretrain_vision(cfg.model, scenes, folder, cfg.vision_steps, cfg.vision_lr,
                             cfg.vision_batch_size, cfg.seed, progress,
                             log=lambda row: fileio.append_jsonl(log, [row]), held_out=held_out,
-                            eval_every=max(1, cfg.vision_steps // 8))
+                            eval_every=max(1, cfg.vision_steps // 8),
+                            max_minutes=cfg.max_minutes)
     # Where this phase ran (it may be another machine than the rest of the build).
     fileio.write_json(folder / "provenance.json", provenance.describe())
     return model

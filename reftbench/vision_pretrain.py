@@ -243,7 +243,7 @@ def head_scores(visual, head, batches: "Batches", rows: int) -> dict:
 def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, lr: float,
                     batch_size: int, seed: int, progress=None, log=None,
                     held_out: list[dict] | None = None, eval_every: int = 0,
-                    device: str | None = None) -> Path:
+                    device: str | None = None, max_minutes: float = 0.0) -> Path:
     """Train `start`'s vision tower (with a throwaway head) on `records`' dense targets; save
     the whole model, with the trained tower, to `out_dir/model` and return that folder."""
     from reftbench.model.load import load_model
@@ -261,7 +261,14 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
     batches = Batches(records, processor, batch_size, seed, device)
     task = progress.add_task("vision", total=steps) if progress else None
     scoring = Batches(held_out, processor, 100, seed, device) if held_out else None
+    import time
+
+    began = time.monotonic()
     for step in range(1, steps + 1):
+        if max_minutes and time.monotonic() - began > 60 * max_minutes:
+            if log:
+                log({"stage": "vision", "step": step - 1, "stopped": "max_minutes"})
+            break
         pixels, grid, gold = batches.next()
         loss, parts = dense_loss(head(image_tokens(visual, pixels, grid)), gold)
         optimiser.zero_grad()
@@ -273,7 +280,8 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
             log({"stage": "vision", "step": step, "loss": float(loss), **parts})
         if task is not None:
             progress.update(task, completed=step, description=f"vision loss={float(loss):.3g}")
-        if scoring and log and (step == steps or eval_every and step % eval_every == 0):
+        if scoring and log and (step == steps or eval_every and step % eval_every == 0
+                                or max_minutes and time.monotonic() - began > 60 * max_minutes):
             scores = head_scores(visual, head, scoring, len(held_out))
             log({"stage": "vision", "step": step, "held_out": len(held_out),
                  **{f"heldout_{k}": v for k, v in scores.items()}})
