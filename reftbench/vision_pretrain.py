@@ -255,9 +255,8 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
     head = DenseHead(visual.merger.mlp[-1].out_features).to(device)
     params = [*visual.parameters(), *head.parameters()]
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 50)  # a short linear warm-up, then cosine to zero
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(
-        (s + 1) / warm, 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(  # cosine to zero
+        optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     batches = Batches(records, processor, batch_size, seed, device)
     task = progress.add_task("vision", total=steps) if progress else None
     scoring = Batches(held_out, processor, 100, seed, device) if held_out else None
