@@ -99,7 +99,7 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     from reftbench.model.load import load_model
     from reftbench.training.lora import lora_config
 
-    model, processor = load_model(model_path, dtype=cfg.dtype)
+    model, processor = load_model(model_path, dtype=cfg.dtype, training=True)
     peft_config = lora_config(cfg, model)
     trainer = trainer_cls(model=model, args=args, processing_class=processor,
                           callbacks=callbacks(cfg, out_dir, stage, steps, progress),
