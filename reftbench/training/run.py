@@ -42,10 +42,7 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
     check_names("task family", cfg.families, FAMILIES)
-    if getattr(cfg, "use_vllm", False):  # fail before any work, not at the first GRPO stage
-        from reftbench.generation_vllm import require_vllm
-
-        require_vllm()
+    check_engines(cfg)
     model = resolve_model(cfg.model)
     run_dir = output or Path("outputs") / f"{name}-seed{cfg.seed}"
     from reftbench.training.pipeline import check_fresh
@@ -54,6 +51,22 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     if resume:
         check_same_start(run_dir, model)
     return plugin, cfg, run_dir, model
+
+
+def check_engines(cfg) -> None:
+    """Fail before any work, not at the stage that needs it: vLLM asked for but unusable, an
+    unknown rejection-sampling engine, a tracker whose package is missing."""
+    from reftbench.generation import ENGINES
+    from reftbench.registry import check_names
+    from reftbench.training.trl_common import check_reporters
+
+    engine = getattr(cfg, "rs_engine", "auto")
+    check_names("generation engine", [engine], ENGINES)
+    if getattr(cfg, "use_vllm", False) or engine == "vllm":
+        from reftbench.generation_vllm import require_vllm
+
+        require_vllm()
+    check_reporters(cfg)
 
 
 def start_fingerprint(model: str) -> str | None:
