@@ -91,6 +91,10 @@ def parse_args():
     parser.add_argument("--rs-prompts", type=int, default=32,
                         help="rejection-sampler prompts per family")
     parser.add_argument("--rs-sft-steps", type=int, default=10, help="steps of the rejection SFT")
+    parser.add_argument("--rs-engine", default="transformers",
+                        choices=["transformers", "auto", "vllm"],
+                        help="rejection-sampler engine (auto: vLLM when installed; the embedded "
+                        "models may not be vLLM-supported builds)")
     parser.add_argument("--eval-limit", type=int, default=50, help="samples per family x split")
     parser.add_argument("--scenes", type=int, default=100, help="scenes per train/test split")
     parser.add_argument("--throughput", action="store_true",
@@ -177,6 +181,7 @@ def path_rows(args) -> tuple[list[list], list[str]]:
     overrides = ["--model", args.model, "--dtype", "bfloat16", "--n_train", str(args.scenes),
                  "--n_test", str(args.scenes), "--stage_steps", f"{steps},{steps},{steps}",
                  "--rs_prompts", str(args.rs_prompts), "--rs_sft_steps", str(args.rs_sft_steps),
+                 "--rs_engine", args.rs_engine,
                  "--eval_limit", str(args.eval_limit), "--save_steps", "1000000"]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -210,6 +215,8 @@ def path_rows(args) -> tuple[list[list], list[str]]:
                  f"final evaluation open-tier accuracy: " + ", ".join(
                      f"{k.split('/open')[0]} {v['accuracy']:.3f}" for k, v in final.items()),
                  f"reftbench eval device recorded: {result['config']['device']}"]
+        if not any(r[0] == "train rs-sft" for r in rows):
+            notes.append("rejection SFT skipped: no sampled answer reached rs_threshold")
     return rows, notes
 
 
