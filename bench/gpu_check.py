@@ -1,20 +1,27 @@
-"""GPU check: GRPO steps, SFT steps and an evaluation on CUDA in bf16, with throughput and MFU.
+"""GPU check: the researcher's whole path on one GPU in bf16, stage by stage; and throughput.
 
-    python bench/gpu_check.py [--model tiny] [--grpo-steps 8] [--sft-steps 20] [--eval-limit 64]
-                              [--peak-tflops 989] [--no-append]
+    python bench/gpu_check.py [--model base] [--stage-steps 10] [--rs-prompts 32] [--eval-limit 50]
+                              [--throughput] [--no-append]
+    python bench/gpu_check.py --device cpu --model micro --stage-steps 2 --rs-prompts 2 \
+                              --eval-limit 2 --scenes 12 --no-append     # smoke test, any machine
 
-Meant as one prepared run on a CUDA machine (well under 10 minutes with the defaults; most of
-it is start-up and data generation). It trains the tiny trainers' stages through reftbench's own
-runners (`run_grpo`, `run_sft`, dtype bfloat16) and evaluates through `evaluate` on a bf16
-model, and prints per phase: seconds per step, tokens/s, and achieved FLOP/s as a fraction of
-the card's dense bf16 peak. FLOPs are estimated as 6 x params x tokens for training (forward
-and backward) and 2 x params x tokens for generation; tokens count prompt (image tokens
-included) plus completion, padding excluded. The peak comes from a small table by
-`torch.cuda.get_device_name()`, or from --peak-tflops. Without CUDA it exits at once, status 1,
-with one line saying so.
+The path: `reftbench train curr-reft` (every stage: judge, choice and open GRPO, the rejection
+sampler, its SFT, the final evaluation; dtype bfloat16, so fp32 weights under bf16 autocast),
+then `reftbench eval --device <device> --dtype bfloat16` on the trained model in a fresh process,
+as a user types it. One row per stage: seconds, steps or samples, seconds per unit and peak GPU
+memory; the rest of the training run (data, checks, saving) is its own row. Every figure comes
+from this run; nothing needs the network. Without CUDA and without `--device cpu` it exits at
+once, status 1, with one line saying so.
+
+`--throughput` adds the earlier table: GRPO and SFT steps and an evaluation through reftbench's
+own runners, with tokens/s and achieved FLOP/s as a fraction of the card's dense bf16 peak. FLOPs
+are estimated as 6 x params x tokens for training (forward and backward) and 2 x params x tokens
+for generation; tokens count prompt (image tokens included) plus completion, padding excluded.
+The peak comes from a small table by `torch.cuda.get_device_name()`, or from --peak-tflops.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -75,29 +82,150 @@ class TokenCount:
         model.generate = counted
 
 
-def main() -> None:
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="preset, 'base' or a checkpoint folder")
-    parser.add_argument("--grpo-steps", type=int, default=8)
-    parser.add_argument("--sft-steps", type=int, default=20)
-    parser.add_argument("--eval-limit", type=int, default=64, help="samples per family x split")
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                        help="cuda (the check), or cpu to smoke-test the script")
+    parser.add_argument("--model", default="base", help="preset, 'base' or a checkpoint folder")
+    parser.add_argument("--stage-steps", type=int, default=10, help="GRPO steps per stage")
+    parser.add_argument("--rs-prompts", type=int, default=32,
+                        help="rejection-sampler prompts per family")
+    parser.add_argument("--rs-sft-steps", type=int, default=10, help="steps of the rejection SFT")
+    parser.add_argument("--rs-engine", default="transformers",
+                        choices=["transformers", "auto", "vllm"],
+                        help="rejection-sampler engine (auto: vLLM when installed; the embedded "
+                        "models may not be vLLM-supported builds)")
+    parser.add_argument("--eval-limit", type=int, default=50, help="samples per family x split")
     parser.add_argument("--scenes", type=int, default=100, help="scenes per train/test split")
+    parser.add_argument("--throughput", action="store_true",
+                        help="also time GRPO/SFT steps and evaluation, with FLOP/s")
+    parser.add_argument("--grpo-steps", type=int, default=8, help="with --throughput")
+    parser.add_argument("--sft-steps", type=int, default=20, help="with --throughput")
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help="dense bf16 peak of the card (default: looked up by name)")
-    parser.add_argument("--cpu", action="store_true",
-                        help="run the same on the CPU, to test this script (figures meaningless)")
     parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
     args = parser.parse_args()
-    if min(args.grpo_steps, args.sft_steps) < 3:
+    if args.throughput and min(args.grpo_steps, args.sft_steps) < 3:
         parser.error("--grpo-steps and --sft-steps must be at least 3 (times are step to step)")
-    if not args.cpu:
-        require_cuda()
+    return args
 
+
+def main() -> None:
+    args = parse_args()
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch loads: every step on the CPU
+    else:
+        require_cuda()
+    import torch
+
+    from bench.common import cpu_name, report
+
+    device = cpu_name() if args.device == "cpu" else torch.cuda.get_device_name(0)
+    rows, notes = path_rows(args)
+    report(f"GPU check: curr-reft path, bf16, {args.device}",
+           ["phase", "s", "units", "s/unit", "peak GiB"], rows,
+           [f"model {args.model}, bf16, on {device}", *notes], append=not args.no_append)
+    if args.throughput:
+        throughput(args, device)
+
+
+class StageTimer:
+    """Wall time and peak GPU memory of every stage runner call, as table rows."""
+
+    def __init__(self, cuda: bool):
+        self.cuda, self.rows = cuda, []
+
+    def wrap(self, owner, attr: str, describe) -> None:
+        """Time `owner.attr`; `describe(args, kwargs, result)` -> (phase, units, unit name)."""
+        original = getattr(owner, attr)
+
+        def timed(*args, **kwargs):
+            import torch
+
+            if self.cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            result = original(*args, **kwargs)
+            if self.cuda:
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+            phase, units, unit = describe(args, kwargs, result)
+            peak = torch.cuda.max_memory_allocated() / 2**30 if self.cuda else "-"
+            self.rows.append([phase, seconds, f"{units} {unit}", seconds / max(units, 1), peak])
+            print(self.rows[-1], flush=True)
+            return result
+
+        setattr(owner, attr, timed)
+
+
+def path_rows(args) -> tuple[list[list], list[str]]:
+    """Train curr-reft (every stage, short) and evaluate it from the command line; one row per
+    stage, the rest of the run, the separate `reftbench eval` and the total."""
+    import json
+    import subprocess
+
+    import reftbench.evaluate
+    from bench.common import ROOT
+    from reftbench.training import rejection, trl_common
+    from reftbench.training.run import train
+
+    timer = StageTimer(cuda=args.device == "cuda")
+    timer.wrap(trl_common, "fit", lambda a, k, r: (f"train {a[5]}", a[6], "steps"))
+    timer.wrap(rejection, "sample_and_filter",
+               lambda a, k, r: (f"rejection sampling (x{a[2]}, {len(r)} kept)", len(a[1]),
+                                "prompts"))
+    timer.wrap(reftbench.evaluate, "evaluate", lambda a, k, r: (
+        "final evaluation (in train)", sum(m["n"] for m in r["metrics"].values()), "samples"))
+    steps = args.stage_steps
+    overrides = ["--model", args.model, "--dtype", "bfloat16", "--n_train", str(args.scenes),
+                 "--n_test", str(args.scenes), "--stage_steps", f"{steps},{steps},{steps}",
+                 "--rs_prompts", str(args.rs_prompts), "--rs_sft_steps", str(args.rs_sft_steps),
+                 "--rs_engine", args.rs_engine,
+                 "--eval_limit", str(args.eval_limit), "--save_steps", "1000000"]
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        out = train("curr-reft", overrides=overrides, output=Path(tmp) / "run",
+                    results_dir=Path(tmp) / "results")
+        trained = time.perf_counter() - start
+        rows = list(timer.rows)
+        rows.append(["rest of the training run (data, checks, saving)",
+                     trained - sum(r[1] for r in rows), "-", "-", "-"])
+        length = json.loads((Path(out["run_dir"]) / "config.json").read_text())["config"][
+            "max_completion_length"]
+        command = [sys.executable, "-m", "reftbench", "eval", "--model", out["model"],
+                   "--device", args.device, "--dtype", "bfloat16", "--max-new-tokens", str(length),
+                   "--limit", str(args.eval_limit), "--n-test", str(args.scenes),
+                   "--run-id", "gpu-check", "--results-dir", str(Path(tmp) / "cli")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        begun = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - begun
+        result = json.loads((Path(tmp) / "cli/runs/gpu-check/results.json").read_text())
+        n = sum(m["n"] for m in result["metrics"].values())
+        rows.append([f"reftbench eval --device {args.device} (new process, load included)",
+                     seconds, f"{n} samples", seconds / n, "-"])
+        rows.append(["total", time.perf_counter() - start, "-", "-", "-"])
+        final = out["results"]["metrics"] if out["results"] else {}
+        notes = [f"curr-reft: {steps} GRPO steps per stage (judge, choice, open), "
+                 f"{args.rs_prompts} rejection prompts per family, {args.rs_sft_steps} SFT steps, "
+                 f"completions up to {length} tokens, {args.scenes} scenes per split",
+                 "train rows: model load, trainer set-up, steps and final save of each stage",
+                 f"final evaluation open-tier accuracy: " + ", ".join(
+                     f"{k.split('/open')[0]} {v['accuracy']:.3f}" for k, v in final.items()),
+                 f"reftbench eval device recorded: {result['config']['device']}"]
+        if not any(r[0] == "train rs-sft" for r in rows):
+            notes.append("rejection SFT skipped: no sampled answer reached rs_threshold")
+    return rows, notes
+
+
+def throughput(args, device: str) -> None:
     import torch
     from transformers.trainer_callback import CallbackHandler
     from trl import GRPOTrainer, SFTTrainer
 
-    from bench.common import cpu_name, report, resolve_model
+    from bench.common import report, resolve_model
     from reftbench.evaluate import EvalConfig, evaluate
     from reftbench.generation import TransformersBackend
     from reftbench.model.load import load_model
@@ -108,8 +236,7 @@ def main() -> None:
     from trainers.curr_rl import CurrRLConfig
     from trainers.presets import TINY, pick
 
-    where = "cpu" if args.cpu else "cuda"
-    device = cpu_name() if args.cpu else torch.cuda.get_device_name(0)
+    where = args.device
     peak = peak_flops(device, args.peak_tflops)
     model = resolve_model(args.model)
     cfg = CurrRLConfig(**{**pick(TINY, CurrRLConfig), "model": args.model, "dtype": "bfloat16",

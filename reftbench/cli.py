@@ -65,11 +65,16 @@ def data(
 def eval_cmd(
     model: str = typer.Option("tiny",
                               help="Preset (micro, tiny, small), checkpoint folder or hub id."),
-    tasks: str = typer.Option(",".join(FAMILIES), help="Comma-separated families."),
+    tasks: str = typer.Option(",".join(FAMILIES), help="Comma-separated families, or 'none' "
+                              "(with --lmms-tasks: the benchmarks alone)."),
     splits: str = typer.Option(",".join(TEST_SPLITS), help="id (in-domain), ood (out-of-domain)."),
     tiers: str = typer.Option("open", help="Comma-separated tiers: judge, choice, open."),
     limit: int = typer.Option(None, help="At most N samples per family x split x tier."),
     batch_size: int = typer.Option(32, "--batch-size", help="Prompts per generate call."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Longest completion in "
+                                       "tokens (a real model's think-then-answer needs ~256)."),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", help="auto (the checkpoint's), float32, bfloat16, float16."),
     n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
     label: str = typer.Option("", help="Leaderboard row name (default: the model)."),
     run_id: str = typer.Option("", "--run-id", help="Run folder name under results/runs."),
@@ -94,20 +99,33 @@ def eval_cmd(
     from reftbench.evaluate import EvalConfig, select_samples
     from reftbench.report import run_eval
 
-    cfg = EvalConfig(model=model, label=label, families=csv(tasks, "task family", FAMILIES),
+    lmms = tuple(dict.fromkeys(t.strip() for t in lmms_tasks.split(",") if t.strip()))
+    families = eval_families(tasks, lmms)
+    cfg = EvalConfig(model=model, label=label, families=families,
                      splits=csv(splits, "split", TEST_SPLITS), tiers=csv(tiers, "tier", TIERS),
-                     limit=limit, batch_size=batch_size, n_test=n_test, run_id=run_id, seed=seed,
-                     data=str(data or ""), strict=strict, image_root=str(image_root or ""),
-                     max_pixels=max_pixels, min_pixels=min_pixels, samples=samples)
+                     limit=limit, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                     device=device, dtype=dtype, n_test=n_test, run_id=run_id, seed=seed,
+                     data=str(data or ""), strict=strict, lmms_tasks=lmms,
+                     image_root=str(image_root or ""), max_pixels=max_pixels,
+                     min_pixels=min_pixels, samples=samples)
     if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
         select_samples(cfg)
-    lmms = [t.strip() for t in lmms_tasks.split(",") if t.strip()]
     manager = None
     if lmms:  # names and datasets are checked before the model loads
         from reftbench.lmms.run import check_lmms_tasks
 
         manager = check_lmms_tasks(lmms)
-    run_eval(cfg, results_dir, resume, console, lmms_tasks=lmms, lmms_manager=manager)
+    run_eval(cfg, results_dir, resume, console, lmms_manager=manager)
+
+
+def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
+    """`--tasks`: the families to evaluate; "none" (only beside --lmms-tasks) for none."""
+    if tasks.strip().lower() != "none":
+        return csv(tasks, "task family", FAMILIES)
+    if not lmms:
+        raise UserError("--tasks none evaluates nothing by itself; add --lmms-tasks "
+                        "(e.g. ai2d,mathvista_testmini) or name the families")
+    return ()
 
 
 @app.command()

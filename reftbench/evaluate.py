@@ -4,7 +4,9 @@
 
 Writes `<results>/runs/<run-id>/samples.jsonl` (one row per scored sample, appended batch by
 batch, so a killed run loses at most one batch) and `results.json` (atomically, at the end).
-`resume=True` skips samples already in samples.jsonl.
+`resume=True` skips samples already in samples.jsonl; a second process on a run folder in use
+stops (reftbench.runlock). Under `accelerate launch` every rank generates its share of the
+samples on its own device and the main process writes the one run folder.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from reftbench.errors import UserError
 from reftbench.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 from reftbench.stats import aggregate
+
+# What `dtype` accepts ("auto": the checkpoint's own).
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -41,7 +46,8 @@ class EvalConfig:
     limit: int | None = None
     # Prompts per generate() call.
     batch_size: int = 32
-    # Longest completion in tokens.
+    # Longest completion in tokens (a think-then-answer completion of a real model needs ~256;
+    # a trainer's own evaluation uses its max_completion_length).
     max_new_tokens: int = 64
     # Also draw K sampled completions per prompt (at `sample_temperature`) and report their
     # mean strict accuracy ("sampled") and the share of prompts with at least one correct
@@ -54,8 +60,12 @@ class EvalConfig:
     seed: int = 0
     # Folder name under results/runs (default: <label>-<timestamp>).
     run_id: str = ""
-    # Torch device.
-    device: str = "cpu"
+    # Torch device: "auto" (CUDA when present; under a launcher, each rank's own GPU), "cpu",
+    # "cuda" or "cuda:N".
+    device: str = "auto"
+    # Weights' dtype for generation: "auto" (the checkpoint's own), "float32", "bfloat16" or
+    # "float16".
+    dtype: str = "auto"
     # Largest / smallest image in pixels after the processor's resize (Qwen2-VL family);
     # None = the checkpoint's own (a reftbench-trained one saved its training setting).
     max_pixels: int | None = None
@@ -71,6 +81,9 @@ class EvalConfig:
     # With `data` in the Curr-ReFT release layout: the folder its images are found under
     # (reftbench/release.py); "" = DATA/images, else DATA.
     image_root: str = ""
+    # lmms-eval benchmarks scored after reftbench's own tasks, into the same results.json; with
+    # them, `families` may be empty (the benchmarks alone).
+    lmms_tasks: tuple[str, ...] = ()
     # Extra provenance (trainer, training seed, ...) stored in results.json.
     extra: dict = field(default_factory=dict)
 
@@ -81,9 +94,12 @@ class EvalConfig:
         for name, kind, valid in (("families", "task family", FAMILIES),
                                   ("splits", "split", TEST_SPLITS), ("tiers", "tier", TIERS)):
             names = tuple(check_names(kind, getattr(self, name), valid))
-            if not names:
+            if not names and not (name == "families" and self.lmms_tasks):
                 raise UserError(f"no {name} to evaluate; choose from {', '.join(valid)}")
             setattr(self, name, names)
+        self.lmms_tasks = tuple(self.lmms_tasks)
+        check_names("dtype", [self.dtype], DTYPES)
+        self.device = eval_device(self.device)
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
         if self.samples < 0 or self.samples == 1:
@@ -120,7 +136,7 @@ def select_samples(cfg: EvalConfig) -> list[dict]:
             for tier in cfg.tiers:
                 tiered = [r for r in records if r["tier"] == tier]
                 chosen.extend(tiered[:cfg.limit] if cfg.limit else tiered)
-    if cfg.data and not chosen:
+    if cfg.data and cfg.families and not chosen:
         raise UserError(f"{cfg.data} has no {'/'.join(cfg.splits)} test rows of "
                         f"{', '.join(cfg.families)} at tier(s) {', '.join(cfg.tiers)}")
     if cfg.general:
@@ -172,51 +188,71 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
     `progress(k)` is called with the number of samples finished, already-done ones included.
     """
     from reftbench.generation import Sampling
+    from reftbench.runlock import hold
+    from reftbench.training.distributed import main_decides, map_sharded
 
     fileio.ensure_writable_dir(Path(results_dir) / "runs")
     if backend is None:
         backend = make_backend(cfg)
     samples = select_samples(cfg)
-    run = fileio.ensure_writable_dir(run_dir_for(cfg, Path(results_dir), resume))
-    log = run / "samples.jsonl"
+    run = Path(main_decides(lambda: str(fileio.ensure_writable_dir(
+        run_dir_for(cfg, Path(results_dir), resume)))))
+    with hold(run, "evaluation"):
+        log = run / "samples.jsonl"
+        done = main_decides(lambda: open_log(log, resume))
+        todo = [s for s in samples if s["id"] not in done]
+        if progress and len(todo) < len(samples):
+            progress(len(samples) - len(todo))
+        greedy = Sampling(max_new_tokens=cfg.max_new_tokens)
+        sampled = Sampling(max_new_tokens=cfg.max_new_tokens,
+                           temperature=cfg.sample_temperature, n=max(cfg.samples, 1))
+        if cfg.samples:
+            import torch
+
+            torch.manual_seed(cfg.seed)  # the same samples on a rerun
+
+        def generate(batch: list[dict]) -> list[dict]:
+            completions = _generate(backend, batch, greedy)
+            draws = _generate(backend, batch, sampled) if cfg.samples else [None] * len(batch)
+            return [score_row(s, c[0], d) for s, c, d in zip(batch, completions, draws)]
+
+        def write(rows: list[dict]) -> None:
+            fileio.append_jsonl(log, rows)
+            if progress:
+                progress(len(rows))
+
+        start = time.perf_counter()
+        map_sharded(todo, cfg.batch_size, generate, write)
+        elapsed = time.perf_counter() - start
+        return main_decides(lambda: write_results(cfg, run, samples, len(todo), elapsed))
+
+
+def open_log(log: Path, resume: bool) -> set[str]:
+    """The ids already scored in a run's samples.jsonl (a fresh run must have none)."""
     if log.exists() and not resume:
-        raise UserError(f"{run} already has results; pass --resume or another --run-id")
+        raise UserError(f"{log.parent} already has results; pass --resume or another --run-id")
     finished = fileio.read_jsonl(log)
     if log.exists():
         # Rewrite without a line a kill may have cut (even a lone one), so appends start clean.
         fileio.write_atomic(log, fileio.dumps_jsonl(finished))
-    done = {r["id"] for r in finished}
-    todo = [s for s in samples if s["id"] not in done]
-    if progress and len(todo) < len(samples):
-        progress(len(samples) - len(todo))
-    greedy = Sampling(max_new_tokens=cfg.max_new_tokens)
-    sampled = Sampling(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
-                       n=max(cfg.samples, 1))
-    if cfg.samples:
-        import torch
+    return {r["id"] for r in finished}
 
-        torch.manual_seed(cfg.seed)  # the same samples on a rerun
-    start = time.perf_counter()
-    for i in range(0, len(todo), cfg.batch_size):
-        batch = todo[i:i + cfg.batch_size]
-        completions = _generate(backend, batch, greedy)
-        draws = _generate(backend, batch, sampled) if cfg.samples else [None] * len(batch)
-        fileio.append_jsonl(log, [score_row(s, c[0], d)
-                                  for s, c, d in zip(batch, completions, draws)])
-        if progress:
-            progress(len(batch))
-    elapsed = time.perf_counter() - start
+
+def write_results(cfg: EvalConfig, run: Path, samples: list[dict], generated: int,
+                  elapsed: float) -> dict:
+    """Aggregate the run's samples.jsonl into results.json (written atomically) and return it."""
     wanted = {s["id"] for s in samples}
     # One row per id (the last written), so a row logged twice can never be counted twice.
-    rows = list({r["id"]: r for r in fileio.read_jsonl(log) if r["id"] in wanted}.values())
+    rows = list({r["id"]: r for r in fileio.read_jsonl(run / "samples.jsonl")
+                 if r["id"] in wanted}.values())
     results = {
         "label": cfg.label or cfg.model,
         "run_id": run.name,
         "metrics": aggregate(rows),
         "config": asdict(cfg),
         "provenance": provenance.describe(cfg.device),
-        "timing": {"generated": len(todo), "seconds": round(elapsed, 2),
-                   "samples_per_second": round(len(todo) / elapsed, 2) if elapsed > 0 else None},
+        "timing": {"generated": generated, "seconds": round(elapsed, 2),
+                   "samples_per_second": round(generated / elapsed, 2) if elapsed > 0 else None},
     }
     fileio.write_json(run / "results.json", results)
     return results
@@ -231,13 +267,31 @@ def _generate(backend, batch: list[dict], sampling) -> list[list[str]]:
     return completions
 
 
+def eval_device(name: str) -> str:
+    """The device to generate on (see EvalConfig.device), or a UserError when it cannot be used."""
+    import torch
+
+    from reftbench.training.distributed import device
+
+    try:
+        resolved = device(name)
+        kind = torch.device(resolved).type
+    except (RuntimeError, ValueError):
+        raise UserError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name}: no CUDA device is visible (torch {torch.__version__}, "
+                        f"CUDA build {torch.version.cuda or 'none'}); use --device cpu")
+    return resolved
+
+
 def make_backend(cfg: EvalConfig):
-    """Load the model and wrap it in the transformers backend."""
-    from reftbench.generation import TransformersBackend
-    from reftbench.model.load import load_model
+    """Load the whole model on the configured device and dtype (transformers backend), with
+    the configured image size."""
+    from reftbench.generation import load_backend
     from reftbench.model.processor import set_image_pixels
 
-    model, processor = load_model(cfg.model, device=cfg.device)
-    set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)
-    model.eval()
-    return TransformersBackend(model, processor, batch_size=cfg.batch_size)
+    dtype = None if cfg.dtype == "auto" else cfg.dtype
+    backend = load_backend(cfg.model, cfg.device, dtype, cfg.batch_size)
+    if getattr(backend, "processor", None) is not None:
+        set_image_pixels(backend.processor, cfg.min_pixels, cfg.max_pixels)
+    return backend

@@ -17,6 +17,9 @@ import torch
 from reftbench.data import load_image
 from reftbench.prompts import build_messages
 
+# Generation engines `load_backend` knows ("auto": vLLM when installed and on a GPU).
+ENGINES = ("auto", "transformers", "vllm")
+
 
 @dataclass
 class Sampling:
@@ -109,3 +112,36 @@ class TransformersBackend:
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         # generate() repeats each prompt n times in a row: prompt i owns rows i*n .. i*n+n-1.
         return [texts[i * n:(i + 1) * n] * (sampling.n // n) for i in range(len(samples))]
+
+    def close(self) -> None:
+        """Drop the model, so its device memory can be reused (no generation afterwards)."""
+        self.model = None
+        if torch.cuda.is_available():
+            import gc
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
+
+def load_backend(model: str, device: str = "cpu", dtype=None, batch_size: int = 16,
+                 engine: str = "transformers") -> Backend:
+    """A generation backend for `model` on `device` (a whole model, never a training shard).
+
+    `engine`: "transformers", "vllm", or "auto" (vLLM when it is installed and the device is a
+    GPU, else transformers). Call `close()` on it when done, before a trainer needs the memory.
+    """
+    import importlib.util
+
+    from reftbench.model.load import load_model
+    from reftbench.registry import check_names
+
+    check_names("generation engine", [engine], ENGINES)
+    if engine == "auto":
+        found = importlib.util.find_spec("vllm") is not None
+        engine = "vllm" if found and device.startswith("cuda") else "transformers"
+    if engine == "vllm":
+        from reftbench.generation_vllm import VLLMBackend
+
+        return VLLMBackend(model, batch_size=batch_size, dtype=str(dtype or "auto"))
+    model_obj, processor = load_model(model, dtype=dtype, device=device)
+    return TransformersBackend(model_obj, processor, batch_size=batch_size)

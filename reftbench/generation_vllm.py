@@ -10,7 +10,10 @@ processor (the same chat template as training and the transformers backend), and
 goes in as `multi_modal_data`; vLLM expands the template's image placeholder itself.
 
 GRPO rollouts with vLLM do not go through this class: `use_vllm` / `vllm_mode` are handed to
-TRL's GRPOTrainer, which runs vLLM itself (`reftbench.training.grpo_stage.grpo_args`).
+TRL's GRPOTrainer, which runs vLLM itself (`reftbench.training.grpo_stage.grpo_args`). Both kinds
+of engine are let go with `release_engine` when their stage ends, so the next one has the memory.
+Under `accelerate launch` each rank builds its own engine on its own GPU, as TRL's colocate mode
+does (vLLM's external launcher), and generates its share of the prompts.
 """
 
 from __future__ import annotations
@@ -42,13 +45,17 @@ class VLLMBackend:
         from vllm import LLM
 
         from reftbench.model.load import ensure_preset, is_preset, load_processor
+        from reftbench.training.distributed import rank, world_size
 
         where = str(ensure_preset(model)) if is_preset(model) else model  # presets build once
         self.processor = load_processor(where)
         self.batch_size = batch_size
-        self.llm = LLM(model=where, dtype=dtype, seed=seed, max_model_len=max_model_len,
+        # One engine per rank, on the rank's GPU, inside the launched job (as TRL's colocate);
+        # each rank samples its own prompts, with its own seed.
+        launched = {"distributed_executor_backend": "external_launcher"} if world_size() > 1 else {}
+        self.llm = LLM(model=where, dtype=dtype, seed=seed + rank(), max_model_len=max_model_len,
                        gpu_memory_utilization=gpu_memory_utilization,
-                       limit_mm_per_prompt={"image": 1})
+                       limit_mm_per_prompt={"image": 1}, **launched)
 
     def request(self, sample: dict) -> dict:
         """One vLLM prompt: the chat-templated text and the sample's image."""
@@ -70,6 +77,34 @@ class VLLMBackend:
                 texts = [c.text for c in result.outputs]
                 out.append(texts * (sampling.n // len(texts)))
         return out
+
+
+    def close(self) -> None:
+        """Free the engine's GPU memory (the backend cannot generate afterwards)."""
+        if self.llm is not None:
+            release_engine(self.llm, asleep=False)
+            self.llm = None
+
+
+def release_engine(llm, asleep: bool) -> None:
+    """Let a vLLM engine go, so a trainer or the next engine in this process gets its memory.
+
+    An engine built with sleep mode is put to sleep at level 2 (weights and KV cache dropped:
+    the memory is free at once); vLLM versions with `shutdown()` then tear it down. The caller
+    drops its last reference; deleting alone does not always free an in-process engine.
+    """
+    if not asleep and _sleep_mode(llm):
+        llm.sleep(level=2)
+    shutdown = getattr(llm, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+
+
+def _sleep_mode(llm) -> bool:
+    """Whether the engine was built with sleep mode (only then can it sleep)."""
+    engine = getattr(llm, "llm_engine", None)
+    config = getattr(getattr(engine, "vllm_config", None), "model_config", None)
+    return bool(getattr(config, "enable_sleep_mode", False))
 
 
 def sampling_params(sampling: Sampling):

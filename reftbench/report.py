@@ -18,28 +18,34 @@ def progress_bar(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console, transient=False)
 
 
-def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_tasks=(),
-             lmms_manager=None) -> dict:
-    """Evaluate with a progress bar, then print the per-family table.
+def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_manager=None) -> dict:
+    """Evaluate with a progress bar, then print the per-family table (and cfg.lmms_tasks' scores).
 
     The output folder and the model are checked before the test splits are generated, so a
-    typo in either fails in seconds, not after minutes of data generation.
+    typo in either fails in seconds, not after minutes of data generation. Under `accelerate
+    launch` every rank evaluates its share; only the main process shows anything.
     """
+    import contextlib
+
     from reftbench.evaluate import evaluate, make_backend, select_samples
+    from reftbench.training.distributed import is_main
 
     fileio.ensure_writable_dir(Path(results_dir) / "runs")
-    with console.status(f"loading {cfg.model}"):
+    shown = is_main()
+    with console.status(f"loading {cfg.model}") if shown else contextlib.nullcontext():
         backend = make_backend(cfg)
-    with console.status("preparing the test splits"):
+    with console.status("preparing the test splits") if shown else contextlib.nullcontext():
         total = len(select_samples(cfg))
-    with progress_bar(console) as bar:
-        task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total)
+    with progress_bar(console) if shown else contextlib.nullcontext() as bar:
+        task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total) if bar else None
         results = evaluate(cfg, results_dir, resume=resume, backend=backend,
-                           progress=lambda k: bar.advance(task, k))
-    if lmms_tasks:
-        results = _add_lmms(results, backend, cfg, lmms_tasks, lmms_manager, results_dir, console)
-    console.print(results_table(results))
-    console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
+                           progress=(lambda k: bar.advance(task, k)) if bar else None)
+    if cfg.lmms_tasks and shown:
+        results = _add_lmms(results, backend, cfg, cfg.lmms_tasks, lmms_manager, results_dir,
+                            console)
+    if shown:
+        console.print(results_table(results))
+        console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
     return results
 
 
@@ -53,7 +59,6 @@ def _add_lmms(results, backend, cfg, tasks, manager, results_dir: Path, console)
         scores = run_lmms_tasks(backend, tasks, limit=cfg.limit, batch_size=cfg.batch_size,
                                 manager=manager)
     results["metrics"].update(scores)
-    results["config"]["lmms_tasks"] = list(tasks)
     results["provenance"]["lmms_eval"] = version("lmms-eval")
     fileio.write_json(Path(results_dir) / "runs" / results["run_id"] / "results.json", results)
     for task, entry in scores.items():

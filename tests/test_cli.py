@@ -134,3 +134,52 @@ def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
     metrics = json.loads(results.read_text())["metrics"]
     assert {m["n"] for m in metrics.values()} == {2} and len(metrics) == 6
     assert (split_dir("math", "ood", 20, 0) / "samples.jsonl").exists()
+
+
+def test_eval_device_dtype_and_tasks_none_are_checked_first(cli, tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        one_line_error(*cli("eval", "--device", "cuda")[::2], "no CUDA device is visible")
+    one_line_error(*cli("eval", "--device", "gpu0")[::2], "unknown device 'gpu0'")
+    one_line_error(*cli("eval", "--dtype", "bf16")[::2], "unknown dtype 'bf16'")
+    one_line_error(*cli("eval", "--tasks", "none")[::2], "--tasks none", "--lmms-tasks")
+    one_line_error(*cli("eval", "--max-new-tokens", "0")[::2], "max-new-tokens must be at least 1")
+
+
+def test_eval_device_dtype_and_completion_length_reach_generation(cli, tmp_path, micro):
+    code, _, err = cli("eval", "--model", "micro", "--tasks", "math", "--splits", "id",
+                       "--limit", 3, "--n-test", N_TEST, "--device", "cpu", "--dtype", "bfloat16",
+                       "--max-new-tokens", 3, "--run-id", "short", "--results-dir", tmp_path)
+    assert code == 0, err
+    run = tmp_path / "runs" / "short"
+    config = json.loads((run / "results.json").read_text())["config"]
+    assert (config["device"], config["dtype"], config["max_new_tokens"]) == ("cpu", "bfloat16", 3)
+    tokenizer = micro[1].tokenizer
+    completions = [json.loads(line)["completion"] for line in
+                   (run / "samples.jsonl").read_text().splitlines()]
+    assert len(completions) == 3
+    assert all(len(tokenizer(c, add_special_tokens=False)["input_ids"]) <= 3 for c in completions)
+
+
+def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, micro):
+    pytest.importorskip("lmms_eval")  # results.json records its version
+    import reftbench.lmms.run
+    import reftbench.report
+
+    calls = []
+    monkeypatch.setattr(reftbench.lmms.run, "check_lmms_tasks", lambda tasks: "manager")
+
+    def fake_run(backend, tasks, **kwargs):
+        calls.append(list(tasks))
+        return {"lmms/fake_bench": {"n": 2, "exact_match": 0.5}}
+
+    monkeypatch.setattr(reftbench.lmms.run, "run_lmms_tasks", fake_run)
+    monkeypatch.setattr(reftbench.report, "results_table", lambda results: "table")
+    code, _, err = cli("eval", "--model", "micro", "--tasks", "none", "--lmms-tasks", "fake_bench",
+                       "--run-id", "bench-only", "--results-dir", tmp_path)
+    assert code == 0, err
+    assert calls == [["fake_bench"]]
+    results = json.loads((tmp_path / "runs/bench-only/results.json").read_text())
+    assert list(results["metrics"]) == ["lmms/fake_bench"]  # no reftbench task was evaluated
+    assert results["config"]["families"] == [] and results["config"]["lmms_tasks"] == ["fake_bench"]

@@ -1,6 +1,7 @@
 """The embedded model: tokenizer, processor, presets, building, saving and loading."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -152,3 +153,81 @@ def test_folder_without_config_is_a_user_error(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model")
     with pytest.raises(UserError, match="no config.json"):
         load_model(str(tmp_path))
+
+
+class ZeroThreeLeftOn:
+    """What a DeepSpeed ZeRO-3 stage leaves behind: accelerate's shared state keeps its
+    DeepSpeed plugin, whose HfDeepSpeedConfig keeps transformers' ZeRO-3 switch on."""
+
+    config = {"zero_optimization": {"stage": 3}}
+
+    def is_zero3(self):
+        return True
+
+
+@pytest.fixture
+def zero3_left_on():
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    state = ZeroThreeLeftOn()  # alive for the test, as the plugin is after training
+    hf_deepspeed.set_hf_deepspeed_config(state)
+    yield state
+    hf_deepspeed.unset_hf_deepspeed_config()
+
+
+def test_loads_after_a_zero3_stage_are_whole_and_leave_the_state_alone(micro, zero3_left_on,
+                                                                        monkeypatch):
+    from transformers import AutoModelForImageTextToText
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    # Evaluation, sampling, merging: a whole model (a partitioned load would need deepspeed and
+    # wait for every rank), equal to the checkpoint.
+    model, _ = load_model("micro")
+    assert all(not hasattr(p, "ds_id") for p in model.parameters())
+    reference = micro[0].state_dict()
+    assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
+    assert is_deepspeed_zero3_enabled()  # the next stage's trainer still finds ZeRO-3 on
+
+    class Partitioned(Exception):
+        pass
+
+    real = AutoModelForImageTextToText.from_pretrained
+
+    def spy(*args, **kwargs):  # where transformers would partition the load
+        if is_deepspeed_zero3_enabled():
+            raise Partitioned
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForImageTextToText, "from_pretrained", spy)
+    with pytest.raises(Partitioned):  # the trainer's own load is sharded as launched
+        load_model("micro", training=True)
+
+
+def test_fsdp_ram_efficient_loading_on_a_rank_above_0(micro, home, tmp_path, monkeypatch):
+    """accelerate's FSDP launch on rank 1: a weight the checkpoint lacks stays on the meta
+    device (rank 0's copy is broadcast by the trainer), so moving it would crash."""
+    import torch.distributed as dist
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "lacks-one-weight"
+    shutil.copytree(ensure_preset("micro"), folder)
+    weights = load_file(str(folder / "model.safetensors"))
+    del weights[next(k for k in weights if k.endswith("patch_embed.proj.weight"))]
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    monkeypatch.setenv("FSDP_CPU_RAM_EFFICIENT_LOADING", "true")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        whole, _ = load_model(str(folder))  # evaluation / sampling: every weight real
+        assert not any(p.is_meta for p in whole.parameters())
+        assert os.environ["FSDP_CPU_RAM_EFFICIENT_LOADING"] == "true"  # restored for training
+        trained, _ = load_model(str(folder), training=True)  # no .to() on meta weights
+        assert trained.model.visual.patch_embed.proj.weight.is_meta
+    finally:
+        dist.destroy_process_group()

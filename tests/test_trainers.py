@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -177,4 +178,55 @@ def test_bad_config_fails_before_work(tmp_path):
     with pytest.raises(UserError, match="unknown task family"):
         train("grpo", overrides=["--model", "micro", "--families", "detection,maths"],
               output=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_bf16_trains_fp32_weights_under_autocast(tmp_path):
+    """Under DDP (or one device) bf16 must not mean bf16 weights: at lr 1e-6 every update is
+    far below a bf16 step of the weights and would round away. The weights stay fp32 and the
+    updates survive."""
+    from reftbench.model.load import preset_path
+    from reftbench.training.sft_stage import sft_args
+
+    plugin = load_trainer("sft")
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides=["--dtype", "bfloat16"])
+    assert sft_args(cfg, tmp_path, steps=1, lr=1e-6, batch_size=2).bf16  # autocast on
+    out = train("sft", overrides=fast("sft", dtype="bfloat16", sft_steps="2", sft_lr="1e-6",
+                                      evaluate="false"), output=tmp_path / "run")
+    before, after = weights(preset_path("micro")), weights(out["model"])
+    assert all(t.dtype == torch.float32 for t in after.values())
+    changed = sum(int((before[k] != after[k]).sum()) for k in before)
+    total = sum(before[k].numel() for k in before)
+    assert changed > total / 2, "two steps at lr 1e-6 changed almost nothing"
+    # Yet in bf16 nearly all of it rounds back to the start: bf16 weights would not have moved.
+    same_in_bf16 = sum(int((before[k].bfloat16() == after[k].bfloat16()).sum()) for k in before)
+    assert same_in_bf16 > 0.9 * total
+
+
+def test_report_to_reaches_trl_and_needs_its_package(tmp_path, monkeypatch):
+    import importlib.util
+
+    from reftbench.training.sft_stage import sft_args
+
+    plugin = load_trainer("sft")
+
+    def args_for(*names):
+        cfg = resolve(plugin.config_cls, plugin.presets, "tiny",
+                      overrides=["--report_to", ",".join(names)])
+        return sft_args(cfg, tmp_path, steps=1, lr=1e-5, batch_size=2)
+
+    assert args_for().report_to == [] and args_for("none").report_to == []  # off by default
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    if importlib.util.find_spec("wandb"):
+        assert args_for("wandb").report_to == ["wandb"]
+        assert os.environ["WANDB_MODE"] == "offline" and os.environ["WANDB_DIR"] == str(tmp_path)
+    with pytest.raises(UserError, match="unknown report_to 'tensorbord'.*did you mean tensorboard"):
+        args_for("tensorbord")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(UserError, match="report_to tensorboard needs the tensorboard package"):
+        args_for("tensorboard")
+    with pytest.raises(UserError, match="pip install tensorboard"):  # before any work
+        train("sft", overrides=fast("sft", report_to="tensorboard"), output=tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -78,3 +78,77 @@ def test_vllm_backend_generates_n_completions_per_sample():
     assert greedy == backend.generate(samples, Sampling(max_new_tokens=8, n=2))
     sampled = backend.generate(samples, Sampling(max_new_tokens=8, temperature=1.0, n=3))
     assert [len(s) for s in sampled] == [3, 3, 3]
+
+
+def test_vllm_memory_length_parallel_and_server_settings_reach_trl(tmp_path):
+    from reftbench.training.grpo_stage import grpo_args
+
+    cfg = grpo_config(use_vllm="true", vllm_gpu_memory_utilization="0.45",
+                      vllm_max_model_length="3072", vllm_tensor_parallel_size="2",
+                      vllm_sleep_mode="false", vllm_server_host="10.0.0.7",
+                      vllm_server_port="8123")
+    args = grpo_args(cfg, tmp_path, steps=1, num_generations=2)
+    assert args.vllm_gpu_memory_utilization == 0.45
+    assert args.vllm_max_model_length == 3072
+    assert args.vllm_tensor_parallel_size == 2
+    assert args.vllm_enable_sleep_mode is False
+    assert (args.vllm_server_host, args.vllm_server_port) == ("10.0.0.7", 8123)
+    # Defaults: sleep mode on, so each stage's colocated engine gives its memory back.
+    assert grpo_args(grpo_config(), tmp_path, steps=1, num_generations=2).vllm_enable_sleep_mode
+
+
+class FakeLLM:
+    """Stands in for vllm.LLM: records sleep and shutdown."""
+
+    def __init__(self, sleep_mode: bool):
+        self.calls = []
+        config = type("C", (), {"enable_sleep_mode": sleep_mode})()
+        vllm_config = type("V", (), {"model_config": config})()
+        self.llm_engine = type("E", (), {"vllm_config": vllm_config})()
+
+    def sleep(self, level):
+        self.calls.append(("sleep", level))
+
+    def shutdown(self):
+        self.calls.append(("shutdown",))
+
+
+@pytest.mark.parametrize("sleep_mode, asleep, expected", [
+    (True, False, [("sleep", 2), ("shutdown",)]),   # awake with sleep mode: level-2 sleep first
+    (True, True, [("shutdown",)]),                   # TRL left it asleep after its last rollout
+    (False, False, [("shutdown",)]),                 # no sleep mode: only a shutdown can free it
+])
+def test_release_engine(sleep_mode, asleep, expected):
+    from reftbench.generation_vllm import release_engine
+
+    llm = FakeLLM(sleep_mode)
+    release_engine(llm, asleep=asleep)
+    assert llm.calls == expected
+
+
+def test_each_grpo_stage_lets_its_colocated_engine_go(tmp_path, monkeypatch):
+    """The curriculum builds one engine per stage in one process: a finished stage must hand its
+    engine's memory back, or stage 2's engine does not fit."""
+    import trl
+
+    from reftbench.training.grpo_stage import run_grpo
+    from reftbench.training.splits import train_samples
+
+    engines, llms = [], []
+    real_train = trl.GRPOTrainer.train
+
+    def train_with_engine(self, *args, **kwargs):  # what use_vllm=True colocate leaves behind
+        out = real_train(self, *args, **kwargs)
+        llms.append(FakeLLM(sleep_mode=True))
+        self.vllm_generation = type("G", (), {"llm": llms[-1], "_llm_weights_sleeping": False})()
+        engines.append(self.vllm_generation)
+        return out
+
+    monkeypatch.setattr(trl.GRPOTrainer, "train", train_with_engine)
+    cfg = grpo_config(model="micro", n_train="12", prompts_per_step="2", max_completion_length="4",
+                      save_steps="5")
+    samples = train_samples(cfg, tiers=("open",))
+    for stage in ("1", "2"):
+        run_grpo(cfg, "micro", samples[:4], tmp_path / stage, 1, 2, stage)
+    assert [e.llm for e in engines] == [None, None]  # dropped by the stage that built it
+    assert all(llm.calls == [("sleep", 2), ("shutdown",)] for llm in llms)

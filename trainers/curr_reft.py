@@ -30,24 +30,27 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
     def run(model: str, stage_dir, progress):
         import torch
 
-        from reftbench.generation import TransformersBackend
-        from reftbench.model.load import load_model
+        from reftbench.generation import load_backend
         from reftbench.model.processor import set_image_pixels
         from reftbench.training.datasets import sft_dataset, target_completion
+        from reftbench.training.distributed import device, rank
         from reftbench.training.rejection import sample_and_filter
         from reftbench.training.sft_stage import run_sft
         from reftbench.training.splits import replay_samples, train_samples
 
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed + rank())  # each rank samples its own prompts
         prompts = train_samples(cfg, tiers=tuple(cfg.stages), limit_per_family=cfg.rs_prompts,
                                 shuffle_seed=cfg.seed)
-        policy, processor = load_model(model, dtype=cfg.dtype)
-        set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)
-        backend = TransformersBackend(policy.eval(), processor, batch_size=cfg.eval_batch_size)
+        # A whole model on this rank's GPU (vLLM when installed), whatever sharding training uses.
+        backend = load_backend(model, device(), cfg.dtype, cfg.eval_batch_size, cfg.rs_engine)
+        if getattr(backend, "processor", None) is not None:
+            set_image_pixels(backend.processor, cfg.min_pixels, cfg.max_pixels)
         kept = sample_and_filter(backend, prompts, cfg.rs_samples, cfg.rs_temperature,
                                  cfg.rs_threshold, stage_dir / "samples.jsonl",
                                  cfg.max_completion_length, progress)
-        del policy, backend
+        if hasattr(backend, "close"):  # the SFT trainer below needs the memory
+            backend.close()
+        del backend
         if not kept:
             # Nothing reached the bar: fine-tuning on replay alone would only pull the model
             # back towards the base, so the RL model goes on unchanged (the log says so).

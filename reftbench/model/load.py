@@ -13,6 +13,7 @@ video half, so without it we fall back to `ImageOnlyQwenProcessor`. Importing th
 cheap (no torch).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -31,8 +32,11 @@ PRESET_SEED = 0
 QWEN_VL_TYPES = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
 # "owner/name": what a hub id looks like (a missing local path otherwise gets a clear error).
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+# The environment switch accelerate sets for FSDP's rank-0-only loading (read by transformers).
+FSDP_RAM_EFFICIENT = "FSDP_CPU_RAM_EFFICIENT_LOADING"
 
-__all__ = ["PRESETS", "is_preset", "preset_path", "ensure_preset", "load_model", "load_processor"]
+__all__ = ["PRESETS", "is_preset", "preset_path", "ensure_preset", "load_model", "load_processor",
+           "whole_model"]
 
 
 def is_preset(name: str) -> bool:
@@ -161,19 +165,53 @@ def load_processor(where: str):
     return processor
 
 
-def load_model(name_or_path: str, dtype=None, device: str = "cpu"):
+def load_model(name_or_path: str, dtype=None, device: str | None = "cpu", training: bool = False):
     """(model, processor) for a preset name, a checkpoint folder, or a hub id.
 
     `dtype` is a torch dtype, its name ("bfloat16") or "auto"; None keeps transformers'
     default (the checkpoint's own dtype). The model is returned in eval mode on `device`.
+
+    `training=True` is the trainer's load: it is sharded the way the launcher asks (DeepSpeed
+    ZeRO-3 partitions it while loading; FSDP's cpu_ram_efficient_loading may leave weights on
+    the meta device on ranks > 0 until the trainer broadcasts rank 0's), and placement is left to
+    the trainer (`device` is ignored). Every other load (evaluation, sampling, merging) gets a
+    whole model on every rank, whatever the training state left switched on (see `whole_model`).
     """
     from transformers import AutoModelForImageTextToText
 
     where = _resolve(str(name_or_path))
     kwargs = {} if dtype is None else {"dtype": dtype}
-    try:
-        model = AutoModelForImageTextToText.from_pretrained(where, **kwargs)
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot load model {name_or_path}: {str(err).splitlines()[0]}") from err
+    with contextlib.nullcontext() if training else whole_model():
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(where, **kwargs)
+        except (OSError, ValueError) as err:
+            raise UserError(f"cannot load model {name_or_path}: {str(err).splitlines()[0]}") from err
     processor = load_processor(where)
-    return model.to(device).eval(), processor
+    if training:
+        return model, processor
+    return (model if device is None else model.to(device)).eval(), processor
+
+
+@contextlib.contextmanager
+def whole_model():
+    """Load whole, unsharded models inside this block, on every rank.
+
+    After a training stage, accelerate's state keeps its DeepSpeed plugin alive, and with it
+    transformers' ZeRO-3 switch: a load would be partitioned and wait for every rank. Under FSDP
+    with cpu_ram_efficient_loading, ranks > 0 would leave any weight the checkpoint lacks on the
+    meta device. Both switches are turned off for the block and restored after it, so the next
+    stage's trainer finds the state as training left it.
+    """
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    saved_ref = hf_deepspeed._hf_deepspeed_config_weak_ref
+    saved_env = os.environ.get(FSDP_RAM_EFFICIENT)
+    hf_deepspeed.unset_hf_deepspeed_config()
+    if saved_env is not None:
+        os.environ[FSDP_RAM_EFFICIENT] = "false"
+    try:
+        yield
+    finally:
+        hf_deepspeed._hf_deepspeed_config_weak_ref = saved_ref
+        if saved_env is not None:
+            os.environ[FSDP_RAM_EFFICIENT] = saved_env

@@ -65,6 +65,9 @@ class RunFields:
     save_steps: int = 10
     # Log metrics every N optimiser steps.
     logging_steps: int = 5
+    # Also send the training logs to these trackers ("tensorboard", "wandb"; empty = none, the
+    # default). Logs go to each stage's folder; wandb runs offline unless WANDB_MODE is set.
+    report_to: tuple[str, ...] = ()
 
 
 @dataclass
@@ -106,6 +109,22 @@ class GRPOFields:
     use_vllm: bool = False
     # vLLM mode: "colocate" (same process) or "server" (trl vllm-serve).
     vllm_mode: str = "colocate"
+    # Colocate: share of each GPU's memory vLLM takes for its weights and KV cache (the rest is
+    # left to training; TRL's default, 0.3, suits a 3B model on 80 GB cards).
+    vllm_gpu_memory_utilization: float = 0.3
+    # Colocate: longest prompt + completion vLLM plans for, in tokens (None = the model's own
+    # maximum, which reserves far more KV cache than image prompts of ~1k tokens need).
+    vllm_max_model_length: int | None = None
+    # Colocate: GPUs one vLLM engine spans (must divide the number of processes).
+    vllm_tensor_parallel_size: int = 1
+    # Colocate: put vLLM to sleep (weights and KV cache released) after each generation, so the
+    # optimiser step, and the next curriculum stage's engine, get its memory back; false is a
+    # little faster per step, and the engine is then released at the end of each stage.
+    vllm_sleep_mode: bool = True
+    # Server: host of the `trl vllm-serve` server.
+    vllm_server_host: str = "127.0.0.1"
+    # Server: its port (`trl vllm-serve --port`).
+    vllm_server_port: int = 8000
     # Trade compute for memory in the backward pass.
     gradient_checkpointing: bool = False
 
@@ -142,6 +161,9 @@ class RejectionFields:
     rs_samples: int = 4
     # Sampling temperature of the rejection sampler.
     rs_temperature: float = 1.0
+    # Generation engine of the rejection sampler: "auto" (vLLM when installed and on a GPU,
+    # else transformers), "vllm" or "transformers".
+    rs_engine: str = "auto"
     # Keep the best answer of a prompt only if its reward is at least this (format 1 + accuracy 1 = 2).
     rs_threshold: float = 2.0
     # Training prompts offered to the sampler per family (None = the whole train split).

@@ -1,18 +1,28 @@
-"""Which process writes: under `accelerate launch` every rank runs the same pipeline, but only
-the main process writes run files (stage.json, metrics, plots, results); the others wait.
+"""Which process writes, which device it uses, and how work is split under `accelerate launch`.
+
+Every rank runs the same pipeline; only the main process writes run files (stage.json, metrics,
+plots, results), the others wait. Generation (the rejection sampler, the evaluation) is split
+across the ranks, each on its own device, and the results gathered on the main process:
 
     if is_main(): fileio.write_json(...)
     barrier()                        # everyone continues once the main process has written
     with main_first(): check_data()  # the main process builds caches, the others reuse them
+    map_sharded(samples, 16, generate, write_rows)   # each rank generates its share
 
-In a plain single process all three are no-ops, and nothing here touches torch.distributed
-before `accelerate launch` (or torchrun) has set WORLD_SIZE.
+In a plain single process all of these are no-ops (or run the work in place), and nothing here
+touches torch.distributed before `accelerate launch` (or torchrun) has set WORLD_SIZE.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
+
+# Process-group timeout. A rank can wait on another's slow step: rank 0 writing and plotting, or
+# an uneven last share of generation with a 3B model; torch's default (10 min for NCCL) would
+# kill such a job in the middle of a run.
+TIMEOUT = datetime.timedelta(hours=3)
 
 
 def world_size() -> int:
@@ -20,13 +30,30 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def rank() -> int:
+    """This process's index in the job (0 when not launched distributed)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def device(name: str = "auto") -> str:
+    """The torch device this rank generates on: "auto" is CUDA when present (the rank's own GPU
+    under a launcher), else the CPU; a bare "cuda" also becomes the rank's own GPU."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and world_size() > 1:
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return name
+
+
 def _state():
     """accelerate's process state, created the way the Trainer will create it (cpu without CUDA:
-    gloo), so the process group set up here is the one training then uses."""
+    gloo), with the long timeout, so the process group set up here is the one training then uses."""
     import torch
     from accelerate import PartialState
 
-    return PartialState(cpu=not torch.cuda.is_available())
+    return PartialState(cpu=not torch.cuda.is_available(), timeout=TIMEOUT)
 
 
 def is_main() -> bool:
@@ -48,3 +75,65 @@ def main_first():
     yield
     if is_main():
         barrier()
+
+
+def broadcast(obj):
+    """The main process's `obj` on every process (a picklable value)."""
+    if world_size() == 1:
+        return obj
+    from accelerate.utils import broadcast_object_list
+
+    _state()
+    return broadcast_object_list([obj], from_process=0)[0]
+
+
+def main_decides(decide):
+    """`decide()` run on the main process only; its value, or the UserError it raised, on every
+    process (so a refusal stops the whole job with the same line, not only rank 0)."""
+    if world_size() == 1:
+        return decide()
+    from reftbench.errors import UserError
+
+    value, error = None, None
+    if is_main():
+        try:
+            value = decide()
+        except UserError as err:
+            error = str(err)
+    value, error = broadcast((value, error))
+    if error is not None:
+        raise UserError(error)
+    return value
+
+
+def gather(rows: list) -> list[list]:
+    """Every process's `rows`, as one list per rank in rank order (on every process)."""
+    if world_size() == 1:
+        return [rows]
+    import torch.distributed as dist
+
+    _state()
+    found: list = [None] * world_size()
+    dist.all_gather_object(found, rows)
+    return found
+
+
+def map_sharded(items: list, per_rank: int, work, collect) -> None:
+    """`work(part) -> one row per item` over `items`, split across the ranks.
+
+    Rounds of `per_rank` items per rank: each rank takes every world_size-th item of the round,
+    the rows are gathered and `collect(rows)` gets them in item order, on the main process only,
+    once per round (so a log written there is as resumable as in one process). `items` must be
+    the same list on every rank; a rank with nothing left in a round still joins the gather.
+    """
+    world, me = world_size(), rank()
+    step = max(1, per_rank) * world
+    for start in range(0, len(items), step):
+        block = items[start:start + step]
+        mine = block[me::world]
+        rows = list(work(mine)) if mine else []
+        if len(rows) != len(mine):  # a short answer would pair rows with the wrong items
+            raise RuntimeError(f"work returned {len(rows)} rows for {len(mine)} items")
+        shares = gather(rows)
+        if is_main():
+            collect([shares[i % world][i // world] for i in range(len(block))])

@@ -39,6 +39,12 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
         gradient_checkpointing=cfg.gradient_checkpointing,
         use_vllm=cfg.use_vllm,
         vllm_mode=cfg.vllm_mode,
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        vllm_max_model_length=cfg.vllm_max_model_length,
+        vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        vllm_enable_sleep_mode=cfg.vllm_sleep_mode,
+        vllm_server_host=cfg.vllm_server_host,
+        vllm_server_port=cfg.vllm_server_port,
         remove_unused_columns=False,
         log_completions=False,
     )

@@ -59,15 +59,11 @@ def language_model_prefix(model) -> str:
 def merge_adapter(source: str, adapter_dir: Path, out_dir: Path, dtype=None) -> None:
     """Load `source`, apply the adapter saved in `adapter_dir`, merge it, save to `out_dir`."""
     from peft import PeftModel
-    from transformers.integrations.deepspeed import (is_deepspeed_zero3_enabled,
-                                                     unset_hf_deepspeed_config)
 
     from reftbench.model.load import load_model
 
-    if is_deepspeed_zero3_enabled():
-        # Only the main process merges: a ZeRO-3 partitioned load here would wait for the
-        # other ranks forever. The next stage's trainer arguments switch ZeRO-3 back on.
-        unset_hf_deepspeed_config()
+    # Only the main process merges; load_model's whole (not ZeRO-3 partitioned) load is what
+    # keeps it from waiting for the other ranks.
     base, _ = load_model(source, dtype=dtype)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(out_dir))

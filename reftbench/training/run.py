@@ -3,7 +3,8 @@
 Everything that is the same for every trainer happens here, once: config resolution (preset,
 YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
 the reward-curve plot and the final evaluation into results/. Under `accelerate launch` every
-process trains; only the main process writes run files, plots and evaluates.
+process trains and evaluates its share of the test samples on its own device; only the main
+process writes run files, plots and results. A second process on a run folder in use stops.
 """
 
 from __future__ import annotations
@@ -42,18 +43,35 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
     check_names("task family", cfg.families, FAMILIES)
-    if getattr(cfg, "use_vllm", False):  # fail before any work, not at the first GRPO stage
-        from reftbench.generation_vllm import require_vllm
-
-        require_vllm()
+    check_engines(cfg)
     model = resolve_model(cfg.model)
     run_dir = output or Path("outputs") / f"{name}-seed{cfg.seed}"
+    return plugin, cfg, run_dir, model
+
+
+def check_run_folder(run_dir: Path, model: str, resume: bool) -> None:
+    """A new run needs an empty folder; a resumed one, a run started from the same model."""
     from reftbench.training.pipeline import check_fresh
 
     check_fresh(run_dir, resume)
     if resume:
         check_same_start(run_dir, model)
-    return plugin, cfg, run_dir, model
+
+
+def check_engines(cfg) -> None:
+    """Fail before any work, not at the stage that needs it: vLLM asked for but unusable, an
+    unknown rejection-sampling engine, a tracker whose package is missing."""
+    from reftbench.generation import ENGINES
+    from reftbench.registry import check_names
+    from reftbench.training.trl_common import check_reporters
+
+    engine = getattr(cfg, "rs_engine", "auto")
+    check_names("generation engine", [engine], ENGINES)
+    if getattr(cfg, "use_vllm", False) or engine == "vllm":
+        from reftbench.generation_vllm import require_vllm
+
+        require_vllm()
+    check_reporters(cfg)
 
 
 def start_fingerprint(model: str) -> str | None:
@@ -95,22 +113,25 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     from reftbench.training.pipeline import run_stages
     from reftbench.training.plots import plot_curves
 
-    from reftbench.training.distributed import is_main, main_first
+    from reftbench.runlock import hold
+    from reftbench.training.distributed import is_main, main_decides, main_first
 
     plugin, cfg, run_dir, model = prepare(name, preset, config_path, overrides, output, resume)
-    with main_first():  # every process checked the run folder; the main one builds the data
-        check_data(cfg)
-    meta = _run_meta(run_dir, plugin.name, preset, cfg, resume, model)
-    log = console.print if console else print
-    main = is_main()
-    with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
-        final = run_stages(plugin.plan(cfg), model, run_dir, meta, progress=bar, log=log)
-    if not main:
-        return {"model": str(final), "results": None, "run_dir": str(run_dir)}
-    plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")), run_dir / "reward_curve.png")
-    results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
-        if cfg.evaluate else None
-    return {"model": str(final), "results": results, "run_dir": str(run_dir)}
+    with hold(run_dir, "training"):
+        main_decides(lambda: check_run_folder(run_dir, model, resume))
+        with main_first():  # the main process builds the data, the others reuse it
+            check_data(cfg)
+        meta = _run_meta(run_dir, plugin.name, preset, cfg, resume, model)
+        log = console.print if console else print
+        main = is_main()
+        with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
+            final = run_stages(plugin.plan(cfg), model, run_dir, meta, progress=bar, log=log)
+        if main:
+            plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")),
+                        run_dir / "reward_curve.png")
+        results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
+            if cfg.evaluate else None
+    return {"model": str(final), "results": results if main else None, "run_dir": str(run_dir)}
 
 
 def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: str) -> dict:
@@ -131,17 +152,21 @@ def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: s
 
 
 def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
-    """Open-tier, id + ood evaluation of the final model into results/runs."""
+    """Open-tier, id + ood evaluation of the final model into results/runs, on every rank's
+    device, with the completion length the model was trained to (a think-then-answer
+    completion cut short is scored as unformatted)."""
     from reftbench.evaluate import EvalConfig, evaluate
     from reftbench.report import run_eval
 
     # Real-data runs get their own leaderboard row, never averaged with generated-data runs.
     label = f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name
+    length = getattr(cfg, "max_completion_length", EvalConfig.max_new_tokens)
     ecfg = EvalConfig(model=str(final), label=label, families=cfg.families, n_test=cfg.n_test,
                       limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
                       general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
                       image_root=cfg.data_image_root, max_pixels=cfg.max_pixels,
                       min_pixels=cfg.min_pixels, samples=cfg.eval_samples,
+                      max_new_tokens=length, dtype=cfg.dtype,
                       run_id=f"{run_dir.name}-{meta['started']}",
                       extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import shutil
 from pathlib import Path
 
 import torch
 
+from reftbench.errors import UserError
 from reftbench.training.callbacks import MetricsLog, ProgressLine, TimeLimit
+from reftbench.training.distributed import TIMEOUT
+
+# What `report_to` accepts, and the package each one needs.
+REPORTERS = {"tensorboard": "tensorboard", "wandb": "wandb"}
 
 
 def common_args(cfg, out_dir: Path, steps: int, lr: float) -> dict:
@@ -29,10 +36,49 @@ def common_args(cfg, out_dir: Path, steps: int, lr: float) -> dict:
         save_strategy="steps",
         save_steps=cfg.save_steps,
         save_total_limit=1,
-        report_to="none",
+        report_to=reporters(cfg, out_dir),
         disable_tqdm=True,
         dataloader_num_workers=0,
+        ddp_timeout=int(TIMEOUT.total_seconds()),
     )
+
+
+def training_dtype(cfg) -> str:
+    """The dtype the trainer loads the weights in: float32 whenever bf16/fp16 is asked for.
+
+    Mixed precision keeps fp32 weights and computes in bf16 (autocast under DDP or one device,
+    FSDP's mixed-precision policy, DeepSpeed's bf16 mode); weights loaded in bf16 would have no
+    fp32 copy under DDP, and at lr 1e-6 most updates would round away.
+    """
+    return "float32" if cfg.dtype in ("bfloat16", "float16") else cfg.dtype
+
+
+def check_reporters(cfg) -> list[str]:
+    """The `report_to` names, checked: known, and their package installed (UserError if not)."""
+    import importlib.util
+
+    from reftbench.registry import check_names
+
+    names = [n for n in getattr(cfg, "report_to", ()) if n != "none"]
+    for name in check_names("report_to", names, [*REPORTERS, "none"]):
+        if importlib.util.find_spec(REPORTERS[name]) is None:
+            raise UserError(f"report_to {name} needs the {REPORTERS[name]} package: "
+                            f"pip install {REPORTERS[name]}")
+    return names
+
+
+def reporters(cfg, out_dir: Path) -> list[str]:
+    """TRL's `report_to` list; logs go beside the stage (its trainer/ folder is removed after it).
+
+    wandb runs offline unless WANDB_MODE says otherwise (`wandb sync` uploads a run later).
+    """
+    names = check_reporters(cfg)
+    if "tensorboard" in names:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(out_dir / "tensorboard")
+    if "wandb" in names:
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ["WANDB_DIR"] = str(out_dir)
+    return names
 
 
 def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress) -> list:
@@ -100,7 +146,7 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     from reftbench.model.processor import set_image_pixels
     from reftbench.training.lora import lora_config
 
-    model, processor = load_model(model_path, dtype=cfg.dtype)
+    model, processor = load_model(model_path, dtype=training_dtype(cfg), training=True)
     set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
     if getattr(cfg, "freeze_vision", False):  # the base build's mixture (reftbench/base_model.py)
@@ -112,5 +158,29 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
                           peft_config=peft_config, **trainer_kwargs)
     quiet(trainer)
     trainer.train(resume_from_checkpoint=latest_checkpoint(out_dir))
-    return save_model(trainer, processor, model_path, out_dir,
-                      lora=peft_config is not None, dtype=cfg.dtype)
+    saved = save_model(trainer, processor, model_path, out_dir,
+                       lora=peft_config is not None, dtype=cfg.dtype)
+    release(trainer)
+    del trainer, model
+    free_device_memory()
+    return saved
+
+
+def release(trainer) -> None:
+    """Let go of what a finished stage holds on the device, before the next stage loads: TRL's
+    colocated vLLM engine (a new one is built per stage) and the accelerator's references to the
+    model, optimiser and DeepSpeed engine."""
+    from reftbench.generation_vllm import release_engine
+
+    engine = getattr(trainer, "vllm_generation", None)
+    if engine is not None and getattr(engine, "llm", None) is not None:
+        release_engine(engine.llm, asleep=getattr(engine, "_llm_weights_sleeping", False))
+        engine.llm = None
+    trainer.accelerator.free_memory()
+
+
+def free_device_memory() -> None:
+    """Collect dropped objects and hand cached CUDA blocks back to the device."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
