@@ -138,6 +138,37 @@ def leaderboard(
     show_leaderboard(results_dir, console)
 
 
+@app.command()
+def chance(
+    limit: int = typer.Option(500, help="Questions per family x split (as `eval --limit`)."),
+    draws: int = typer.Option(20, help="Random gold answers drawn per split."),
+    n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
+    seed: int = typer.Option(0, help="Data seed (and the draws' seed)."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+):
+    """Image-blind chance levels (random gold answer, best constant answer) as leaderboard rows.
+
+    Example: reftbench chance --limit 500
+    """
+    from rich.table import Table
+
+    from reftbench.chance import chance_levels, write_runs
+
+    if limit < 1 or draws < 1:
+        raise UserError("--limit and --draws must be at least 1")
+    levels = [chance_levels(family, split, limit, draws, seed, n_test)
+              for family in FAMILIES for split in TEST_SPLITS]
+    write_runs(levels, results_dir, limit, draws, seed)
+    table = Table(title="open-tier chance levels (strict accuracy, %)")
+    for name in ("family", "split", "n", "random answer", "best constant", "that answer"):
+        table.add_column(name)
+    for c in levels:
+        table.add_row(c["family"], c["split"], str(c["n"]), f"{100 * c['random']:.1f}",
+                      f"{100 * c['constant']:.1f}", c["answer"])
+    console.print(table)
+    console.print(f"wrote the two chance rows to {results_dir / 'runs'}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train(
     ctx: typer.Context,

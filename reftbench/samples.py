@@ -16,6 +16,9 @@ A sample is a plain JSON-serialisable dict (one JSONL row):
     answer    str   canonical text expected inside <answer>...</answer>:
                     "yes"/"no"; "B" or "A,C"; "[x1, y1, x2, y2]"; "circle, square"; "12"
     options   list[str]  choice tier only: option texts, lettered A, B, C, ... in order
+    think     str   optional: the reasoning of the gold completion (generated judge and choice
+                    records: "It is <the open answer>.", the fact the verdict checks); SFT
+                    targets put it inside <think>, scoring never reads it
     metric    str   name of the accuracy function in `reftbench.rewards` ("yes_no", "letters",
                     "box_iou", "label_set_iou", "math_equiv") or "module:function"
 

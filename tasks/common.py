@@ -37,6 +37,16 @@ def scene_rng(seed: int, family: str, split: str, index: int) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
+def checked_fact(open_answer: str) -> str:
+    """The gold reasoning of a judge or choice record: the open answer it checks, stated first.
+
+    A yes/no verdict or a letter is one token that depends on comparing the image with the
+    question; written after the fact it compares against, it becomes a lookup the model can
+    learn (and RL can sharpen), instead of a guess.
+    """
+    return f"It is {open_answer}."
+
+
 def scene_records(family: str, split: str, index: int, scene: dict, tiers: dict) -> list[dict]:
     """The three sample records of one scene (schema: reftbench/samples.py)."""
     base_id = f"{family}-{split}-{index:06d}"
@@ -46,6 +56,8 @@ def scene_records(family: str, split: str, index: int, scene: dict, tiers: dict)
         record = {"id": f"{base_id}-{tier}", "base_id": base_id, "family": family,
                   "split": split, "tier": tier, "image": f"images/{index:06d}.png",
                   "question": body["question"], "answer": body["answer"]}
+        if tier != "open":
+            record["think"] = checked_fact(tiers["open"]["answer"])
         if "options" in body:
             record["options"] = body["options"]
         record["metric"] = body["metric"]

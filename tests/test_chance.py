@@ -1,13 +1,7 @@
-"""bench/chance.py: image-blind answers scored by the one scorer, written as leaderboard rows."""
+"""`reftbench chance`: image-blind answers scored by the one scorer, written as leaderboard rows."""
 
-import sys
-from argparse import Namespace
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench import chance  # noqa: E402
-from reftbench.leaderboard import build, collect, row_values  # noqa: E402
+from reftbench import chance
+from reftbench.leaderboard import build, collect, row_values
 
 
 def _box(i, answer):
@@ -24,7 +18,7 @@ def test_constant_answer_is_the_best_one_and_reaches_the_leaderboard(tmp_path, m
     level = chance.chance_levels("detection", "id", limit=4, draws=50, seed=0)
     assert level["answer"] == common and level["constant"] == 0.75 and level["n"] == 4
     assert 0.25 <= level["random"] <= 0.75  # a mix of the two boxes' scores
-    chance.write_runs([level], tmp_path, Namespace(limit=4, draws=50, seed=0))
+    chance.write_runs([level], tmp_path, limit=4, draws=50, seed=0)
     grouped = collect(tmp_path)
     assert set(grouped) == {"chance: random answer", "chance: best constant"}
     cell = row_values(grouped["chance: best constant"])["detection/id"]
@@ -32,4 +26,22 @@ def test_constant_answer_is_the_best_one_and_reaches_the_leaderboard(tmp_path, m
     # The leaderboard says which rows no model produced.
     build(tmp_path)
     text = (tmp_path / "LEADERBOARD.md").read_text()
-    assert "not by evaluating a model: chance: best constant (`bench/chance.py`)" in text
+    assert "not by evaluating a model: chance: best constant (`reftbench chance`)" in text
+
+
+def test_label_sets_are_scored_as_exact_sets(monkeypatch):
+    rows = [{"id": f"c{i}", "family": "classification", "split": "id", "tier": "open",
+             "image": "x.png", "question": "Which?", "answer": a, "metric": "label_set_iou"}
+            for i, a in enumerate(["circle", "circle, star", "circle", "star", "circle",
+                                  "circle, star"])]
+    monkeypatch.setattr(chance, "load_split", lambda *a, **k: rows)
+    level = chance.chance_levels("classification", "id", limit=3, draws=5, seed=0)
+    # "circle" is exactly right on 2 of 3 (set-IoU would have given it 2.5 of 3).
+    assert level["answer"] == "circle" and abs(level["constant"] - 2 / 3) < 1e-9
+
+
+def test_chance_command_writes_both_rows(cli, tmp_path):
+    code, out, err = cli("chance", "--limit", "3", "--draws", "2", "--n-test", "6",
+                         "--results-dir", tmp_path)
+    assert code == 0, err
+    assert set(collect(tmp_path)) == {"chance: random answer", "chance: best constant"}
