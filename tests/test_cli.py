@@ -134,3 +134,25 @@ def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
     metrics = json.loads(results.read_text())["metrics"]
     assert {m["n"] for m in metrics.values()} == {2} and len(metrics) == 6
     assert (split_dir("math", "ood", 20, 0) / "samples.jsonl").exists()
+
+
+@pytest.mark.parametrize("stop, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monkeypatch, stop,
+                                                                      status):
+    import os
+    import signal
+    import time
+
+    import reftbench.report
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, stop))
+        time.sleep(5)  # the signal arrives before this ends
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(reftbench.report, "run_eval", interrupted)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = cli("eval", "--model", "micro")
+    assert code == status
+    assert err == "interrupted; rerun with --resume to continue\n"
+    assert signal.getsignal(signal.SIGTERM) is before, "main() restores the SIGTERM handler"
