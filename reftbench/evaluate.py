@@ -14,7 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reftbench import fileio, provenance
+from reftbench import fileio, provenance, run_identity
+from reftbench.config import between, check_bounds
 from reftbench.errors import UserError
 from reftbench.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
@@ -45,7 +46,7 @@ class EvalConfig:
     max_new_tokens: int = 64
     # Seed of the generated data.
     seed: int = 0
-    # Folder name under results/runs (default: <label>-<timestamp>).
+    # Folder name under results/runs, one path component (default: <label>-<timestamp>).
     run_id: str = ""
     # Torch device.
     device: str = "cpu"
@@ -70,6 +71,10 @@ class EvalConfig:
             if not names:
                 raise UserError(f"no {name} to evaluate; choose from {', '.join(valid)}")
             setattr(self, name, names)
+        if self.run_id and not is_folder_name(self.run_id):
+            raise UserError(f"run-id must be a plain folder name (no '/', '..' or absolute "
+                            f"path): it names a folder inside results/runs, got {self.run_id!r}")
+        check_bounds(self, {"seed": between(0, 2**32 - 1)})
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
         for name in ("batch_size", "max_new_tokens", "limit", "n_test"):
@@ -107,14 +112,19 @@ def select_samples(cfg: EvalConfig) -> list[dict]:
 
 
 def slug(text: str) -> str:
-    """A filesystem-safe name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "model"
+    """A filesystem-safe name (never "." or "..")."""
+    return re.sub(r"[^A-Za-z0-9@._-]+", "-", text).strip("-.")[:60] or "model"
+
+
+def is_folder_name(name: str) -> bool:
+    """True for one path component that stays where it is put: no separator, no "..", no NUL."""
+    return name not in (".", "..") and not re.search(r"[/\\\x00]", name) and name.strip() == name
 
 
 def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     """The run folder: named, newest unfinished one (resume) or a new timestamped one."""
     runs = results_dir / "runs"
-    label = cfg.label or slug(Path(cfg.model).name if Path(cfg.model).exists() else cfg.model)
+    label = slug(cfg.label or (Path(cfg.model).name if Path(cfg.model).exists() else cfg.model))
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
@@ -150,10 +160,14 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
     if backend is None:
         backend = make_backend(cfg)
     samples = select_samples(cfg)
-    run = fileio.ensure_writable_dir(run_dir_for(cfg, Path(results_dir), resume))
-    log = run / "samples.jsonl"
+    run = run_dir_for(cfg, Path(results_dir), resume)
+    identity = run_identity.eval_identity(cfg, samples)
+    if resume:
+        run_identity.check_resume(run, identity)
+    log = fileio.ensure_writable_dir(run) / "samples.jsonl"
     if log.exists() and not resume:
         raise UserError(f"{run} already has results; pass --resume or another --run-id")
+    run_identity.record(run, identity, keep=resume)
     finished = fileio.read_jsonl(log)
     if log.exists():
         # Rewrite without a line a kill may have cut (even a lone one), so appends start clean.
