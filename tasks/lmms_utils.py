@@ -78,15 +78,14 @@ def image_file(doc: dict) -> Path:
 
 def doc_to_visual(doc: dict) -> list:
     """The doc's image as a one-element list of RGB PIL images."""
-    from PIL import Image
+    from reftbench.data import load_image
 
     path = image_file(doc)
     if not path.exists():
         raise UserError(f"image {path} of {doc.get('id', '?')} does not exist; set "
                         "REFTBENCH_DATA_DIR to the folder holding <family>/<split>/, "
                         "or give the doc an absolute image_path")
-    with Image.open(path) as img:
-        return [img.convert("RGB")]
+    return [load_image(str(path))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:

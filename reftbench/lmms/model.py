@@ -25,6 +25,7 @@ from collections import defaultdict
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
+from reftbench.data import to_rgb
 from reftbench.errors import UserError
 from reftbench.generation import Sampling, TransformersBackend
 
@@ -111,7 +112,7 @@ class ReftbenchLMM(lmms):
                                 "the reftbench model reads images and text only")
         # Some tasks mark the image's place with "<image>"; the chat template places it here.
         return {"text": context.replace("<image>", "").strip(),
-                "images": [v.convert("RGB") for v in visuals]}
+                "images": [to_rgb(v) for v in visuals]}
 
     def _decoding(self, gen_kwargs: dict) -> tuple[Sampling, list[str]]:
         """Sampling settings and stop strings from one task's generation_kwargs."""
