@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reftbench.config import Bound, above, at_least, between, check_bounds, one_of
+from reftbench.model.load import DTYPES
 from reftbench.samples import FAMILIES
 
-# Torch dtypes a run may train in.
-DTYPES = ("float32", "bfloat16", "float16")
 # Seeds numpy, torch and the data generators all accept.
 SEEDS = between(0, 2**32 - 1)
 # Allowed values of the fields below, by name (a field of any block; tuples item by item).
