@@ -10,6 +10,7 @@ import torch
 from conftest import N_TEST
 
 from reftbench.data import load_split
+from reftbench.errors import UserError
 from reftbench.generation import Sampling, TransformersBackend
 from reftbench.model.load import load_model
 
@@ -84,3 +85,10 @@ def test_invalid_sampling_is_refused():
     for bad in (dict(n=0), dict(max_new_tokens=0), dict(temperature=-1.0)):
         with pytest.raises(ValueError):
             Sampling(**bad)
+
+
+def test_a_prompt_longer_than_the_context_is_refused_by_name(micro, samples):
+    long = dict(samples[0], id="id-7", question="7 " * 3000)  # 6,000 tokens; micro reads 4,096
+    with pytest.raises(UserError, match=r"^sample id-7: its prompt is 6,0\d\d tokens, more than "
+                                        r"the model's context of 4,096"):
+        TransformersBackend(*micro).generate([samples[1], long], Sampling(max_new_tokens=2))
