@@ -175,6 +175,8 @@ def load_yaml(path: Path) -> dict:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read config file {path}: {exc}") from None
+    except RecursionError:
+        raise UserError(f"config file {path} is nested too deeply to be a config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

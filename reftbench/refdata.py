@@ -142,8 +142,9 @@ def split_files(folder: Path) -> tuple[list[tuple[Path, str]], list[str]]:
             else:
                 strays.append(f"{path}: not read: not a regular file")
     if not found:
+        skipped = f" ({strays[0]})" if strays else ""
         raise UserError(f"data folder {folder} has no train.jsonl, id.jsonl, test.jsonl or ood.jsonl "
-                        "(nor such folders of JSONL files), and is not a `datasets` folder")
+                        f"(nor such folders of JSONL files), and is not a `datasets` folder{skipped}")
     return found, strays
 
 
