@@ -322,3 +322,18 @@ def test_wide_images_are_scaled_to_8_bits_not_clipped(tmp_path):
         assert pixels.shape == (16, 64, 3) and pixels.dtype == np.uint8, name
         assert pixels[:, 0].max() == 0 and pixels[:, -1].min() == 255, name
         assert abs(pixels.mean() - 127.5) < 2, (name, pixels.mean())
+
+
+def test_training_datasets_scale_wide_images_too(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from reftbench.training.datasets import grpo_dataset, sft_dataset
+
+    ramp = np.tile(np.linspace(0, 1, 64), (16, 1))
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "i16.png")
+    sample = {"id": "train-1", "family": "math", "split": "train", "tier": "open", "answer": "3",
+              "metric": "math_equiv", "question": "How many?", "image_path": str(tmp_path / "i16.png")}
+    for dataset in (grpo_dataset([sample]), sft_dataset([sample])):
+        image = dataset[0]["image"]
+        assert image.mode == "RGB" and abs(np.asarray(image).mean() - 127.5) < 2
