@@ -160,8 +160,7 @@ def _jsonl_records(folder: Path, pairs, problems: list[str], strict: bool) -> li
                     continue
                 where = f"{path}:{number}"
                 try:
-                    record = convert_row(_json(line), split, folder, f"{stem}-{number}",
-                                         images.root)
+                    record = convert_row(_json(line), split, folder, f"{stem}-{number}", images)
                     records.append(images.checked(record, where))
                 except BadRow as exc:
                     _bad_row(problems, strict, where, exc)
@@ -182,7 +181,7 @@ def _dataset_records(folder: Path, problems: list[str], strict: bool) -> list[di
         for number, row in enumerate(dataset.to_list()):
             where = f"{folder} ({f'{name!r}, ' if name else ''}row {number})"
             try:
-                records.append(images.checked(native_record(row, folder, seen, images.root), where))
+                records.append(images.checked(native_record(row, folder, seen, images), where))
             except BadRow as exc:
                 _bad_row(problems, strict, where, exc)
     _report_notes(images.notes)
@@ -228,9 +227,10 @@ def _json(line: bytes) -> dict:
     return row
 
 
-def convert_row(row: dict, split: str, folder: Path, row_id: str, root: Path | None = None) -> dict:
+def convert_row(row: dict, split: str, folder: Path, row_id: str,
+                images: ImageChecks | None = None) -> dict:
     """A reftbench record from one reference Curr-ReFT row (BadRow if it cannot be used);
-    `root` is the folder already resolved (see image_path)."""
+    `images`: the read's ImageChecks, which resolve image paths (made for `folder` if None)."""
     _require(row, ROW_FIELDS)
     family = TASK_FAMILIES.get(row["task"].strip().lower())
     if family is None:
@@ -241,7 +241,7 @@ def convert_row(row: dict, split: str, folder: Path, row_id: str, root: Path | N
     question = re.sub(r"^\s*(?:<image>\s*)+", "", row["problem"]).replace("<image>", "").strip()
     record = {"id": row_id, "base_id": row_id, "family": family, "split": split,
               **infer_tier(family, question, answer.strip()),
-              "image": row["image"], "image_path": image_path(folder, row["image"], root)}
+              "image": row["image"], "image_path": (images or ImageChecks(folder)).path(row["image"])}
     return _checked(record)
 
 
@@ -282,22 +282,12 @@ def parse_options(question: str) -> list[str]:
     return [t.strip().rstrip(";,").strip() for t in texts]
 
 
-def image_path(folder: Path, image: str, root: Path | None = None) -> str:
-    """The absolute path of an image named relative to the folder; BadRow if outside or missing.
-    `root`, the folder already resolved, saves resolving it again for every row."""
-    root = root or folder.resolve()
-    try:
-        path = Path(os.path.realpath(root / image, strict=False))
-    except (OSError, ValueError) as exc:  # a NUL byte, a symlink loop
-        raise BadRow(f"image path {image!r} is unusable ({exc})") from None
-    if root not in path.parents:
-        raise BadRow(f"image path {image!r} leaves the data folder")
-    if not path.is_file():
-        raise BadRow(f"image {image!r} does not exist in {folder}")
-    return str(path)
+def image_path(folder: Path, image: str) -> str:
+    """The absolute path of an image named relative to the folder; BadRow if outside or missing."""
+    return ImageChecks(folder).path(image)
 
 
-def native_record(row: dict, folder: Path, seen: set, root: Path | None = None) -> dict:
+def native_record(row: dict, folder: Path, seen: set, images: ImageChecks | None = None) -> dict:
     """A record from a `datasets` row that already has reftbench's fields (BadRow if unusable)."""
     _require(row, REQUIRED_FIELDS)
     record = {k: v for k, v in row.items() if v is not None}  # columns other rows fill
@@ -308,7 +298,7 @@ def native_record(row: dict, folder: Path, seen: set, root: Path | None = None) 
         raise BadRow(f"duplicate id {record['id']!r}")
     seen.add(record["id"])
     record.setdefault("base_id", record["id"])
-    record["image_path"] = image_path(folder, record["image"], root)
+    record["image_path"] = (images or ImageChecks(folder)).path(record["image"])
     return _checked(record)
 
 
@@ -350,14 +340,35 @@ def _checked(record: dict) -> dict:
 
 
 class ImageChecks:
-    """The image checks of one folder read: each file is opened once, however many rows name
-    it; rows kept with a doubt (a box outside its image) are noted in `notes`."""
+    """The image checks of one folder read: paths resolved with the folder resolved once (and
+    each image folder once), each file opened once however many rows name it; rows kept with a
+    doubt (a box outside its image) are noted in `notes`."""
 
     def __init__(self, folder: Path):
+        self.folder = folder
         # The folder resolved once for the whole read (every row's image_path is inside it).
-        self.root = folder.resolve()
+        self.root = str(folder.resolve())
         self.notes: list[str] = []
         self._sizes: dict[str, tuple[int, int] | BadRow] = {}
+        self._dirs: dict[str, str] = {}
+
+    def path(self, image: str) -> str:
+        """The real path of an image named relative to the folder; BadRow if it leaves the folder
+        (through "..", an absolute path or a symlink) or is not a file."""
+        try:
+            head, tail = os.path.split(os.path.join(self.root, image))
+            if head not in self._dirs:
+                self._dirs[head] = os.path.realpath(head)
+            path = os.path.join(self._dirs[head], tail)
+            if tail in ("", ".", "..") or os.path.islink(path):
+                path = os.path.realpath(path)
+        except (OSError, ValueError) as exc:  # a NUL byte, a symlink loop
+            raise BadRow(f"image path {image!r} is unusable ({exc})") from None
+        if not path.startswith(self.root + os.sep):
+            raise BadRow(f"image path {image!r} leaves the data folder")
+        if not os.path.isfile(path):
+            raise BadRow(f"image {image!r} does not exist in {self.folder}")
+        return path
 
     def checked(self, record: dict, where: str) -> dict:
         """The record, if its image is readable (BadRow otherwise); a doubt goes to notes."""

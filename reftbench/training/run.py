@@ -78,7 +78,11 @@ def start_fingerprint(model: str) -> str | None:
 def _recorded(run_dir: Path) -> dict:
     """The run's config.json ({} when there is none)."""
     path = run_dir / "config.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--resume: {path} cannot be read ({exc}); pass --output to start a "
+                        "new run") from None
 
 
 def check_same_start(run_dir: Path, model: str) -> None:
