@@ -46,7 +46,7 @@ class Backend(Protocol):
 
 def context_length(model) -> int | None:
     """The longest input the model's position embeddings cover (None when it does not say)."""
-    config = model.config
+    config = getattr(model, "config", None)
     text = getattr(config, "text_config", None) or config
     return getattr(text, "max_position_embeddings", None)
 
