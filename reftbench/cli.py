@@ -255,10 +255,38 @@ def compare(
     run_compare(cfg, output, results_dir, console)
 
 
+# Exit status and message of a run stopped by Ctrl-C (SIGINT) or by `kill` (SIGTERM): the shell
+# convention 128 + signal number, and the one thing to do next.
+INTERRUPTED = "interrupted; rerun with --resume to continue"
+SIGINT_STATUS, SIGTERM_STATUS = 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that `finally` blocks and atomic writes unwind."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
 def main() -> None:
     """Console entry point: run the app, turning UserError into one line and exit 2."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(standalone_mode=False)
+        code = _run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code:
+        sys.exit(code)
+
+
+def _run() -> int:
+    """The app's exit status; every way out but a crash under --debug ends here."""
+    try:
+        # With standalone_mode=False typer *returns* an Exit's code (130 after Ctrl-C).
+        code = app(standalone_mode=False)
     except UserError as exc:
         if state["debug"]:
             raise
@@ -266,17 +294,21 @@ def main() -> None:
         # a path or an answer like "[1, 2]" must print as written.
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}",
                                                     highlight=False)
-        sys.exit(2)
+        return 2
     except (typer.Abort, KeyboardInterrupt):
-        Console(stderr=True).print("interrupted; rerun with --resume to continue")
-        sys.exit(130)
+        code = SIGINT_STATUS
+    except Terminated:
+        code = SIGTERM_STATUS
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.TyperException as exc:
         # Usage errors (an unknown option, a missing value) print usage and one error line.
         # typer vendors click, so these are not click's own exception classes.
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    if code in (SIGINT_STATUS, SIGTERM_STATUS):
+        Console(stderr=True).print(INTERRUPTED, highlight=False)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

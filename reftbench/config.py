@@ -3,18 +3,84 @@
     cfg = resolve(GRPOConfig, presets, preset="tiny", yaml_path=None, overrides=["--lr", "1e-5"])
 
 Every field of a config dataclass has a comment above it (the documentation). An unknown key,
-or a value of the wrong type, is a `UserError` naming the key, never a silent default.
+or a value of the wrong type, is a `UserError` naming the key, never a silent default. A
+value out of its field's range (`Bound`, checked by `check_bounds`) is one too, found before
+any model loads or any folder is made.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
 
 from reftbench.errors import UserError
 from reftbench.registry import suggest
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """The values a config field allows: a numeric range, or a set of names.
+
+    Numbers must also be finite (no nan, no inf); a tuple field's bound applies to each of its
+    items; None always passes (fields that allow None mean "the default" by it).
+    """
+
+    # Smallest allowed value (None = no lower limit).
+    low: float | None = None
+    # Whether `low` itself is allowed (False for a learning rate or a temperature: above 0).
+    low_ok: bool = True
+    # Largest allowed value (None = no upper limit).
+    high: float | None = None
+    # Allowed names of a text field (empty = any number in the range).
+    names: tuple[str, ...] = ()
+
+    def problem(self, value) -> str | None:
+        """Why `value` is not allowed, or None when it is."""
+        if self.names:
+            return None if value in self.names else f"must be one of {', '.join(self.names)}"
+        if not math.isfinite(value):
+            return "must be a finite number"
+        if self.low is not None and (value < self.low or value == self.low and not self.low_ok):
+            if self.high is not None:
+                return f"must be between {self.low} and {self.high}"
+            return f"must be at least {self.low}" if self.low_ok else f"must be above {self.low}"
+        if self.high is not None and value > self.high:
+            return f"must be between {self.low} and {self.high}" if self.low is not None \
+                else f"must be at most {self.high}"
+        return None
+
+
+def at_least(low: float) -> Bound:
+    """low or more."""
+    return Bound(low=low)
+
+
+def above(low: float) -> Bound:
+    """More than low (a learning rate, a temperature)."""
+    return Bound(low=low, low_ok=False)
+
+
+def between(low: float, high: float) -> Bound:
+    """low to high, both included."""
+    return Bound(low=low, high=high)
+
+
+def one_of(*names: str) -> Bound:
+    """One of these names."""
+    return Bound(names=names)
+
+
+def check_bounds(cfg, bounds: dict[str, Bound]) -> None:
+    """A UserError naming the first field of `cfg` whose value is outside its bound."""
+    for f in dataclasses.fields(cfg):
+        bound, value = bounds.get(f.name), getattr(cfg, f.name)
+        for item in (value if isinstance(value, (tuple, list)) else (value,)):
+            why = None if bound is None or item is None else bound.problem(item)
+            if why:
+                raise UserError(f"config key '{f.name}' {why}, got {item!r}")
 
 
 def field_types(cls) -> dict[str, object]:
@@ -109,6 +175,8 @@ def load_yaml(path: Path) -> dict:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read config file {path}: {exc}") from None
+    except RecursionError:
+        raise UserError(f"config file {path} is nested too deeply to be a config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

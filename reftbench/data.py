@@ -132,16 +132,43 @@ def _validated(row: dict, path: Path, number: int) -> dict:
 
 
 def load_image(path: str):
-    """Open an image as RGB, or raise a UserError naming the file."""
+    """Open an image as 8-bit RGB (see `to_rgb`), or raise a UserError naming the file."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
-            return img.convert("RGB")
+            return to_rgb(img)
     except FileNotFoundError:
         raise UserError(f"image {path} does not exist") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         # PIL's own message often repeats the path; the reason alone is enough after ours.
         reason = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :")
         raise UserError(f"image {path} is corrupt or not an image ({reason or type(exc).__name__}); "
-                        "delete its split folder to regenerate it") from None
+                        "replace it (or, for a generated split, delete its split folder to "
+                        "regenerate it)") from None
+
+
+# PIL modes with more than 8 bits per pixel, which `convert("RGB")` clips instead of scaling.
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def to_rgb(img):
+    """An 8-bit RGB copy of a PIL image. 16-bit, 32-bit and float greyscale images are scaled to
+    0..255 first (by their type's range: 16-bit / 257, float in [0, 1] * 255; other ranges are
+    stretched from their minimum to their maximum): PIL's own `convert("RGB")` clips them, so a
+    16-bit PNG comes out almost all white and a float TIFF all black."""
+    if img.mode not in WIDE_MODES:
+        return img.convert("RGB")
+    import numpy as np
+    from PIL import Image
+
+    values = np.nan_to_num(np.asarray(img, dtype=np.float64))
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if img.mode == "F" and low >= 0 and high <= 1:
+        values = values * 255
+    elif img.mode.startswith("I;16") or (low >= 0 and 255 < high <= 65535 and img.mode == "I"):
+        values = values / 257
+    elif not (low >= 0 and high <= 255):
+        values = (values - low) * (255 / (high - low)) if high > low else values * 0
+    gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray, "L").convert("RGB")

@@ -16,7 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reftbench import fileio, provenance
+from reftbench import fileio, provenance, run_identity
+from reftbench.config import between, check_bounds
 from reftbench.errors import UserError
 from reftbench.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
@@ -58,7 +59,7 @@ class EvalConfig:
     sample_temperature: float = 1.0
     # Seed of the generated data.
     seed: int = 0
-    # Folder name under results/runs (default: <label>-<timestamp>).
+    # Folder name under results/runs, one path component (default: <label>-<timestamp>).
     run_id: str = ""
     # Torch device: "auto" (CUDA when present; under a launcher, each rank's own GPU), "cpu",
     # "cuda" or "cuda:N".
@@ -100,6 +101,10 @@ class EvalConfig:
         self.lmms_tasks = tuple(self.lmms_tasks)
         check_names("dtype", [self.dtype], DTYPES)
         self.device = eval_device(self.device)
+        if self.run_id and not is_folder_name(self.run_id):
+            raise UserError(f"run-id must be a plain folder name (no '/', '..' or absolute "
+                            f"path): it names a folder inside results/runs, got {self.run_id!r}")
+        check_bounds(self, {"seed": between(0, 2**32 - 1)})
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
         if self.samples < 0 or self.samples == 1:
@@ -145,14 +150,19 @@ def select_samples(cfg: EvalConfig) -> list[dict]:
 
 
 def slug(text: str) -> str:
-    """A filesystem-safe name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "model"
+    """A filesystem-safe name (never "." or "..")."""
+    return re.sub(r"[^A-Za-z0-9@._-]+", "-", text).strip("-.")[:60] or "model"
+
+
+def is_folder_name(name: str) -> bool:
+    """True for one path component that stays where it is put: no separator, no "..", no NUL."""
+    return name not in (".", "..") and not re.search(r"[/\\\x00]", name) and name.strip() == name
 
 
 def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     """The run folder: named, newest unfinished one (resume) or a new timestamped one."""
     runs = results_dir / "runs"
-    label = cfg.label or slug(Path(cfg.model).name if Path(cfg.model).exists() else cfg.model)
+    label = slug(cfg.label or (Path(cfg.model).name if Path(cfg.model).exists() else cfg.model))
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
@@ -195,11 +205,14 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
     if backend is None:
         backend = make_backend(cfg)
     samples = select_samples(cfg)
-    run = Path(main_decides(lambda: str(fileio.ensure_writable_dir(
-        run_dir_for(cfg, Path(results_dir), resume)))))
+    run = Path(main_decides(lambda: str(run_dir_for(cfg, Path(results_dir), resume))))
+    identity = run_identity.eval_identity(cfg, samples)
+    if resume:
+        main_decides(lambda: run_identity.check_resume(run, identity))
+    main_decides(lambda: str(fileio.ensure_writable_dir(run)))
     with hold(run, "evaluation"):
         log = run / "samples.jsonl"
-        done = main_decides(lambda: open_log(log, resume))
+        done = main_decides(lambda: open_log(log, resume, identity))
         todo = [s for s in samples if s["id"] not in done]
         if progress and len(todo) < len(samples):
             progress(len(samples) - len(todo))
@@ -227,10 +240,12 @@ def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool 
         return main_decides(lambda: write_results(cfg, run, samples, len(todo), elapsed))
 
 
-def open_log(log: Path, resume: bool) -> set[str]:
-    """The ids already scored in a run's samples.jsonl (a fresh run must have none)."""
+def open_log(log: Path, resume: bool, identity: dict) -> set[str]:
+    """The ids already scored in a run's samples.jsonl (a fresh run must have none); records
+    what produced the run (run_identity), so a resume with another model is refused."""
     if log.exists() and not resume:
         raise UserError(f"{log.parent} already has results; pass --resume or another --run-id")
+    run_identity.record(log.parent, identity, keep=resume)
     finished = fileio.read_jsonl(log)
     if log.exists():
         # Rewrite without a line a kill may have cut (even a lone one), so appends start clean.

@@ -26,6 +26,22 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def check_writable_dir(path: Path) -> Path:
+    """`path` if it is a writable folder or could be made as one; nothing is created (so a
+    start that fails later leaves no folder behind). A UserError names it otherwise."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        why = "it is a file" if existing == path else f"{existing} is a file"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        why = "permission denied" if existing == path else f"{existing} is not writable"
+    else:
+        return path
+    raise UserError(f"output folder {path} is not writable: {why}")
+
+
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write `text` to `path` via a temp file and os.replace (all or nothing)."""
     path = Path(path)

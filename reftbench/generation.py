@@ -15,6 +15,7 @@ from typing import Protocol
 import torch
 
 from reftbench.data import load_image
+from reftbench.errors import UserError
 from reftbench.prompts import build_messages
 
 # Generation engines `load_backend` knows ("auto": vLLM when installed and on a GPU).
@@ -76,6 +77,25 @@ class Backend(Protocol):
         """For each sample, `sampling.n` completions."""
 
 
+def context_length(model) -> int | None:
+    """The longest input the model's position embeddings cover (None when it does not say)."""
+    config = getattr(model, "config", None)
+    text = getattr(config, "text_config", None) or config
+    return getattr(text, "max_position_embeddings", None)
+
+
+def check_context(model, samples: list[dict], lengths: list[int]) -> None:
+    """A UserError naming the first sample whose prompt (in tokens) exceeds the model's context:
+    generating from it would allocate for the whole length and fail, or quietly degrade. A real
+    data row's id is its file and line, so the message names the row to fix."""
+    limit = context_length(model)
+    for sample, length in zip(samples, lengths):
+        if limit and length > limit:
+            raise UserError(f"sample {sample.get('id', '?')}: its prompt is {length:,} tokens, "
+                            f"more than the model's context of {limit:,}; shorten its question "
+                            "or drop the row")
+
+
 class TransformersBackend:
     """Batched `model.generate` with left padding, for any transformers VLM and processor."""
 
@@ -92,6 +112,7 @@ class TransformersBackend:
                                                     add_generation_prompt=True) for s in samples]
         images = [load_image(s["image_path"]) for s in samples]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        check_context(self.model, samples, inputs["attention_mask"].sum(dim=1).tolist())
         return inputs.to(self.model.device)
 
     @torch.inference_mode()

@@ -10,11 +10,14 @@ table, `results/LEADERBOARD.md` and `results/leaderboard.png` (in-domain vs out-
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 from pathlib import Path
 
 from reftbench import fileio
 from reftbench.samples import FAMILIES, TEST_SPLITS
+
+log = logging.getLogger(__name__)
 
 TIER = "open"
 # The held-out general-mixture metric (the base model's own skills), when a run scored it.
@@ -27,10 +30,13 @@ def collect(results_dir: Path) -> dict[str, list[dict]]:
     for path in sorted((Path(results_dir) / "runs").glob("*/results.json")):
         try:
             res = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue  # written atomically, so this is a foreign file: skip it
+        except (OSError, ValueError, RecursionError):
+            # The evaluator writes atomically, so this was cut or edited by something else.
+            log.warning("%s: skipped: not readable JSON (cut short or edited?)", path)
+            continue
         if not isinstance(res, dict) or not isinstance(res.get("metrics"), dict):
-            continue  # not an evaluator results file
+            log.warning("%s: skipped: not a results file (no metrics)", path)
+            continue
         res.setdefault("label", path.parent.name)
         key = (res["label"], (res.get("config") or {}).get("extra", {}).get("seed"))
         if key not in newest or _date(res) >= _date(newest[key]):

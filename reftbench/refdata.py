@@ -30,17 +30,23 @@ A `datasets` folder (`datasets.load_from_disk(DIR)`: a Dataset or a DatasetDict)
 already have reftbench's record fields (reftbench/samples.py), `image` relative to DIR; each
 row's own `split` field says which split it is in.
 
-Bad rows. Invalid JSON, a missing field, an unknown task, an answer its own metric would not
-score as correct (an unparseable box, letters that are not among the options, ...), an image
-path outside DIR or an image file that does not exist: each is logged with its file and line
-and skipped, and a count ends the report; with `strict=True` (`--strict`) the first one stops
-the run with one UserError line. A folder is read once per process (until its files change).
+Bad rows. Invalid (or absurdly nested) JSON, a missing field, text that is not valid Unicode
+(a lone surrogate), a question over MAX_QUESTION_CHARS, an unknown task, an answer its own
+metric would not score as correct (an unparseable box, letters that are not among the options,
+...), an image path outside DIR, an image file that does not exist, is empty or corrupt, or is
+larger than MAX_IMAGE_PIXELS: each is logged with its file and line and skipped, and a count
+ends the report; with `strict=True` (`--strict`) the first one stops the run with one UserError
+line. A box answer outside its image is kept with a warning. Only regular files are read (a
+folder or a pipe named `id.jsonl` is reported, not opened), and a UTF-8 byte-order mark is
+ignored. A folder is read once per process (until its files change).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -61,6 +67,11 @@ JUDGE_ANSWERS = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
 ROW_FIELDS = ("problem", "solution", "task", "image")
 # Bad rows listed one by one in the log; beyond this only the count is reported.
 MAX_LISTED = 20
+# Longest question kept, in characters: far beyond any real one, and short enough that a
+# prompt never approaches a model's context (a 1 MB question would try to allocate terabytes).
+MAX_QUESTION_CHARS = 20_000
+# Largest image kept, in pixels (PIL's own decompression-bomb limit, about 89 megapixels).
+MAX_IMAGE_PIXELS = 89_478_485
 
 # One letter set: "B", "A,C", "A, C", "(A) (C)", "A C." (upper case only: "a" is a variable).
 _LETTER_ANSWER = re.compile(r"\(?[A-H]\)?(?:(?:\s*,\s*|\s+)\(?[A-H]\)?)*\.?")
@@ -97,9 +108,7 @@ def read_folder(data, strict: bool = False) -> list[dict]:
     key = (str(folder.resolve()), strict,
            tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file()))
     if key not in _cache:
-        for path in strays:
-            message = (f"{path}: not read: name it train.jsonl, id.jsonl (or test.jsonl) or "
-                       "ood.jsonl, or move it into a train/, id/ or ood/ folder")
+        for message in strays:
             if strict:
                 raise UserError(message)
             log.warning(message)
@@ -113,34 +122,49 @@ def read_folder(data, strict: bool = False) -> list[dict]:
     return _cache[key]
 
 
-def split_files(folder: Path) -> tuple[list[tuple[Path, str]], list[Path]]:
-    """(JSONL file, split) pairs by the folder convention, and the top-level JSONL files it skips."""
+def split_files(folder: Path) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(JSONL file, split) pairs by the folder convention, and why each other JSONL path is not
+    read (a top-level file with another name; a folder, pipe or device named like a data file:
+    opening a pipe would wait forever)."""
     found, strays = [], []
     for path in sorted(folder.glob("*.jsonl")):
-        if path.stem in SPLIT_NAMES:
+        if not path.is_file():
+            strays.append(f"{path}: not read: not a regular file")
+        elif path.stem in SPLIT_NAMES:
             found.append((path, SPLIT_NAMES[path.stem]))
         else:
-            strays.append(path)
+            strays.append(f"{path}: not read: name it train.jsonl, id.jsonl (or test.jsonl) or "
+                          "ood.jsonl, or move it into a train/, id/ or ood/ folder")
     for name, split in SPLIT_NAMES.items():
-        found.extend((path, split) for path in sorted((folder / name).glob("*.jsonl")))
+        for path in sorted((folder / name).glob("*.jsonl")):
+            if path.is_file():
+                found.append((path, split))
+            else:
+                strays.append(f"{path}: not read: not a regular file")
     if not found:
+        skipped = f" ({strays[0]})" if strays else ""
         raise UserError(f"data folder {folder} has no train.jsonl, id.jsonl, test.jsonl or ood.jsonl "
-                        "(nor such folders of JSONL files), and is not a `datasets` folder")
+                        f"(nor such folders of JSONL files), and is not a `datasets` folder{skipped}")
     return found, strays
 
 
 def _jsonl_records(folder: Path, pairs, problems: list[str], strict: bool) -> list[dict]:
-    records = []
+    records, images = [], ImageChecks(folder)
     for path, split in pairs:
         stem = "-".join(path.relative_to(folder).with_suffix("").parts)
         with open(path, "rb") as fh:
             for number, line in enumerate(fh, 1):
+                if number == 1:
+                    line = line.removeprefix(codecs.BOM_UTF8)  # an editor's byte-order mark
                 if not line.strip():
                     continue
+                where = f"{path}:{number}"
                 try:
-                    records.append(convert_row(_json(line), split, folder, f"{stem}-{number}"))
+                    record = convert_row(_json(line), split, folder, f"{stem}-{number}", images)
+                    records.append(images.checked(record, where))
                 except BadRow as exc:
-                    _bad_row(problems, strict, f"{path}:{number}", exc)
+                    _bad_row(problems, strict, where, exc)
+    _report_notes(images.notes)
     return records
 
 
@@ -152,14 +176,15 @@ def _dataset_records(folder: Path, problems: list[str], strict: bool) -> list[di
     except Exception as exc:  # a damaged folder: datasets' own reason, on one line
         raise UserError(f"cannot load the datasets folder {folder}: {exc}".replace("\n", " ")) from None
     parts = loaded.items() if isinstance(loaded, DatasetDict) else [("", loaded)]
-    records, seen = [], set()
+    records, seen, images = [], set(), ImageChecks(folder)
     for name, dataset in parts:
         for number, row in enumerate(dataset.to_list()):
+            where = f"{folder} ({f'{name!r}, ' if name else ''}row {number})"
             try:
-                records.append(native_record(row, folder, seen))
+                records.append(images.checked(native_record(row, folder, seen, images), where))
             except BadRow as exc:
-                _bad_row(problems, strict, f"{folder} ({f'{name!r}, ' if name else ''}row {number})",
-                         exc)
+                _bad_row(problems, strict, where, exc)
+    _report_notes(images.notes)
     return records
 
 
@@ -180,6 +205,14 @@ def _report(folder: Path, problems: list[str]) -> None:
                     folder, len(problems), more)
 
 
+def _report_notes(notes: list[str]) -> None:
+    """Log the rows kept with a doubt (the first MAX_LISTED one by one), then their count."""
+    for note in notes[:MAX_LISTED]:
+        log.warning("kept %s", note)
+    if len(notes) > MAX_LISTED:
+        log.warning("%d more row(s) kept with a warning, not listed", len(notes) - MAX_LISTED)
+
+
 def _json(line: bytes) -> dict:
     try:
         row = json.loads(line.decode("utf-8"))
@@ -187,13 +220,17 @@ def _json(line: bytes) -> dict:
         raise BadRow("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise BadRow(f"not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise BadRow("JSON nested too deeply to be a row") from None
     if not isinstance(row, dict):
         raise BadRow("a row must be a JSON object")
     return row
 
 
-def convert_row(row: dict, split: str, folder: Path, row_id: str) -> dict:
-    """A reftbench record from one reference Curr-ReFT row (BadRow if it cannot be used)."""
+def convert_row(row: dict, split: str, folder: Path, row_id: str,
+                images: ImageChecks | None = None) -> dict:
+    """A reftbench record from one reference Curr-ReFT row (BadRow if it cannot be used);
+    `images`: the read's ImageChecks, which resolve image paths (made for `folder` if None)."""
     _require(row, ROW_FIELDS)
     family = TASK_FAMILIES.get(row["task"].strip().lower())
     if family is None:
@@ -204,7 +241,7 @@ def convert_row(row: dict, split: str, folder: Path, row_id: str) -> dict:
     question = re.sub(r"^\s*(?:<image>\s*)+", "", row["problem"]).replace("<image>", "").strip()
     record = {"id": row_id, "base_id": row_id, "family": family, "split": split,
               **infer_tier(family, question, answer.strip()),
-              "image": row["image"], "image_path": image_path(folder, row["image"])}
+              "image": row["image"], "image_path": (images or ImageChecks(folder)).path(row["image"])}
     return _checked(record)
 
 
@@ -247,19 +284,10 @@ def parse_options(question: str) -> list[str]:
 
 def image_path(folder: Path, image: str) -> str:
     """The absolute path of an image named relative to the folder; BadRow if outside or missing."""
-    root = folder.resolve()
-    try:
-        path = (root / image).resolve()
-    except (OSError, ValueError) as exc:  # a NUL byte, a symlink loop
-        raise BadRow(f"image path {image!r} is unusable ({exc})") from None
-    if root not in path.parents:
-        raise BadRow(f"image path {image!r} leaves the data folder")
-    if not path.is_file():
-        raise BadRow(f"image {image!r} does not exist in {folder}")
-    return str(path)
+    return ImageChecks(folder).path(image)
 
 
-def native_record(row: dict, folder: Path, seen: set) -> dict:
+def native_record(row: dict, folder: Path, seen: set, images: ImageChecks | None = None) -> dict:
     """A record from a `datasets` row that already has reftbench's fields (BadRow if unusable)."""
     _require(row, REQUIRED_FIELDS)
     record = {k: v for k, v in row.items() if v is not None}  # columns other rows fill
@@ -270,7 +298,7 @@ def native_record(row: dict, folder: Path, seen: set) -> dict:
         raise BadRow(f"duplicate id {record['id']!r}")
     seen.add(record["id"])
     record.setdefault("base_id", record["id"])
-    record["image_path"] = image_path(folder, record["image"])
+    record["image_path"] = (images or ImageChecks(folder)).path(record["image"])
     return _checked(record)
 
 
@@ -281,10 +309,25 @@ def _require(row: dict, fields) -> None:
     not_text = [f for f in fields if not isinstance(row[f], str)]
     if not_text:
         raise BadRow(f"field(s) {', '.join(not_text)} must be strings")
+    for f in fields:
+        _check_text(f, row[f])
+
+
+def _check_text(field: str, text: str) -> None:
+    """BadRow for text no tokenizer or file can hold: a lone UTF-16 surrogate ("\\ud800" in
+    JSON parses, then fails when the prompt is encoded, in the middle of a run)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRow(f"field {field} holds {text[exc.start]!r}, a lone surrogate, not a "
+                     "character") from None
 
 
 def _checked(record: dict) -> dict:
     """The record, if its own answer scores as correct: a row no answer can win is a data error."""
+    if len(record["question"]) > MAX_QUESTION_CHARS:
+        raise BadRow(f"question is {len(record['question']):,} characters long; at most "
+                     f"{MAX_QUESTION_CHARS:,} are read")
     try:
         accuracy = score(record, f"<answer>{record['answer']}</answer>")["accuracy"]
     except UserError as exc:  # an unknown metric name
@@ -294,3 +337,94 @@ def _checked(record: dict) -> dict:
         raise BadRow(f"{record['tier']} answer {record['answer']!r} is not {what} "
                      f"for metric {record['metric']}")
     return record
+
+
+class ImageChecks:
+    """The image checks of one folder read: paths resolved with the folder resolved once (and
+    each image folder once), each file opened once however many rows name it; rows kept with a
+    doubt (a box outside its image) are noted in `notes`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        # The folder resolved once for the whole read (every row's image_path is inside it).
+        self.root = str(folder.resolve())
+        self.notes: list[str] = []
+        self._sizes: dict[str, tuple[int, int] | BadRow] = {}
+        self._dirs: dict[str, str] = {}
+
+    def path(self, image: str) -> str:
+        """The real path of an image named relative to the folder; BadRow if it leaves the folder
+        (through "..", an absolute path or a symlink) or is not a file."""
+        try:
+            head, tail = os.path.split(os.path.join(self.root, image))
+            if head not in self._dirs:
+                self._dirs[head] = os.path.realpath(head)
+            path = os.path.join(self._dirs[head], tail)
+            if tail in ("", ".", "..") or os.path.islink(path):
+                path = os.path.realpath(path)
+        except (OSError, ValueError) as exc:  # a NUL byte, a symlink loop
+            raise BadRow(f"image path {image!r} is unusable ({exc})") from None
+        if not path.startswith(self.root + os.sep):
+            raise BadRow(f"image path {image!r} leaves the data folder")
+        if not os.path.isfile(path):
+            raise BadRow(f"image {image!r} does not exist in {self.folder}")
+        return path
+
+    def checked(self, record: dict, where: str) -> dict:
+        """The record, if its image is readable (BadRow otherwise); a doubt goes to notes."""
+        path = record["image_path"]
+        if path not in self._sizes:
+            try:
+                self._sizes[path] = image_size(path)
+            except BadRow as exc:
+                self._sizes[path] = exc
+        size = self._sizes[path]
+        if isinstance(size, BadRow):
+            raise BadRow(str(size))
+        doubt = box_outside(record, size)
+        if doubt:
+            self.notes.append(f"{where}: {doubt}")
+        return record
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) of an image file that opens and passes PIL's integrity check; BadRow if
+    it is empty, corrupt, not an image, or over MAX_IMAGE_PIXELS (a decompression bomb)."""
+    import warnings
+
+    from PIL import Image
+
+    name = Path(path).name
+    bomb = BadRow(f"image {name} has over {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb, "
+                  "or far larger than any model reads)")
+    if os.path.getsize(path) == 0:
+        raise BadRow(f"image {name} is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                size = img.size
+                if size[0] * size[1] <= MAX_IMAGE_PIXELS:
+                    img.verify()  # reads the data (PNG: every chunk's checksum), decodes nothing
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise bomb from None
+    except Exception as exc:  # noqa: BLE001 (PIL reports damage as OSError, SyntaxError, ...)
+        reason = str(exc).replace(str(path), name).splitlines()[0] if str(exc) else ""
+        raise BadRow(f"image {name} is corrupt or not an image "
+                     f"({reason or type(exc).__name__})") from None
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise bomb
+    return size
+
+
+def box_outside(record: dict, size: tuple[int, int]) -> str | None:
+    """Why a box answer lies outside its image (pixel coordinates), or None."""
+    from reftbench.metrics import parse_box
+
+    box = parse_box(record["answer"]) if record.get("metric") == "box_iou" else None
+    width, height = size
+    if box and (min(box) < 0 or box[0] > width or box[2] > width or box[1] > height
+                or box[3] > height):
+        return (f"box {record['answer']} lies outside its {width}x{height} image "
+                f"{Path(record['image_path']).name}")
+    return None

@@ -40,21 +40,27 @@ def _env_int(name: str, default: int, minimum: int) -> int:
     return int(value)
 
 
+def split_settings(split: str) -> dict:
+    """{"tiers", "n", "seed"} of a split from the REFTBENCH_LMMS_* settings, or a UserError."""
+    from reftbench.data import DEFAULT_SIZES
+    from reftbench.registry import check_names
+    from reftbench.samples import TIERS
+
+    tiers = os.environ.get("REFTBENCH_LMMS_TIERS", "").strip() or "open"
+    tiers = tuple(check_names("tier", [t.strip() for t in tiers.split(",")], TIERS))
+    return {"tiers": tiers, "n": _env_int("REFTBENCH_LMMS_SCENES", DEFAULT_SIZES[split], 1),
+            "seed": _env_int("REFTBENCH_LMMS_SEED", 0, 0)}
+
+
 def split_docs(family: str, split: str):
     """A `process_docs` hook: ignores the placeholder and returns the generated split's docs."""
 
     def process_docs(placeholder):
         import datasets
 
-        from reftbench.data import DEFAULT_SIZES, load_split
-        from reftbench.registry import check_names
-        from reftbench.samples import TIERS
+        from reftbench.data import load_split
 
-        tiers = os.environ.get("REFTBENCH_LMMS_TIERS", "").strip() or "open"
-        tiers = tuple(check_names("tier", [t.strip() for t in tiers.split(",")], TIERS))
-        records = load_split(family, split, tiers=tiers,
-                             n=_env_int("REFTBENCH_LMMS_SCENES", DEFAULT_SIZES[split], 1),
-                             seed=_env_int("REFTBENCH_LMMS_SEED", 0, 0))
+        records = load_split(family, split, **split_settings(split))
         # Every doc gets every column (None where a record has none, e.g. options outside the
         # choice tier): Dataset.from_list takes its columns from the first row only.
         return datasets.Dataset.from_list([{k: r.get(k) for k in DOC_FIELDS} for r in records])
@@ -78,15 +84,14 @@ def image_file(doc: dict) -> Path:
 
 def doc_to_visual(doc: dict) -> list:
     """The doc's image as a one-element list of RGB PIL images."""
-    from PIL import Image
+    from reftbench.data import load_image
 
     path = image_file(doc)
     if not path.exists():
         raise UserError(f"image {path} of {doc.get('id', '?')} does not exist; set "
                         "REFTBENCH_DATA_DIR to the folder holding <family>/<split>/, "
                         "or give the doc an absolute image_path")
-    with Image.open(path) as img:
-        return [img.convert("RGB")]
+    return [load_image(str(path))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:

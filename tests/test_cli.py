@@ -183,3 +183,25 @@ def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, m
     results = json.loads((tmp_path / "runs/bench-only/results.json").read_text())
     assert list(results["metrics"]) == ["lmms/fake_bench"]  # no reftbench task was evaluated
     assert results["config"]["families"] == [] and results["config"]["lmms_tasks"] == ["fake_bench"]
+
+
+@pytest.mark.parametrize("stop, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monkeypatch, stop,
+                                                                      status):
+    import os
+    import signal
+    import time
+
+    import reftbench.report
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, stop))
+        time.sleep(5)  # the signal arrives before this ends
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(reftbench.report, "run_eval", interrupted)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = cli("eval", "--model", "micro")
+    assert code == status
+    assert err == "interrupted; rerun with --resume to continue\n"
+    assert signal.getsignal(signal.SIGTERM) is before, "main() restores the SIGTERM handler"

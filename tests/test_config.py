@@ -122,3 +122,56 @@ def test_missing_and_malformed_yaml(tmp_path):
         load_yaml(binary)
     assert load_yaml(yaml_file(tmp_path, "", "empty.yaml")) == {}
     assert isinstance(load_yaml(Path(yaml_file(tmp_path, "a: 1\n", "ok.yaml"))), dict)
+
+
+def test_bounds_name_the_key_and_the_range():
+    from reftbench.config import Bound, above, at_least, between, check_bounds, one_of
+
+    @dataclass
+    class C:
+        # steps
+        steps: int = 1
+        # learning rate
+        lr: float = 0.1
+        # seed
+        seed: int = 0
+        # dtype
+        dtype: str = "float32"
+        # per-stage sizes
+        sizes: tuple[int, ...] = (2, 2)
+        # optional
+        limit: int | None = None
+
+    bounds = {"steps": at_least(1), "lr": above(0), "seed": between(0, 9),
+              "dtype": one_of("float32", "bfloat16"), "sizes": at_least(2), "limit": at_least(1)}
+    check_bounds(C(), bounds)
+    for field, value, message in (
+            ("steps", -5, "config key 'steps' must be at least 1, got -5"),
+            ("lr", 0.0, "config key 'lr' must be above 0, got 0.0"),
+            ("lr", float("nan"), "config key 'lr' must be a finite number, got nan"),
+            ("lr", float("inf"), "config key 'lr' must be a finite number, got inf"),
+            ("seed", 10, "config key 'seed' must be between 0 and 9, got 10"),
+            ("seed", -1, "config key 'seed' must be between 0 and 9, got -1"),
+            ("dtype", "float8", "config key 'dtype' must be one of float32, bfloat16, got 'float8'"),
+            ("sizes", (2, 1), "config key 'sizes' must be at least 2, got 1"),
+            ("limit", 0, "config key 'limit' must be at least 1, got 0")):
+        with pytest.raises(UserError) as err:
+            check_bounds(C(**{field: value}), bounds)
+        assert str(err.value) == message
+    assert Bound().problem(-1e300) is None
+
+
+def test_every_trainer_preset_is_within_bounds_and_every_number_is_bounded():
+    import dataclasses
+
+    from reftbench.registry import load_trainer, trainers
+    from reftbench.training.config import BOUNDS, validate
+
+    for name in trainers():
+        plugin = load_trainer(name)
+        for preset in plugin.presets:
+            validate(resolve(plugin.config_cls, plugin.presets, preset))
+        for f in dataclasses.fields(plugin.config_cls):
+            numeric = f.type in ("int", "float", "int | None", "float | None",
+                                 "tuple[int, ...]") or f.name == "dtype"
+            assert not numeric or f.name in BOUNDS, f"{name}: {f.name} has no bound"

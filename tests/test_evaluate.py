@@ -228,3 +228,36 @@ def test_a_backend_that_drops_answers_is_caught(tmp_path):
 
     with pytest.raises(RuntimeError, match="7 results for 8 prompts"):
         evaluate(config(run_id="short"), tmp_path, backend=Short())
+
+
+@pytest.mark.parametrize("run_id", ["../../escaped", "/tmp/absolute", "a/b", "..", ".", "a\\b",
+                                    "nul\x00byte", " padded"])
+def test_a_run_id_is_one_folder_name(run_id):
+    with pytest.raises(UserError, match="run-id must be a plain folder name"):
+        config(run_id=run_id)
+
+
+def test_a_label_cannot_lead_the_run_folder_out(tmp_path):
+    run = run_dir_for(config(label="../../escaped"), tmp_path, resume=False)
+    assert run.parent == tmp_path / "runs" and run.name.startswith("escaped-")
+
+
+def test_resume_refuses_another_model_data_or_settings(tmp_path):
+    with pytest.raises(Killed):
+        evaluate(config(run_id="cut"), tmp_path, backend=DiesAfter(HalfRight(), calls=1))
+    other = tmp_path / "other-model"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    (other / "model.safetensors").write_bytes(b"other weights")
+    for change, named in (({"model": str(other)}, "model"), ({"seed": 1}, "seed"),
+                          ({"tiers": ("open",)}, "tiers"), ({"max_new_tokens": 9}, "max_new_tokens"),
+                          ({"limit": 2}, "limit")):
+        with pytest.raises(UserError, match=f"was started with a different {named} \\(") as err:
+            evaluate(config(run_id="cut", **change), tmp_path, resume=True, backend=HalfRight())
+        assert "\n" not in str(err.value)
+    assert len(rows_of(tmp_path, "cut")) == 8, "a refused resume writes nothing"
+    # Batch size and label do not change an answer: the run resumes under the new label.
+    resumed = evaluate(config(run_id="cut", batch_size=5, label="renamed"), tmp_path, resume=True,
+                       backend=HalfRight())
+    assert resumed["label"] == "renamed"
+    assert resumed["metrics"] == evaluate(config(run_id="full"), tmp_path, backend=HalfRight())["metrics"]

@@ -12,6 +12,7 @@ import torch
 from conftest import N_TEST
 
 from reftbench.data import load_split
+from reftbench.errors import UserError
 from reftbench.generation import Sampling, TransformersBackend, generate_kwargs
 from reftbench.model.load import load_model
 
@@ -118,3 +119,10 @@ def test_every_decoding_field_is_explicit():
     assert {k: hot[k] for k in ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")} \
         == {"temperature": 0.7, "top_p": 0.9, "top_k": 20, "min_p": 0.05, "repetition_penalty": 1.1}
     assert generate_kwargs(Sampling(temperature=1.0))["top_k"] == 0
+
+
+def test_a_prompt_longer_than_the_context_is_refused_by_name(micro, samples):
+    long = dict(samples[0], id="id-7", question="7 " * 3000)  # 6,000 tokens; micro reads 4,096
+    with pytest.raises(UserError, match=r"^sample id-7: its prompt is 6,0\d\d tokens, more than "
+                                        r"the model's context of 4,096"):
+        TransformersBackend(*micro).generate([samples[1], long], Sampling(max_new_tokens=2))

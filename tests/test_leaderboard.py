@@ -82,3 +82,20 @@ def test_leaderboard_command_prints_every_label(tmp_path, cli):
     assert code == 0, err
     assert "grpo" in out and "50.0" in out and "LEADERBOARD.md" in out
     assert (tmp_path / "LEADERBOARD.md").exists()
+
+
+def test_a_cut_or_foreign_results_file_is_skipped_with_a_warning(tmp_path, caplog):
+    import logging
+
+    write_run(tmp_path, "good", "sft", accs(.5, .2, .6, .3, .1, .4))
+    write_run(tmp_path, "cut", "grpo", accs(.5, .2, .6, .3, .1, .4))
+    cut = tmp_path / "runs" / "cut" / "results.json"
+    cut.write_text(cut.read_text()[:100])
+    (tmp_path / "runs" / "other").mkdir()
+    (tmp_path / "runs" / "other" / "results.json").write_text("[1, 2]")
+    with caplog.at_level(logging.WARNING, logger="reftbench.leaderboard"):
+        _, rows = build(tmp_path)
+    assert [row[0] for row in rows] == ["sft"]
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert f"{cut}: skipped: not readable JSON (cut short or edited?)" in messages
+    assert any("other/results.json: skipped: not a results file" in m for m in messages)

@@ -219,3 +219,47 @@ def test_generation_kwargs_reach_the_decoder(micro):
     assert lm._decoding({"do_sample": True})[0].temperature == 1.0
     with pytest.raises(UserError, match="beam"):
         lm._decoding({"num_beams": 4})
+
+
+@pytest.fixture
+def damaged(reftbench_home, tmp_path):
+    """A copy of the micro checkpoint whose weights file was cut short."""
+    from reftbench.model.load import ensure_preset
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(ensure_preset("micro"), folder)
+    with open(folder / "model.safetensors", "r+b") as fh:
+        fh.truncate(5000)
+    return folder
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    ("pretrained={tmp}/no-model", "", "does not exist"),
+    ("pretrained={damaged}", "", "its weights are damaged"),
+    ("pretrained=micro,dtype=float8", "", "unknown dtype 'float8'"),
+    ("pretrained=micro,batchsize=3", "", "unknown model_args for the reftbench model: batchsize"),
+    ("pretrained=micro", "opne", "unknown tier 'opne'"),
+])
+def test_a_bad_model_or_setting_stops_lmms_eval_with_one_line(damaged, tmp_path, capsys,
+                                                               monkeypatch, args, env, expected):
+    from reftbench.lmms.model import ReftbenchLMM
+
+    monkeypatch.setenv("REFTBENCH_LMMS_TIERS", env)
+    with pytest.raises(SystemExit) as stop:
+        ReftbenchLMM.create_from_arg_string(args.format(tmp=tmp_path, damaged=damaged),
+                                            {"batch_size": 2, "max_batch_size": None})
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
+
+
+def test_lmms_eval_exits_2_on_a_missing_model(tmp_path):
+    """lmms-eval itself exits 0 after an error it catches; the model class's own stop is 2."""
+    command = [sys.executable, "-m", "lmms_eval", "--include_path", str(TASKS_DIR),
+               "--tasks", "reftbench_math_id", "--model", "reftbench",
+               "--model_args", f"pretrained={tmp_path / 'no-model'}", "--limit", "1"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1].startswith(f"error: model path {tmp_path / 'no-model'}")

@@ -224,3 +224,116 @@ def test_training_reads_the_folder(tmp_path):
     with pytest.raises(UserError, match="no train rows of detection"):
         train_samples(resolve(plugin.config_cls, plugin.presets, "tiny",
                               overrides={"data": str(tmp_path), "families": "detection"}))
+
+
+GOOD = {"problem": "<image>How many?", "solution": "<answer>3</answer>", "task": "math",
+        "image": "images/0.png"}
+
+
+def warnings_of(caplog, folder, **kw):
+    """(records by id, warning messages) of a fresh read of `folder`."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+        records = by_id(folder, **kw)
+    return records, [rec.getMessage() for rec in caplog.records]
+
+
+def test_unreadable_images_are_bad_rows_found_when_the_rows_are_read(tmp_path, caplog):
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(FIXTURE / "images" / "0.png", images / "0.png")
+    (images / "empty.png").write_bytes(b"")
+    (images / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG")
+    (images / "truncated.png").write_bytes((FIXTURE / "images" / "1.png").read_bytes()[:120])
+    Image.new("1", (10_000, 9_000)).save(images / "bomb.png")  # 90 Mpixel, a few kB
+    rows = [dict(GOOD, image=f"images/{name}.png")
+            for name in ("0", "empty", "garbage", "truncated", "bomb")]
+    rows.append({"problem": "<image>Where is the square?", "solution": "<answer>[20, 4, 40, 16]"
+                 "</answer>", "task": "detection", "image": "images/0.png"})
+    write_jsonl(tmp_path / "id.jsonl", rows)
+    records, messages = warnings_of(caplog, tmp_path)
+    assert set(records) == {"id-1", "id-6"}
+    for line, reason in ((2, "image empty.png is empty"),
+                         (3, "image garbage.png is corrupt or not an image"),
+                         (4, "image truncated.png is corrupt or not an image"),
+                         (5, "image bomb.png has over 89,478,485 pixels")):
+        assert any(f"id.jsonl:{line}: {reason}" in m for m in messages), (line, messages)
+    assert any("id.jsonl:6: box [20, 4, 40, 16] lies outside its 32x32 image 0.png" in m
+               for m in messages), messages
+    with pytest.raises(UserError, match=r"id.jsonl:2: image empty.png is empty \(--strict"):
+        read_folder(tmp_path, strict=True)
+
+
+def test_text_that_would_fail_mid_run_is_a_bad_row(copy, caplog):
+    nested = '{"problem": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    lone = json.dumps(dict(GOOD, problem="How many \ud800?"))  # JSON escapes it as \ud800
+    write_jsonl(copy / "id.jsonl", [dict(GOOD, problem="<image>First row")])
+    (copy / "id.jsonl").write_bytes(b"\xef\xbb\xbf" + (copy / "id.jsonl").read_bytes())
+    with open(copy / "id.jsonl", "a") as fh:
+        fh.write(nested + "\n" + lone + "\n" + json.dumps(dict(GOOD, problem="x" * 1_000_000))
+                 + "\n")
+    records, messages = warnings_of(caplog, copy)
+    assert records["id-1"]["question"] == "First row", "a byte-order mark does not cost row 1"
+    for line, reason in ((2, "JSON nested too deeply"),
+                         (3, "field problem holds '\\ud800', a lone surrogate"),
+                         (4, "question is 1,000,000 characters long; at most 20,000")):
+        assert any(f"id.jsonl:{line}: {reason}" in m for m in messages), (line, messages)
+
+
+def test_only_regular_files_are_read(copy, caplog):
+    import os
+
+    (copy / "id.jsonl").unlink()
+    (copy / "id.jsonl").mkdir()
+    (copy / "ood").mkdir()
+    os.mkfifo(copy / "ood" / "pipe.jsonl")  # opening it would wait for a writer forever
+    records, messages = warnings_of(caplog, copy)
+    assert {r["split"] for r in records.values()} == {"train", "ood"}
+    for path in (copy / "id.jsonl", copy / "ood" / "pipe.jsonl"):
+        assert f"{path}: not read: not a regular file" in messages
+    with pytest.raises(UserError, match="id.jsonl: not read: not a regular file"):
+        read_folder(copy, strict=True)
+
+
+def test_the_folder_is_resolved_once_not_once_per_row(tmp_path, monkeypatch):
+    shutil.copytree(FIXTURE / "images", tmp_path / "images")
+    write_jsonl(tmp_path / "train.jsonl", [GOOD] * 200)
+    calls = []
+    real = Path.resolve
+    monkeypatch.setattr(Path, "resolve", lambda self, *a, **k: calls.append(self) or real(self, *a, **k))
+    assert len(read_folder(tmp_path)) == 200
+    assert len(calls) < 10, f"Path.resolve called {len(calls)} times for 200 rows"
+
+
+def test_wide_images_are_scaled_to_8_bits_not_clipped(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from reftbench.data import load_image
+
+    ramp = np.tile(np.linspace(0, 1, 64), (16, 1))
+    for name, image in (("i16.png", Image.fromarray((ramp * 65535).astype(np.uint16))),
+                        ("f.tiff", Image.fromarray(ramp.astype(np.float32))),
+                        ("i32.tiff", Image.fromarray((ramp * 65535).astype(np.int32)))):
+        image.save(tmp_path / name)
+        pixels = np.asarray(load_image(str(tmp_path / name)))
+        assert pixels.shape == (16, 64, 3) and pixels.dtype == np.uint8, name
+        assert pixels[:, 0].max() == 0 and pixels[:, -1].min() == 255, name
+        assert abs(pixels.mean() - 127.5) < 2, (name, pixels.mean())
+
+
+def test_training_datasets_scale_wide_images_too(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from reftbench.training.datasets import grpo_dataset, sft_dataset
+
+    ramp = np.tile(np.linspace(0, 1, 64), (16, 1))
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "i16.png")
+    sample = {"id": "train-1", "family": "math", "split": "train", "tier": "open", "answer": "3",
+              "metric": "math_equiv", "question": "How many?", "image_path": str(tmp_path / "i16.png")}
+    for dataset in (grpo_dataset([sample]), sft_dataset([sample])):
+        image = dataset[0]["image"]
+        assert image.mode == "RGB" and abs(np.asarray(image).mean() - 127.5) < 2

@@ -230,3 +230,46 @@ def test_report_to_reaches_trl_and_needs_its_package(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="pip install tensorboard"):  # before any work
         train("sft", overrides=fast("sft", report_to="tensorboard"), output=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_resume_refuses_a_changed_setting_and_records_a_harmless_one(tmp_path):
+    from reftbench.training.run import _run_meta, check_run_folder, prepare
+
+    run = tmp_path / "run"
+    # What a crashed run leaves: its config.json and a stage folder.
+    _, cfg, _, _, model = prepare("grpo", "tiny", None, fast("grpo"), run, resume=False)
+    first = _run_meta(run, "grpo", "tiny", cfg, False, model)
+    (run / "stages" / "1-open").mkdir(parents=True)
+    with pytest.raises(UserError) as err:
+        _, changed, _, _, _ = prepare("grpo", "tiny", None, fast("grpo", grpo_lr="0.001",
+                                                                 beta="0.1"), run, resume=True)
+        check_run_folder(run, model, True, changed)
+    message = str(err.value)
+    assert "\n" not in message and "was started with other settings" in message
+    assert "grpo_lr 0.0001 -> 0.001" in message and "beta 0.0 -> 0.1" in message
+    # Logging, saving and the time limit may change; config.json then records the new values.
+    _, cfg, _, _, _ = prepare("grpo", "tiny", None, fast("grpo", logging_steps="7"), run,
+                              resume=True)
+    check_run_folder(run, model, True, cfg)
+    _run_meta(run, "grpo", "tiny", cfg, True, model)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["config"]["logging_steps"] == 7 and saved["started"] == first["started"]
+    assert saved["resumes"][0]["changed"] == {"logging_steps": [1, 7]}
+
+
+def test_a_start_that_fails_leaves_no_run_folder(tmp_path, monkeypatch):
+    import reftbench.training.grpo_stage
+
+    def fails(*args, **kwargs):
+        raise UserError("image x.png is corrupt")
+
+    monkeypatch.setattr(reftbench.training.grpo_stage, "run_grpo", fails)
+    with pytest.raises(UserError, match="corrupt"):
+        train("grpo", overrides=fast("grpo", grpo_steps="1"), output=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # An existing folder keeps what it held before.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="corrupt"):
+        train("grpo", overrides=fast("grpo", grpo_steps="1"), output=tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]

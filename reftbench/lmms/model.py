@@ -15,16 +15,23 @@ model arg), greedy unless `do_sample` with a temperature > 0 (then `temperature`
 `until` stop strings cut the text. Like lmms-eval's own Qwen2.5-VL class it ignores the stop
 string "\\n\\n" (lmms-eval's default when a task names none), which would cut a reasoning model
 inside its think block. One process: pick the GPU with `device=cuda`.
+
+Errors. lmms-eval catches every exception, prints its traceback, and exits with status 0 (after
+retrying some steps for seconds). So when lmms-eval builds this class (`create_from_arg_string`),
+a missing or damaged model, a bad dtype or model arg, or a bad REFTBENCH_LMMS_* setting stops
+the process at once with one `error:` line and exit status 2.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
+from reftbench.data import to_rgb
 from reftbench.errors import UserError
 from reftbench.generation import Sampling, TransformersBackend
 
@@ -67,6 +74,9 @@ class ReftbenchLMM(lmms):
         if unknown:
             raise UserError(f"unknown model_args for the reftbench model: {', '.join(unknown)}; "
                             "use pretrained, batch_size, device, dtype, max_new_tokens")
+        from tasks.lmms_utils import split_settings
+
+        split_settings("id")  # the REFTBENCH_LMMS_* settings, checked before the model loads
         if backend is None:
             from reftbench.model.load import load_model
 
@@ -76,6 +86,16 @@ class ReftbenchLMM(lmms):
         batch_size = _positive("batch_size", batch_size)
         self.backend = ContextBackend(model, processor, batch_size=batch_size)
         self.max_new_tokens = _positive("max_new_tokens", max_new_tokens)
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        """How `lmms-eval --model reftbench` builds the model: a UserError ends the process
+        with one line and exit status 2 (see the module docstring), not a retried traceback."""
+        try:
+            return super().create_from_arg_string(arg_string, additional_config)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
 
     @property
     def batch_size(self) -> int:
@@ -111,7 +131,7 @@ class ReftbenchLMM(lmms):
                                 "the reftbench model reads images and text only")
         # Some tasks mark the image's place with "<image>"; the chat template places it here.
         return {"text": context.replace("<image>", "").strip(),
-                "images": [v.convert("RGB") for v in visuals]}
+                "images": [to_rgb(v) for v in visuals]}
 
     def _decoding(self, gen_kwargs: dict) -> tuple[Sampling, list[str]]:
         """Sampling settings and stop strings from one task's generation_kwargs."""

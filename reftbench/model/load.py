@@ -30,6 +30,8 @@ PRESET_SEED = 0
 # Model types whose processor we may replace by the image-only one when torchvision is missing,
 # and the stock processor class that one then saves as (so the checkpoint stays standard).
 QWEN_VL_TYPES = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
+# Torch dtypes a model may be loaded in, by name ("auto" too: the checkpoint's own).
+DTYPES = ("float32", "bfloat16", "float16")
 # "owner/name": what a hub id looks like (a missing local path otherwise gets a clear error).
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 # The environment switch accelerate sets for FSDP's rank-0-only loading (read by transformers).
@@ -165,6 +167,13 @@ def load_processor(where: str):
     return processor
 
 
+def check_dtype(dtype) -> None:
+    """A UserError unless `dtype` is None, "auto", a torch dtype or one of DTYPES by name."""
+    if dtype is None or dtype == "auto" or dtype in DTYPES or not isinstance(dtype, str):
+        return
+    raise UserError(f"unknown dtype {dtype!r}; choose from auto, {', '.join(DTYPES)}")
+
+
 def load_model(name_or_path: str, dtype=None, device: str | None = "cpu", training: bool = False):
     """(model, processor) for a preset name, a checkpoint folder, or a hub id.
 
@@ -179,13 +188,21 @@ def load_model(name_or_path: str, dtype=None, device: str | None = "cpu", traini
     """
     from transformers import AutoModelForImageTextToText
 
+    from safetensors import SafetensorError
+
+    check_dtype(dtype)
     where = _resolve(str(name_or_path))
     kwargs = {} if dtype is None else {"dtype": dtype}
     with contextlib.nullcontext() if training else whole_model():
         try:
             model = AutoModelForImageTextToText.from_pretrained(where, **kwargs)
+        except SafetensorError as err:  # a truncated file, or one with a garbage header
+            raise UserError(f"cannot load model {name_or_path}: its weights are damaged "
+                            f"({str(err).splitlines()[0]}); copy or save the checkpoint "
+                            "again") from err
         except (OSError, ValueError) as err:
-            raise UserError(f"cannot load model {name_or_path}: {str(err).splitlines()[0]}") from err
+            raise UserError(f"cannot load model {name_or_path}: "
+                            f"{str(err).splitlines()[0]}") from err
     processor = load_processor(where)
     if training:
         return model, processor

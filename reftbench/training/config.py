@@ -3,13 +3,56 @@
 A trainer's config is a flat dataclass that combines the blocks it needs (so every key is a
 plain `--key value` override) and presets: `tiny` (the CPU embedded default) and
 `qwen2.5-vl-3b` (the paper's reference settings, see ../shared/CURR_REFT.md).
+
+`BOUNDS` holds every numeric field's range and every named field's choices; `validate(cfg)`
+checks a resolved config against them before any model loads or any run folder is made
+(a negative step count would otherwise train in TRL's epoch mode, a zero group size fail
+after the model loaded).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reftbench.errors import UserError
+from reftbench.config import Bound, above, at_least, between, check_bounds, one_of
+from reftbench.model.load import DTYPES
 from reftbench.samples import FAMILIES
+
+# Seeds numpy, torch and the data generators all accept.
+SEEDS = between(0, 2**32 - 1)
+# Allowed values of the fields below, by name (a field of any block; tuples item by item).
+BOUNDS = {
+    "seed": SEEDS, "data_seed": SEEDS, "n_train": at_least(1), "n_test": at_least(1),
+    "eval_limit": at_least(1), "eval_general": at_least(0), "eval_batch_size": at_least(1),
+    "dtype": one_of(*DTYPES), "max_minutes": at_least(0), "save_steps": at_least(1),
+    "logging_steps": at_least(1),
+    "lr_scheduler": one_of("constant", "cosine", "linear", "constant_with_warmup",
+                           "cosine_with_restarts", "polynomial", "inverse_sqrt"),
+    "grpo_steps": at_least(1), "grpo_lr": above(0), "num_generations": at_least(2),
+    "prompts_per_step": at_least(1), "beta": at_least(0), "temperature": above(0),
+    "max_completion_length": at_least(1), "format_weight": at_least(0),
+    "accuracy_weight": at_least(0),
+    "loss_type": one_of("grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo"),
+    "sft_steps": at_least(1), "sft_lr": above(0), "sft_batch_size": at_least(1),
+    "stage_steps": at_least(1), "stage_generations": at_least(2),
+    "rs_samples": at_least(1), "rs_temperature": above(0), "rs_threshold": Bound(),
+    "rs_prompts": at_least(1), "replay_ratio": at_least(0), "rs_sft_steps": at_least(1),
+    "rs_sft_lr": above(0),
+    "lora_r": at_least(0), "lora_alpha": at_least(1), "lora_dropout": Bound(0, True, 1),
+    "eval_samples": at_least(0), "max_pixels": at_least(1), "min_pixels": at_least(1),
+    "top_p": Bound(0, False, 1), "top_k": at_least(0), "min_p": between(0, 1),
+    "repetition_penalty": above(0), "vllm_gpu_memory_utilization": Bound(0, False, 1),
+    "vllm_tensor_parallel_size": at_least(1), "vllm_max_model_length": at_least(1),
+    "vllm_server_port": between(1, 65535),
+}
+
+
+def validate(cfg) -> None:
+    """A UserError naming the first field of a trainer config outside its bound (see BOUNDS)."""
+    check_bounds(cfg, BOUNDS)
+    if getattr(cfg, "eval_samples", 0) == 1:  # pass@K needs K >= 2 (reftbench eval --samples)
+        raise UserError("config key 'eval_samples' must be 0 (greedy only) or at least 2, got 1")
 
 
 @dataclass
@@ -59,7 +102,8 @@ class RunFields:
     min_pixels: int | None = None
     # Stop a stage after this many minutes (0 = no limit); the stage still saves its model.
     max_minutes: float = 0.0
-    # Learning-rate schedule of every optimiser in the run ("constant", "cosine", "linear").
+    # Learning-rate schedule of every optimiser in the run ("constant", "cosine", "linear", or
+    # another of transformers' schedules that need no extra arguments).
     lr_scheduler: str = "constant"
     # Save a resumable checkpoint every N optimiser steps.
     save_steps: int = 10
@@ -99,7 +143,7 @@ class GRPOFields:
     repetition_penalty: float = 1.0
     # Longest completion, in tokens.
     max_completion_length: int = 48
-    # TRL loss type ("grpo", "dapo", "dr_grpo", "bnpo").
+    # TRL loss type ("grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo").
     loss_type: str = "grpo"
     # Weight of the format reward (1 if the completion is <think>..</think><answer>..</answer>).
     format_weight: float = 1.0

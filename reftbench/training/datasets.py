@@ -30,7 +30,17 @@ def target_completion(sample: dict) -> str:
 def _image_dataset(rows: list[dict]):
     from datasets import Dataset, Image
 
-    return Dataset.from_list(rows).cast_column("image", Image())
+    # Images decode as rows are read, then go through reftbench.data.to_rgb: the processor's
+    # own RGB conversion would clip a 16-bit or float image to white or black.
+    return Dataset.from_list(rows).cast_column("image", Image()).with_transform(_rgb_images)
+
+
+def _rgb_images(batch: dict) -> dict:
+    """A dataset transform: every decoded image of the batch as 8-bit RGB."""
+    from reftbench.data import to_rgb
+
+    batch["image"] = [to_rgb(image) for image in batch["image"]]
+    return batch
 
 
 def grpo_dataset(samples: list[dict]):

@@ -3,13 +3,14 @@
 Everything that is the same for every trainer happens here, once: config resolution (preset,
 YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
 the reward-curve plot and the final evaluation into results/. Under `accelerate launch` every
-process trains and evaluates its share of the test samples on its own device; only the main
-process writes run files, plots and results. A second process on a run folder in use stops.
+process trains; only the main process writes run files, plots and evaluates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,11 @@ from reftbench.config import resolve
 from reftbench.errors import UserError
 from reftbench.registry import check_names, load_trainer
 from reftbench.samples import FAMILIES
+from reftbench.training.config import validate
+
+# Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
+# trains. The new values are recorded in config.json (with the old ones under "resumes").
+RESUME_MAY_CHANGE = {"logging_steps", "save_steps", "max_minutes", "evaluate", "eval_batch_size"}
 
 
 def resolve_model(name: str) -> str:
@@ -38,31 +44,38 @@ def resolve_model(name: str) -> str:
                     "nor an existing folder")
 
 
-def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool):
-    """Plugin, resolved config, run folder and start model, with every check done up front."""
+def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool,
+            results_dir: Path = Path("results")):
+    """Plugin, resolved config, stages, run folder and start model, every check done up front:
+    nothing is loaded and no folder is made before the whole command is known to be sound."""
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
+    validate(cfg)
     check_names("task family", cfg.families, FAMILIES)
+    stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
     model = resolve_model(cfg.model)
-    run_dir = output or Path("outputs") / f"{name}-seed{cfg.seed}"
-    return plugin, cfg, run_dir, model
+    run_dir = fileio.check_writable_dir(output or Path("outputs") / f"{name}-seed{cfg.seed}")
+    if cfg.evaluate:  # found now, not after hours of training
+        fileio.check_writable_dir(Path(results_dir) / "runs")
+    return plugin, cfg, stages, run_dir, model
 
 
-def check_run_folder(run_dir: Path, model: str, resume: bool) -> None:
-    """A new run needs an empty folder; a resumed one, a run started from the same model."""
+def check_run_folder(run_dir: Path, model: str, resume: bool, cfg) -> None:
+    """A new run needs an empty folder; a resumed one, a run started from the same model with
+    the same settings (checked while holding the folder's lock)."""
     from reftbench.training.pipeline import check_fresh
 
     check_fresh(run_dir, resume)
     if resume:
         check_same_start(run_dir, model)
+        check_same_settings(run_dir, cfg)
 
 
 def check_engines(cfg) -> None:
     """Fail before any work, not at the stage that needs it: vLLM asked for but unusable, an
     unknown rejection-sampling engine, a tracker whose package is missing."""
     from reftbench.generation import ENGINES
-    from reftbench.registry import check_names
     from reftbench.training.trl_common import check_reporters
 
     engine = getattr(cfg, "rs_engine", "auto")
@@ -79,17 +92,43 @@ def start_fingerprint(model: str) -> str | None:
     return provenance.model_fingerprint(model) if Path(model).is_dir() else None
 
 
+def _recorded(run_dir: Path) -> dict:
+    """The run's config.json ({} when there is none)."""
+    path = run_dir / "config.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--resume: {path} cannot be read ({exc}); pass --output to start a "
+                        "new run") from None
+
+
 def check_same_start(run_dir: Path, model: str) -> None:
     """Refuse to resume a run whose finished stages came from another start model (a base
     rebuilt or replaced at the same path): they would be chained onto the wrong model."""
-    import json
-
-    path = run_dir / "config.json"
-    recorded = json.loads(path.read_text()).get("start_fingerprint") if path.exists() else None
+    recorded = _recorded(run_dir).get("start_fingerprint")
     current = start_fingerprint(model)
     if recorded and current and recorded != current:
         raise UserError(f"--resume: {run_dir} was started from another model at {model} "
                         f"(fingerprint {recorded}, now {current}); pass --output to start a new run")
+
+
+def changed_settings(recorded: dict, cfg) -> dict[str, tuple]:
+    """Config key -> (recorded, current) for every key whose value differs (keys the run did
+    not record, from an older reftbench, cannot be compared and are left out)."""
+    current = json.loads(json.dumps(asdict(cfg)))
+    return {k: (recorded[k], v) for k, v in current.items() if k in recorded and recorded[k] != v}
+
+
+def check_same_settings(run_dir: Path, cfg) -> None:
+    """Refuse to resume with a setting that changes what is trained: the finished stages and
+    checkpoints were made with the recorded value. Only RESUME_MAY_CHANGE keys may differ."""
+    changed = {k: v for k, v in changed_settings(_recorded(run_dir).get("config", {}), cfg).items()
+               if k not in RESUME_MAY_CHANGE}
+    if changed:
+        listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise UserError(f"--resume: {run_dir} was started with other settings ({listed}); "
+                        "resume with the recorded ones (its config.json), or pass --output to "
+                        "start a new run")
 
 
 def check_data(cfg) -> None:
@@ -116,16 +155,18 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     from reftbench.runlock import hold
     from reftbench.training.distributed import is_main, main_decides, main_first
 
-    plugin, cfg, run_dir, model = prepare(name, preset, config_path, overrides, output, resume)
-    with hold(run_dir, "training"):
-        main_decides(lambda: check_run_folder(run_dir, model, resume))
+    plugin, cfg, stages, run_dir, model = prepare(name, preset, config_path, overrides, output,
+                                                  resume, results_dir)
+    # The cleanup goes outside the lock: the lock makes the folder, and leaves it when it is let go.
+    with removed_if_start_fails(run_dir), hold(run_dir, "training"):
+        main_decides(lambda: check_run_folder(run_dir, model, resume, cfg))
         with main_first():  # the main process builds the data, the others reuse it
             check_data(cfg)
-        meta = _run_meta(run_dir, plugin.name, preset, cfg, resume, model)
         log = console.print if console else print
         main = is_main()
         with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
-            final = run_stages(plugin.plan(cfg), model, run_dir, meta, progress=bar, log=log)
+            meta = _run_meta(run_dir, plugin.name, preset, cfg, resume, model)
+            final = run_stages(stages, model, run_dir, meta, progress=bar, log=log)
         if main:
             plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")),
                         run_dir / "reward_curve.png")
@@ -135,20 +176,57 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
 
 
 def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: str) -> dict:
-    """The resolved config + provenance, written once per run (kept as-is on resume)."""
-    path = run_dir / "config.json"
-    if resume and path.exists():
-        import json
-
-        return json.loads(path.read_text())
-    meta = {"trainer": name, "preset": preset, "config": asdict(cfg),
-            "start_fingerprint": start_fingerprint(model),
-            "provenance": provenance.describe(cfg.dtype), "started": time.strftime("%Y%m%d-%H%M%S")}
+    """The resolved config + provenance, written when the run starts. A resume keeps it, save
+    for the RESUME_MAY_CHANGE settings: their new values replace the old, which are listed
+    under "resumes" (prepare() refused every other change)."""
     from reftbench.training.distributed import is_main
 
+    path = run_dir / "config.json"
+    if resume and path.exists():
+        meta = json.loads(path.read_text())
+        changed = changed_settings(meta["config"], cfg)
+        if not changed:
+            return meta
+        meta["config"] = json.loads(json.dumps(asdict(cfg)))
+        meta.setdefault("resumes", []).append({"date": time.strftime("%Y%m%d-%H%M%S"),
+                                               "changed": changed})
+    else:
+        meta = {"trainer": name, "preset": preset, "config": asdict(cfg),
+                "start_fingerprint": start_fingerprint(model),
+                "provenance": provenance.describe(cfg.dtype),
+                "started": time.strftime("%Y%m%d-%H%M%S")}
     if is_main():
         fileio.write_json(path, meta)
     return meta
+
+
+def made_progress(run_dir: Path) -> bool:
+    """True once a stage saved anything a resume can continue from."""
+    stages = run_dir / "stages"
+    return any(any(stages.glob(f"*/{pattern}"))
+               for pattern in ("stage.json", "trainer/checkpoint-*", "samples.jsonl", "model"))
+
+
+@contextlib.contextmanager
+def removed_if_start_fails(run_dir: Path):
+    """On an error before any stage made progress, remove what this start wrote in run_dir
+    (config.json, empty stage folders), so the corrected command is not told "already holds
+    a run". Ctrl-C and kills keep everything: the message says to resume."""
+    from reftbench.training.distributed import is_main
+
+    existed, had_config = run_dir.exists(), (run_dir / "config.json").exists()
+    had_stages = (run_dir / "stages").exists()
+    try:
+        yield
+    except Exception:
+        if is_main() and not made_progress(run_dir):
+            if not had_stages:
+                shutil.rmtree(run_dir / "stages", ignore_errors=True)
+            if not had_config:
+                (run_dir / "config.json").unlink(missing_ok=True)
+            if not existed and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
 
 
 def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
