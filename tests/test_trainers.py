@@ -273,3 +273,38 @@ def test_a_start_that_fails_leaves_no_run_folder(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="corrupt"):
         train("grpo", overrides=fast("grpo", grpo_steps="1"), output=tmp_path / "mine")
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatch):
+    """transformers' own reload matches keys verbatim; a saved Qwen2.5-VL (visual.*,
+    model.layers.*) matches none of the live model's keys, so it used to resume from the
+    stage's input weights with a warning. The checkpoint's weights must be the ones trained on."""
+    from reftbench.model.load import load_model, preset_path
+    from reftbench.training import callbacks
+
+    class Kill(Exception):
+        pass
+
+    def kill_after_checkpoint(self, args, state, control, **kw):
+        if state.global_step == 2:
+            raise Kill
+
+    monkeypatch.setattr(callbacks.MetricsLog, "on_save", kill_after_checkpoint, raising=False)
+    overrides = fast("sft", sft_steps="3", sft_lr="1e-3", evaluate="false")
+    with pytest.raises(Kill):
+        train("sft", overrides=overrides, output=tmp_path / "run")
+    monkeypatch.undo()
+    saved, _ = load_model(str(next((tmp_path / "run").rglob("checkpoint-2"))))
+    at_kill = {k: v.clone() for k, v in saved.state_dict().items()}
+    start, _ = load_model(str(preset_path("micro")))
+    assert any(not torch.equal(at_kill[k], v) for k, v in start.state_dict().items())
+
+    resumed_from = {}
+
+    def record_start(self, args, state, control, model=None, **kw):
+        resumed_from.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    monkeypatch.setattr(callbacks.MetricsLog, "on_train_begin", record_start, raising=False)
+    train("sft", overrides=overrides, output=tmp_path / "run", resume=True)
+    assert resumed_from.keys() == at_kill.keys()
+    assert all(torch.equal(resumed_from[k], at_kill[k]) for k in at_kill)
