@@ -246,7 +246,7 @@ def test_resume_refuses_a_changed_setting_and_records_a_harmless_one(tmp_path):
         check_run_folder(run, model, True, changed)
     message = str(err.value)
     assert "\n" not in message and "was started with other settings" in message
-    assert "grpo_lr 0.0001 -> 0.001" in message and "beta 0.0 -> 0.1" in message
+    assert "grpo_lr 3e-05 -> 0.001" in message and "beta 0.0 -> 0.1" in message
     # Logging, saving and the time limit may change; config.json then records the new values.
     _, cfg, _, _, _ = prepare("grpo", "tiny", None, fast("grpo", logging_steps="7"), run,
                               resume=True)
