@@ -285,12 +285,15 @@ def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatc
     class Kill(Exception):
         pass
 
-    def kill_after_checkpoint(self, args, state, control, **kw):
-        if state.global_step == 2:
+    log_row = callbacks.MetricsLog.on_log
+
+    def kill_after_logging_step_3(self, args, state, control, **kw):
+        log_row(self, args, state, control, **kw)
+        if state.global_step == 3:  # the checkpoint is step 2's: step 3 will be redone
             raise Kill
 
-    monkeypatch.setattr(callbacks.MetricsLog, "on_save", kill_after_checkpoint, raising=False)
-    overrides = fast("sft", sft_steps="3", sft_lr="1e-3", evaluate="false")
+    monkeypatch.setattr(callbacks.MetricsLog, "on_log", kill_after_logging_step_3)
+    overrides = fast("sft", sft_steps="4", save_steps="2", sft_lr="1e-3", evaluate="false")
     with pytest.raises(Kill):
         train("sft", overrides=overrides, output=tmp_path / "run")
     monkeypatch.undo()
@@ -302,9 +305,13 @@ def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatc
     resumed_from = {}
 
     def record_start(self, args, state, control, model=None, **kw):
-        resumed_from.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        if not resumed_from:
+            resumed_from.update({k: v.detach().clone() for k, v in model.state_dict().items()})
 
-    monkeypatch.setattr(callbacks.MetricsLog, "on_train_begin", record_start, raising=False)
+    monkeypatch.setattr(callbacks.ProgressLine, "on_step_begin", record_start, raising=False)
     train("sft", overrides=overrides, output=tmp_path / "run", resume=True)
     assert resumed_from.keys() == at_kill.keys()
     assert all(torch.equal(resumed_from[k], at_kill[k]) for k in at_kill)
+    rows = [json.loads(line) for line in
+            next((tmp_path / "run").rglob("metrics.jsonl")).read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]  # step 3 logged once
