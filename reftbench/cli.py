@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from tasks import benchmark_families
+
 from reftbench.errors import UserError
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
@@ -49,12 +51,21 @@ def data(
     families: str = typer.Option(",".join(FAMILIES), "--tasks", help="Comma-separated families."),
     small: bool = typer.Option(False, "--small", help="Small splits (300 train / 100 test scenes)."),
     seed: int = typer.Option(0, help="Data seed."),
+    list_: bool = typer.Option(False, "--list", help="List the task families and exit."),
 ):
     """Generate (or reuse) the train, in-domain and out-of-domain splits."""
     from reftbench.data import DEFAULT_SIZES, SMALL_SIZES, ensure_split
 
+    if list_:
+        from tasks import FAMILIES
+
+        for name in benchmark_families():
+            family = FAMILIES[name]
+            console.print(f"[bold]{name:15}[/bold] {family.open_metric:14} {family.generator}",
+                          highlight=False)
+        return
     sizes = SMALL_SIZES if small else DEFAULT_SIZES
-    for family in csv(families, "task family", FAMILIES):
+    for family in csv(families, "task family", benchmark_families()):
         for split, n in sizes.items():
             with console.status(f"{family}/{split}: {n} scenes"):
                 folder = ensure_split(family, split, n, seed)
@@ -121,7 +132,7 @@ def eval_cmd(
 def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
     """`--tasks`: the families to evaluate; "none" (only beside --lmms-tasks) for none."""
     if tasks.strip().lower() != "none":
-        return csv(tasks, "task family", FAMILIES)
+        return csv(tasks, "task family", benchmark_families())
     if not lmms:
         raise UserError("--tasks none evaluates nothing by itself; add --lmms-tasks "
                         "(e.g. ai2d,mathvista_testmini) or name the families")

@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tasks import benchmark_families
+
 from reftbench import fileio, provenance, run_identity
 from reftbench.config import between, check_bounds
 from reftbench.errors import UserError
@@ -92,7 +94,7 @@ class EvalConfig:
         """Reject settings that would evaluate nothing or crash deep inside a loop."""
         from reftbench.registry import check_names
 
-        for name, kind, valid in (("families", "task family", FAMILIES),
+        for name, kind, valid in (("families", "task family", benchmark_families()),
                                   ("splits", "split", TEST_SPLITS), ("tiers", "tier", TIERS)):
             names = tuple(check_names(kind, getattr(self, name), valid))
             if not names and not (name == "families" and self.lmms_tasks):

@@ -61,8 +61,8 @@ def load_trainer(name: str):
     return import_object(table[name])
 
 
-def families() -> dict[str, str]:
-    """Task family name -> generator module path (from tasks/__init__.py, no heavy imports)."""
+def families() -> dict:
+    """Task family name -> its registry entry (tasks/__init__.py, no heavy imports)."""
     from tasks import FAMILIES
 
     return dict(FAMILIES)

@@ -15,11 +15,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from tasks import benchmark_families
+
 from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
 from reftbench.registry import check_names, load_trainer
-from reftbench.samples import FAMILIES
 from reftbench.training.config import validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
@@ -51,7 +52,7 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
     validate(cfg)
-    check_names("task family", cfg.families, FAMILIES)
+    check_names("task family", cfg.families, benchmark_families())
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
     model = resolve_model(cfg.model)
