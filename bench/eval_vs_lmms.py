@@ -31,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Phases, report, resolve_model  # noqa: E402
+from bench.common import Phases, report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 COLUMNS = ["harness", "samples", "load s", "set-up s", "model generate s", "request prep s",
            "scoring s", "rest s", "total s (no load)", "samples/s"]

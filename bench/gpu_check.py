@@ -225,10 +225,11 @@ def throughput(args, device: str) -> None:
     from transformers.trainer_callback import CallbackHandler
     from trl import GRPOTrainer, SFTTrainer
 
-    from bench.common import report, resolve_model
+    from bench.common import report
     from reftbench.evaluate import EvalConfig, evaluate
     from reftbench.generation import TransformersBackend
     from reftbench.model.load import load_model
+    from reftbench.model.names import resolve_model
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.grpo_stage import run_grpo
     from reftbench.training.sft_stage import run_sft

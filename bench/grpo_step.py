@@ -27,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Phases, report, resolve_model  # noqa: E402
+from bench.common import Phases, report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 PARTS = ["generation", "rewards", "rollout other", "forward", "backward", "optimizer",
          "checkpoint", "other"]

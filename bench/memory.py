@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, report, resolve_model  # noqa: E402
+from bench.common import ROOT, report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 
 def peak_of(command: list[str]) -> tuple[float, float, int]:
@@ -41,13 +42,9 @@ def available(model: str) -> str | None:
     """None if `model` can be trained here (a preset is built now, outside any measurement),
     else the one-line reason why not (e.g. the `smol` preset without its optional install)."""
     from reftbench.errors import UserError
-    from reftbench.model.load import ensure_preset, is_preset
 
     try:
-        if is_preset(model):
-            ensure_preset(model)
-        else:
-            resolve_model(model)
+        resolve_model(model)
     except UserError as err:
         return str(err)
     return None

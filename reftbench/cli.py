@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from tasks import benchmark_families
 
+from reftbench.compare import METHODS
 from reftbench.errors import UserError
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
@@ -62,7 +63,7 @@ def data(
         for name in benchmark_families():
             family = FAMILIES[name]
             console.print(f"[bold]{name:15}[/bold] {family.open_metric:14} {family.generator}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
         return
     sizes = SMALL_SIZES if small else DEFAULT_SIZES
     for family in csv(families, "task family", benchmark_families()):
@@ -196,8 +197,9 @@ def train(
     from reftbench import registry
 
     if list_ or not trainer:
-        for name in registry.trainers():
-            console.print(f"[bold]{name:10}[/bold] {registry.TRAINER_HELP.get(name, '')}")
+        for name, description in registry.trainer_descriptions().items():
+            console.print(f"[bold]{name:10}[/bold] {escape(description)}", highlight=False,
+                          soft_wrap=True)
         return
     from reftbench.training.run import train as run_train
 
@@ -244,7 +246,7 @@ def demo(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def compare(
     ctx: typer.Context,
-    trainers: str = typer.Option("sft,grpo,curr-rl,curr-reft", help="Trainers to compare."),
+    trainers: str = typer.Option(",".join(METHODS), help="Trainers to compare."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated training seeds."),
     preset: str = typer.Option("tiny", help="Trainer preset for every method."),
     eval_limit: int = typer.Option(500, "--eval-limit", help="Samples per family x split."),

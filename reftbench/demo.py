@@ -30,7 +30,8 @@ def run_demo(console, results_dir: Path = Path("results/demo"),
     from reftbench.evaluate import EvalConfig
     from reftbench.provenance import model_fingerprint
     from reftbench.report import run_eval, show_leaderboard
-    from reftbench.training.run import resolve_model, train
+    from reftbench.model.names import resolve_model
+    from reftbench.training.run import train
 
     for family in FAMILIES:
         for split in ("train", "id", "ood"):

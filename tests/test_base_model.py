@@ -194,7 +194,7 @@ def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, mon
 
 def test_the_shipped_base_was_built_with_the_tiny_preset_as_it_stands():
     # `reftbench base` must rebuild what ships: a changed preset needs a rebuilt base.
-    from reftbench.base_model import SHIPPED
+    from reftbench.model.names import SHIPPED
 
     built = json.loads((SHIPPED / "reftbench_run.json").read_text())
     assert built["built_by"] == "reftbench base"

@@ -121,6 +121,22 @@ def test_train_list_names_the_trainers_without_importing_torch():
         assert name in out.stdout
 
 
+def test_train_list_shows_each_plugins_own_description_entry_points_too(cli, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from reftbench import registry
+    from trainers.sft import TRAINER
+
+    plugin = EntryPoint(name="my-sft", value="trainers.sft:TRAINER", group="reftbench.trainers")
+    broken = EntryPoint(name="broken", value="no_such_module:TRAINER", group="reftbench.trainers")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [plugin, broken])
+    code, out, _ = cli("train", "--list")
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()}
+    assert code == 0 and list(lines)[:4] == ["sft", "grpo", "curr-rl", "curr-reft"]
+    assert lines["sft"] == lines["my-sft"] == TRAINER.description
+    assert lines["broken"].startswith("(cannot be loaded: ModuleNotFoundError")
+
+
 def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
     code, out, err = cli("eval", "--model", "micro", "--limit", 2, "--n-test", 20,
                          "--results-dir", tmp_path)

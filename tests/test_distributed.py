@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reftbench.model.load import ensure_preset
+from reftbench.model.names import ensure_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "reftbench" / "configs" / "accelerate"

@@ -93,7 +93,7 @@ def damaged_datasets_folder(inputs, work, mp):
 
 
 def model_copy(inputs: Path, damage: Callable[[Path], None]) -> None:
-    from reftbench.model.load import ensure_preset
+    from reftbench.model.names import ensure_preset
 
     shutil.copytree(ensure_preset("micro"), inputs / "model")
     damage(inputs / "model")

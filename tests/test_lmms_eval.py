@@ -36,7 +36,8 @@ SCORES = ("format", "accuracy", "reward", "iou")
 @pytest.fixture(scope="module")
 def lively(reftbench_home, tmp_path_factory):
     """A checkpoint folder: the micro model with large random weights (seeded)."""
-    from reftbench.model.load import ensure_preset, load_model
+    from reftbench.model.load import load_model
+    from reftbench.model.names import ensure_preset
 
     folder = tmp_path_factory.mktemp("lively") / "model"
     shutil.copytree(ensure_preset("micro"), folder)
@@ -224,7 +225,7 @@ def test_generation_kwargs_reach_the_decoder(micro):
 @pytest.fixture
 def damaged(reftbench_home, tmp_path):
     """A copy of the micro checkpoint whose weights file was cut short."""
-    from reftbench.model.load import ensure_preset
+    from reftbench.model.names import ensure_preset
 
     folder = tmp_path / "damaged"
     shutil.copytree(ensure_preset("micro"), folder)

@@ -47,7 +47,8 @@ def config(name: str, **overrides):
                                         ("sft", {"sft_steps": "2"})])
 def test_lora_trains_only_adapters_and_saves_a_full_model(tmp_path, monkeypatch, name, extra):
     import reftbench.trl_rewards
-    from reftbench.model.load import load_model, preset_path
+    from reftbench.model.load import load_model
+    from reftbench.model.names import preset_path
     from reftbench.training import trl_common
 
     monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda w: [length_reward])

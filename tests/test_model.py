@@ -10,7 +10,9 @@ from PIL import Image
 
 from reftbench.errors import UserError
 from reftbench.model.build import build_model
-from reftbench.model.load import PRESETS, ensure_preset, is_preset, load_model
+from reftbench.model.load import load_model
+from reftbench.model.names import ensure_preset, is_preset
+from reftbench.model.presets import PRESETS
 from reftbench.model.processor import build_processor
 from reftbench.model.tokenizer import TAG_TOKENS, build_tokenizer
 

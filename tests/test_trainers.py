@@ -114,7 +114,7 @@ def test_curr_rl_chains_stages(tmp_path, monkeypatch):
     # Each stage trained: its weights differ from its input's.
     w1, w2 = weights(records[0]["model"]), weights(records[1]["model"])
     assert any(not torch.equal(w1[k], w2[k]) for k in w1)
-    from reftbench.model.load import preset_path
+    from reftbench.model.names import preset_path
 
     w0 = weights(preset_path("micro"))
     assert any(not torch.equal(w0[k], w1[k]) for k in w0)
@@ -185,7 +185,7 @@ def test_bf16_trains_fp32_weights_under_autocast(tmp_path):
     """Under DDP (or one device) bf16 must not mean bf16 weights: at lr 1e-6 every update is
     far below a bf16 step of the weights and would round away. The weights stay fp32 and the
     updates survive."""
-    from reftbench.model.load import preset_path
+    from reftbench.model.names import preset_path
     from reftbench.training.sft_stage import sft_args
 
     plugin = load_trainer("sft")

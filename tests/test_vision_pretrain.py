@@ -31,7 +31,7 @@ def test_general_records_carry_the_drawn_objects():
 
 
 def test_micro_pretraining_changes_only_the_vision_tower(tmp_path):
-    from reftbench.model.load import preset_path, ensure_preset
+    from reftbench.model.names import ensure_preset, preset_path
 
     records = [r for r in load_split("general", "train", n=24) if r["tier"] == "open"]
     logged = []

@@ -20,29 +20,13 @@ from tasks import benchmark_families
 from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
+from reftbench.model.names import resolve_model
 from reftbench.registry import check_names, load_trainer
 from reftbench.training.config import validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
 # trains. The new values are recorded in config.json (with the old ones under "resumes").
 RESUME_MAY_CHANGE = {"logging_steps", "save_steps", "max_minutes", "evaluate", "eval_batch_size"}
-
-
-def resolve_model(name: str) -> str:
-    """'base' -> the built embedded base model; presets and paths pass through, checked."""
-    from reftbench.model.load import is_preset
-
-    if name == "base":
-        from reftbench.base_model import find_base
-
-        base = find_base()
-        if base is None:
-            raise UserError("the embedded base model is missing: run `reftbench base` first")
-        return str(base)
-    if is_preset(name) or Path(name).exists() or "/" in name and not name.startswith((".", "/")):
-        return name
-    raise UserError(f"model '{name}' is neither a preset (micro, tiny, small, base) "
-                    "nor an existing folder")
 
 
 def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool,
@@ -55,7 +39,7 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     check_names("task family", cfg.families, benchmark_families())
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
-    model = resolve_model(cfg.model)
+    model = resolve_model(cfg.model, build=False)
     run_dir = fileio.check_writable_dir(output or Path("outputs") / f"{name}-seed{cfg.seed}")
     if cfg.evaluate:  # found now, not after hours of training
         fileio.check_writable_dir(Path(results_dir) / "runs")
