@@ -1,10 +1,12 @@
 """`reftbench compare`: the paper's comparison at small scale, seeds included, resumable.
 
 From one base model, trains every method (default: sft, grpo, curr-rl, curr-reft) for each
-seed under the same optimiser-step budget (the `tiny` presets: 120 steps each; curr-reft adds
-its short rejection-sampling SFT, as in the paper), evaluates the base and every result on
-every family's id and ood test split (open tier) plus the held-out general mixture, and writes
-the leaderboard (mean ± std over seeds). Finished runs are skipped when it is run again.
+seed under the same optimiser-step budget (the `tiny` presets: 150 steps each; curr-reft adds
+its short rejection-sampling SFT, as in the paper), evaluates the base (every tier, so the
+curriculum's first stages have a measured starting point) and every result on every family's
+id and ood test split (open tier) plus the held-out general mixture, with the trainers'
+completion length, and writes the leaderboard (mean ± std over seeds). Finished runs are
+skipped when it is run again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reftbench import fileio
+from reftbench.samples import TIERS
 
 METHODS = ("sft", "grpo", "curr-rl", "curr-reft")
 
@@ -52,7 +55,8 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     if not (base_run / "results.json").exists():
         console.rule("base model")
         run_eval(EvalConfig(model=base, label="base", limit=cfg.eval_limit,
-                            general=cfg.general, run_id="compare-base"),
+                            general=cfg.general, run_id="compare-base", tiers=TIERS,
+                            max_new_tokens=_completion_length(cfg.preset)),
                  results_dir, (base_run / "samples.jsonl").exists(), console)
         (base_run / FINGERPRINT).write_text(fingerprint + "\n")
     for seed in cfg.seeds:
@@ -71,6 +75,13 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+
+
+def _completion_length(preset: str) -> int:
+    """The trainers' completion length under `preset` (their final evaluations use it)."""
+    from reftbench.registry import load_trainer
+
+    return load_trainer("grpo").presets[preset]["max_completion_length"]
 
 
 # Written beside the base's results and in the training-runs folder: which base model they used.

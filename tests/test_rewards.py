@@ -225,7 +225,7 @@ def test_megabyte_garbage_is_fast_and_zero(sample_, completion, fmt):
 @pytest.mark.parametrize("completion", [None, 12, b"<answer>yes</answer>", ["yes"], 1.5])
 def test_non_string_completion_scores_zero(completion):
     assert score(YES, completion) == {"format": 0.0, "accuracy": 0.0, "reward": 0.0,
-                                      "answer": None}
+                                      "answer": None, "strict": 0.0}
 
 
 def test_box_reports_iou():
@@ -240,7 +240,8 @@ def test_box_reports_iou():
 
 def test_weights_and_answer_key():
     result = score(ONE, wrap("B"), weights={"format": 0.5, "accuracy": 2.0})
-    assert result == {"format": 1.0, "accuracy": 1.0, "reward": 2.5, "answer": "B"}
+    assert result == {"format": 1.0, "accuracy": 1.0, "reward": 2.5, "answer": "B",
+                      "strict": 1.0}
     assert score(ONE, wrap("A"), weights={"format": 0.25})["reward"] == 0.25
 
 

@@ -246,7 +246,7 @@ def test_resume_refuses_a_changed_setting_and_records_a_harmless_one(tmp_path):
         check_run_folder(run, model, True, changed)
     message = str(err.value)
     assert "\n" not in message and "was started with other settings" in message
-    assert "grpo_lr 0.0001 -> 0.001" in message and "beta 0.0 -> 0.1" in message
+    assert "grpo_lr 3e-05 -> 0.001" in message and "beta 0.0 -> 0.1" in message
     # Logging, saving and the time limit may change; config.json then records the new values.
     _, cfg, _, _, _ = prepare("grpo", "tiny", None, fast("grpo", logging_steps="7"), run,
                               resume=True)
@@ -273,3 +273,45 @@ def test_a_start_that_fails_leaves_no_run_folder(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="corrupt"):
         train("grpo", overrides=fast("grpo", grpo_steps="1"), output=tmp_path / "mine")
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatch):
+    """transformers' own reload matches keys verbatim; a saved Qwen2.5-VL (visual.*,
+    model.layers.*) matches none of the live model's keys, so it used to resume from the
+    stage's input weights with a warning. The checkpoint's weights must be the ones trained on."""
+    from reftbench.model.load import load_model, preset_path
+    from reftbench.training import callbacks
+
+    class Kill(Exception):
+        pass
+
+    log_row = callbacks.MetricsLog.on_log
+
+    def kill_after_logging_step_3(self, args, state, control, **kw):
+        log_row(self, args, state, control, **kw)
+        if state.global_step == 3:  # the checkpoint is step 2's: step 3 will be redone
+            raise Kill
+
+    monkeypatch.setattr(callbacks.MetricsLog, "on_log", kill_after_logging_step_3)
+    overrides = fast("sft", sft_steps="4", save_steps="2", sft_lr="1e-3", evaluate="false")
+    with pytest.raises(Kill):
+        train("sft", overrides=overrides, output=tmp_path / "run")
+    monkeypatch.undo()
+    saved, _ = load_model(str(next((tmp_path / "run").rglob("checkpoint-2"))))
+    at_kill = {k: v.clone() for k, v in saved.state_dict().items()}
+    start, _ = load_model(str(preset_path("micro")))
+    assert any(not torch.equal(at_kill[k], v) for k, v in start.state_dict().items())
+
+    resumed_from = {}
+
+    def record_start(self, args, state, control, model=None, **kw):
+        if not resumed_from:
+            resumed_from.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    monkeypatch.setattr(callbacks.ProgressLine, "on_step_begin", record_start, raising=False)
+    train("sft", overrides=overrides, output=tmp_path / "run", resume=True)
+    assert resumed_from.keys() == at_kill.keys()
+    assert all(torch.equal(resumed_from[k], at_kill[k]) for k in at_kill)
+    rows = [json.loads(line) for line in
+            next((tmp_path / "run").rglob("metrics.jsonl")).read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]  # step 3 logged once

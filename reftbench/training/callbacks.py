@@ -22,6 +22,14 @@ class MetricsLog(TrainerCallback):
         self.path, self.stage = Path(path), stage
         self.last: dict = {}
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """On resume, drop the rows logged after the checkpoint: those steps are redone."""
+        if state.is_world_process_zero and self.path.exists():
+            rows = fileio.read_jsonl(self.path)
+            kept = [r for r in rows if r.get("step", 0) <= state.global_step]
+            if len(kept) < len(rows):
+                fileio.write_atomic(self.path, fileio.dumps_jsonl(kept))
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return

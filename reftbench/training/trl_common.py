@@ -97,6 +97,19 @@ def latest_checkpoint(out_dir: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
+def whole_weights(checkpoint: str | None) -> str | None:
+    """The checkpoint folder if it holds the full model in transformers' format (not an
+    adapter, nor FSDP shards or a DeepSpeed engine state, which the Trainer reloads itself)."""
+    if checkpoint is None:
+        return None
+    folder = Path(checkpoint)
+    if any(folder.glob("global_step*")) or any(folder.glob("pytorch_model_fsdp*")):
+        return None
+    if (folder / "model.safetensors").exists() or (folder / "model.safetensors.index.json").exists():
+        return checkpoint
+    return None
+
+
 def quiet(trainer) -> None:
     """Drop transformers' dict-printing callback: our progress line replaces it."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -146,7 +159,15 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     from reftbench.model.processor import set_image_pixels
     from reftbench.training.lora import lora_config
 
-    model, processor = load_model(model_path, dtype=training_dtype(cfg), training=True)
+    checkpoint = latest_checkpoint(out_dir)
+    # A full-weight checkpoint is loaded the way any saved model is (with the architecture's
+    # key mapping); the Trainer's own reload matches keys verbatim, and a saved Qwen2.5-VL
+    # (visual.*, model.layers.*) matches none of the live model's, so it would resume from
+    # the stage's starting weights with a warning. Adapters and FSDP/DeepSpeed states stay
+    # with the Trainer, which reads them in their own formats.
+    weights_from = None if getattr(cfg, "lora_r", 0) else whole_weights(checkpoint)
+    model, processor = load_model(weights_from or model_path, dtype=training_dtype(cfg),
+                                  training=True)
     set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
     if getattr(cfg, "freeze_vision", False):  # the base build's mixture (reftbench/base_model.py)
@@ -157,7 +178,9 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
                           callbacks=callbacks(cfg, out_dir, stage, steps, progress),
                           peft_config=peft_config, **trainer_kwargs)
     quiet(trainer)
-    trainer.train(resume_from_checkpoint=latest_checkpoint(out_dir))
+    if weights_from:
+        trainer._load_from_checkpoint = lambda *a, **k: None  # weights are loaded already
+    trainer.train(resume_from_checkpoint=checkpoint)
     saved = save_model(trainer, processor, model_path, out_dir,
                        lora=peft_config is not None, dtype=cfg.dtype)
     release(trainer)
