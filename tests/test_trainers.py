@@ -279,7 +279,8 @@ def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatc
     """transformers' own reload matches keys verbatim; a saved Qwen2.5-VL (visual.*,
     model.layers.*) matches none of the live model's keys, so it used to resume from the
     stage's input weights with a warning. The checkpoint's weights must be the ones trained on."""
-    from reftbench.model.load import load_model, preset_path
+    from reftbench.model.load import load_model
+    from reftbench.model.names import preset_path
     from reftbench.training import callbacks
 
     class Kill(Exception):
