@@ -1,6 +1,6 @@
 """Evaluation speed: `reftbench eval` against lmms-eval on the same tasks, model and samples.
 
-    python bench/eval_vs_lmms.py [--model tiny] [--limit 100] [--scenes 1000] [--batch-size 32]
+    python bench/eval_vs_lmms.py [--model random-tiny] [--limit 100] [--scenes 1000] [--batch-size 32]
                                  [--lmms-batch-sizes 32,1] [--profile] [--no-append]
                                  [--families detection,classification,math]
 
@@ -138,7 +138,7 @@ def row(name: str, n: int, s: dict) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="preset, 'base' or a checkpoint folder")
+    parser.add_argument("--model", default="random-tiny", help="preset, 'base' or a checkpoint folder")
     parser.add_argument("--limit", type=int, default=100, help="samples per family x split")
     parser.add_argument("--scenes", type=int, default=1000, help="scenes per test split")
     parser.add_argument("--batch-size", type=int, default=32, help="reftbench eval's default")

@@ -2,7 +2,7 @@
 
     python bench/gpu_check.py [--model base] [--stage-steps 10] [--rs-prompts 32] [--eval-limit 50]
                               [--throughput] [--no-append]
-    python bench/gpu_check.py --device cpu --model micro --stage-steps 2 --rs-prompts 2 \
+    python bench/gpu_check.py --device cpu --model random-micro --stage-steps 2 --rs-prompts 2 \
                               --eval-limit 2 --scenes 12 --no-append     # smoke test, any machine
 
 The path: `reftbench train curr-reft` (every stage: judge, choice and open GRPO, the rejection

@@ -1,6 +1,6 @@
 """Peak resident memory of a short curr-rl training run, per model size, each in its own process.
 
-    python bench/memory.py [--models tiny,smol] [--stage-steps 1] [--train-scenes 100]
+    python bench/memory.py [--models random-tiny,smol] [--stage-steps 1] [--train-scenes 100]
                            [--test-scenes 50] [--no-append]
 
 Each model trains as `reftbench train curr-rl --preset tiny --model M` (all three curriculum
@@ -60,7 +60,7 @@ def param_count(model: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="tiny,smol", help="comma-separated presets/folders")
+    parser.add_argument("--models", default="random-tiny,smol", help="comma-separated presets/folders")
     parser.add_argument("--stage-steps", type=int, default=1, help="GRPO steps per stage")
     parser.add_argument("--train-scenes", type=int, default=100, help="scenes per train split")
     parser.add_argument("--test-scenes", type=int, default=50, help="scenes per test split")

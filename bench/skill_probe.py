@@ -1,6 +1,6 @@
 """How fast the embedded model learns one skill of the general mixture when trained on it alone.
 
-    python bench/skill_probe.py --metric label_set_iou --steps 500 [--start tiny]
+    python bench/skill_probe.py --metric label_set_iou --steps 500 [--start random-tiny]
                                 [--image-side 224] [--limit 500] [--scenes 96000] [--device cuda]
                                 [--no-append]
 
@@ -60,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--metric", choices=METRICS, required=True)
     parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--start", default="tiny", help="preset, 'base' or a model folder")
+    parser.add_argument("--start", default="random-tiny", help="preset, 'base' or a model folder")
     parser.add_argument("--image-side", type=int, default=0, help="upscale images to this side")
     parser.add_argument("--scenes", type=int, default=96000, help="general train scenes to draw from")
     parser.add_argument("--limit", type=int, default=500, help="test questions per family and split")

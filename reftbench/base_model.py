@@ -1,4 +1,4 @@
-"""`reftbench base`: turn the random `tiny` preset into the embedded base model.
+"""`reftbench base`: turn the `random-tiny` preset into the embedded base model.
 
 The paper starts from Qwen2.5-VL-Instruct; reftbench's embedded default starts from a tiny
 Qwen2.5-VL trained here, by supervised learning on the general mixture (tasks/general: scene
@@ -108,7 +108,7 @@ def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1,
 # the mixture with the vision encoder frozen and its open box questions repeated 4x, label
 # lists 6x and numbers 3x. Measured times are in the README.
 BASE_PRESETS = {
-    "tiny": {"model": "tiny", "vision_steps": 6000, "vision_lr": 2e-3, "vision_batch_size": 64,
+    "tiny": {"model": "random-tiny", "vision_steps": 6000, "vision_lr": 2e-3, "vision_batch_size": 64,
              "freeze_vision": True, "locate_steps": 400, "locate_objects": 1,
              "locate_scenes": 96000, "sft_steps": 1400, "sft_lr": 1e-3,
              "lr_scheduler": "cosine", "sft_batch_size": 32, "n_general": 24000,

@@ -1,7 +1,7 @@
 """The `reftbench` command line (typer + rich).
 
     reftbench data                      generate every task split (cached)
-    reftbench eval --model tiny         evaluate on every family, in-domain and out-of-domain
+    reftbench eval                      evaluate the trained base model on every family
     reftbench leaderboard               print the table, write results/LEADERBOARD.md + PNG
     reftbench train curr-reft           train (see `reftbench train --list`)
 
@@ -75,8 +75,9 @@ def data(
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Option("tiny",
-                              help="Preset (micro, tiny, small), checkpoint folder or hub id."),
+    model: str = typer.Option("base", help="base (the trained embedded model), a random "
+                              "preset (random-micro, random-tiny, random-small), a checkpoint "
+                              "folder or a hub id."),
     tasks: str = typer.Option(",".join(FAMILIES), help="Comma-separated families, or 'none' "
                               "(with --lmms-tasks: the benchmarks alone)."),
     splits: str = typer.Option(",".join(TEST_SPLITS), help="id (in-domain), ood (out-of-domain)."),

@@ -1,6 +1,6 @@
 """The evaluator: every requested family x split x tier, greedy, strictly scored, resumable.
 
-    run = evaluate(EvalConfig(model="tiny", families=("math",)), results_dir=Path("results"))
+    run = evaluate(EvalConfig(model="base", families=("math",)), results_dir=Path("results"))
 
 Writes `<results>/runs/<run-id>/samples.jsonl` (one row per scored sample, appended batch by
 batch, so a killed run loses at most one batch) and `results.json` (atomically, at the end).
@@ -33,8 +33,9 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class EvalConfig:
     """What to evaluate and how."""
 
-    # Preset name (micro, tiny, small), local checkpoint folder or hub id.
-    model: str = "tiny"
+    # base (the trained embedded model), a random preset (random-micro, random-tiny,
+    # random-small), a local checkpoint folder or a hub id.
+    model: str = "base"
     # Row label on the leaderboard (default: the model name, plus "@<folder>" with `data`).
     label: str = ""
     # Task families to evaluate.
@@ -168,7 +169,7 @@ def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
-        # Only <label>-<timestamp> folders: "micro-*" must not pick up a "micro-tuned-..." run.
+        # Only <label>-<timestamp> folders: "base-*" must not pick up a "base-tuned-..." run.
         own = re.compile(re.escape(label) + r"-\d{8}-\d{6}")
         unfinished = sorted(p for p in runs.glob(f"{label}-*") if own.fullmatch(p.name)
                             and (p / "samples.jsonl").exists() and not (p / "results.json").exists())

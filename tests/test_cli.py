@@ -91,7 +91,7 @@ def test_corrupt_image_names_the_file(cli, tmp_path, monkeypatch, reftbench_home
     (tmp_path / "home" / "models").symlink_to(reftbench_home / "models")
     bad = copy / "images" / "000001.png"
     bad.write_bytes(b"\x89PNG not really an image")
-    code, _, err = cli("eval", "--model", "micro", "--tasks", "math", "--splits", "id",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id",
                        "--n-test", N_TEST, "--limit", 3, "--results-dir", tmp_path / "r")
     one_line_error(code, err, str(bad), "corrupt")
 
@@ -100,7 +100,7 @@ def test_unwritable_results_folder_fails_first(cli, tmp_path):
     # Tests may run as root, where chmod does not stop writes; a file as parent always does.
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code, _, err = cli("eval", "--model", "micro", "--n-test", 11, "--results-dir", blocker / "results")
+    code, _, err = cli("eval", "--model", "random-micro", "--n-test", 11, "--results-dir", blocker / "results")
     one_line_error(code, err, str(blocker / "results"), "not writable")
     assert not split_dir("math", "id", 11, 0).exists()
 
@@ -138,14 +138,14 @@ def test_train_list_shows_each_plugins_own_description_entry_points_too(cli, mon
 
 
 def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
-    code, out, err = cli("eval", "--model", "micro", "--limit", 2, "--n-test", 20,
+    code, out, err = cli("eval", "--model", "random-micro", "--limit", 2, "--n-test", 20,
                          "--results-dir", tmp_path)
     assert code == 0, err
     assert "Traceback" not in err
     for family in ("detection", "classification", "math"):
         line = next(row for row in out.splitlines() if family in row)
         assert line.count("│ 2 ") + line.count(" 2 │") >= 2, line  # n = 2 for id and for ood
-    results = next((tmp_path / "runs").glob("micro-*/results.json"))
+    results = next((tmp_path / "runs").glob("random-micro-*/results.json"))
     assert str(results) in out.replace("\n", "")
     metrics = json.loads(results.read_text())["metrics"]
     assert {m["n"] for m in metrics.values()} == {2} and len(metrics) == 6
@@ -164,7 +164,7 @@ def test_eval_device_dtype_and_tasks_none_are_checked_first(cli, tmp_path):
 
 
 def test_eval_device_dtype_and_completion_length_reach_generation(cli, tmp_path, micro):
-    code, _, err = cli("eval", "--model", "micro", "--tasks", "math", "--splits", "id",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id",
                        "--limit", 3, "--n-test", N_TEST, "--device", "cpu", "--dtype", "bfloat16",
                        "--max-new-tokens", 3, "--run-id", "short", "--results-dir", tmp_path)
     assert code == 0, err
@@ -192,7 +192,7 @@ def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, m
 
     monkeypatch.setattr(reftbench.lmms.run, "run_lmms_tasks", fake_run)
     monkeypatch.setattr(reftbench.report, "results_table", lambda results: "table")
-    code, _, err = cli("eval", "--model", "micro", "--tasks", "none", "--lmms-tasks", "fake_bench",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "none", "--lmms-tasks", "fake_bench",
                        "--run-id", "bench-only", "--results-dir", tmp_path)
     assert code == 0, err
     assert calls == [["fake_bench"]]
@@ -217,7 +217,7 @@ def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monke
 
     monkeypatch.setattr(reftbench.report, "run_eval", interrupted)
     before = signal.getsignal(signal.SIGTERM)
-    code, _, err = cli("eval", "--model", "micro")
+    code, _, err = cli("eval", "--model", "random-micro")
     assert code == status
     assert err == "interrupted; rerun with --resume to continue\n"
     assert signal.getsignal(signal.SIGTERM) is before, "main() restores the SIGTERM handler"

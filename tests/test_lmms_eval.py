@@ -40,7 +40,7 @@ def lively(reftbench_home, tmp_path_factory):
     from reftbench.model.names import ensure_preset
 
     folder = tmp_path_factory.mktemp("lively") / "model"
-    shutil.copytree(ensure_preset("micro"), folder)
+    shutil.copytree(ensure_preset("random-micro"), folder)
     model, _ = load_model(str(folder))
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -146,7 +146,7 @@ def test_lmms_metrics_equal_reftbench_eval_on_mixed_scores(micro, lmms_env, monk
     monkeypatch.setenv("REFTBENCH_LMMS_TIERS", "judge,choice,open")
     lm = HalfRightLMM(backend=TransformersBackend(*micro))
     metrics = run_lmms_tasks(lm, ["reftbench_all"], limit=2 * LIMIT)  # scenes 0 and 1, all tiers
-    cfg = EvalConfig(model="micro", n_test=N_TEST, limit=2, tiers=("judge", "choice", "open"),
+    cfg = EvalConfig(model="random-micro", n_test=N_TEST, limit=2, tiers=("judge", "choice", "open"),
                      run_id="half")
     reference = evaluate(cfg, results_dir=tmp_path, backend=HalfRightBackend())
     accuracies = set()
@@ -205,7 +205,7 @@ def test_unknown_task_and_model_args_are_user_errors(manager):
     with pytest.raises(UserError, match=r"unknown lmms-eval task 'mathvist'.*did you mean"):
         check_tasks(manager, ["mathvist"])
     with pytest.raises(UserError, match="unknown model_args for the reftbench model: batchsize"):
-        ReftbenchLMM(pretrained="micro", batchsize=3)
+        ReftbenchLMM(pretrained="random-micro", batchsize=3)
 
 
 def test_generation_kwargs_reach_the_decoder(micro):
@@ -228,7 +228,7 @@ def damaged(reftbench_home, tmp_path):
     from reftbench.model.names import ensure_preset
 
     folder = tmp_path / "damaged"
-    shutil.copytree(ensure_preset("micro"), folder)
+    shutil.copytree(ensure_preset("random-micro"), folder)
     with open(folder / "model.safetensors", "r+b") as fh:
         fh.truncate(5000)
     return folder
@@ -237,9 +237,9 @@ def damaged(reftbench_home, tmp_path):
 @pytest.mark.parametrize("args, env, expected", [
     ("pretrained={tmp}/no-model", "", "does not exist"),
     ("pretrained={damaged}", "", "its weights are damaged"),
-    ("pretrained=micro,dtype=float8", "", "unknown dtype 'float8'"),
-    ("pretrained=micro,batchsize=3", "", "unknown model_args for the reftbench model: batchsize"),
-    ("pretrained=micro", "opne", "unknown tier 'opne'"),
+    ("pretrained=random-micro,dtype=float8", "", "unknown dtype 'float8'"),
+    ("pretrained=random-micro,batchsize=3", "", "unknown model_args for the reftbench model: batchsize"),
+    ("pretrained=random-micro", "opne", "unknown tier 'opne'"),
 ])
 def test_a_bad_model_or_setting_stops_lmms_eval_with_one_line(damaged, tmp_path, capsys,
                                                                monkeypatch, args, env, expected):

@@ -1,7 +1,7 @@
 """reftbench and lmms-eval: the `reftbench` model class; standard benchmarks in `reftbench eval`.
 
     lmms-eval --include_path tasks --tasks reftbench_math_ood --model reftbench \
-              --model_args pretrained=tiny --batch_size 16
+              --model_args pretrained=base --batch_size 16
 
     from reftbench.lmms.run import run_lmms_tasks
     run_lmms_tasks("results/run1/final", ["ai2d", "mathvista_testmini"], limit=100)
