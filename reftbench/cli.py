@@ -2,7 +2,7 @@
 
     reftbench data                      generate every task split (cached)
     reftbench eval                      evaluate the trained base model on every family
-    reftbench leaderboard               print the table, write results/LEADERBOARD.md + PNG
+    reftbench leaderboard               print the table of your runs (outputs/results)
     reftbench train curr-reft           train (see `reftbench train --list`)
 
 Heavy libraries are imported inside commands, so `--help` and listings stay fast. A
@@ -23,11 +23,15 @@ from tasks import benchmark_families
 
 from reftbench.compare import METHODS
 from reftbench.errors import UserError
+from reftbench.paths import DEMO_RESULTS, RESULTS
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Curr-ReFT and its baselines for small vision-language models.")
 console = Console()
+# Every --results-dir: a user's runs default to outputs/ (git-ignored); `results` holds the
+# committed reference runs.
+RESULTS_HELP = "Results folder; 'results' for the committed reference runs."
 state = {"debug": False}
 
 
@@ -90,9 +94,9 @@ def eval_cmd(
     dtype: str = typer.Option("auto", help="auto (the checkpoint's), float32, bfloat16, float16."),
     n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
     label: str = typer.Option("", help="Leaderboard row name (default: the model)."),
-    run_id: str = typer.Option("", "--run-id", help="Run folder name under results/runs."),
+    run_id: str = typer.Option("", "--run-id", help="Run folder name under <results-dir>/runs."),
     resume: bool = typer.Option(False, help="Continue an unfinished run without redoing samples."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
     seed: int = typer.Option(0, help="Data seed."),
     data: Path = typer.Option(None, "--data", help="Real-data folder (Curr-ReFT JSONL or a "
                               "datasets folder; README 'Real data'): its id/ood rows."),
@@ -143,9 +147,9 @@ def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
 
 @app.command()
 def leaderboard(
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """Print the leaderboard and write results/LEADERBOARD.md and results/leaderboard.png."""
+    """Print a results folder's leaderboard; write its LEADERBOARD.md and leaderboard.png."""
     from reftbench.report import show_leaderboard
 
     show_leaderboard(results_dir, console)
@@ -157,7 +161,7 @@ def chance(
     draws: int = typer.Option(20, help="Random gold answers drawn per split."),
     n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
     seed: int = typer.Option(0, help="Data seed (and the draws' seed)."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
     """Image-blind chance levels (random gold answer, best constant answer) as leaderboard rows.
 
@@ -192,7 +196,7 @@ def train(
     output: Path = typer.Option(None, help="Run folder (default outputs/<trainer>-seed<seed>)."),
     resume: bool = typer.Option(False, help="Continue a killed run; finished stages are kept."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the final evaluation."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
     """Train with a trainer plugin. Extra `--key value` pairs override config fields."""
     from reftbench import registry
@@ -235,8 +239,8 @@ def demo(
     ctx: typer.Context,
     trainer: str = typer.Option("curr-reft", help="Trainer to run after the base evaluation."),
     output: Path = typer.Option(Path("outputs/demo"), help="Training run folder."),
-    results_dir: Path = typer.Option(Path("results/demo"), "--results-dir",
-                                     help="Results folder (kept apart from the committed results)."),
+    results_dir: Path = typer.Option(DEMO_RESULTS, "--results-dir",
+                                     help="Results folder (apart from your other runs)."),
 ):
     """The main job on the embedded default: base eval, train curr-reft, leaderboard."""
     from reftbench.demo import run_demo
@@ -253,7 +257,7 @@ def compare(
     eval_limit: int = typer.Option(500, "--eval-limit", help="Samples per family x split."),
     general: int = typer.Option(500, help="Held-out general-mixture samples per model."),
     output: Path = typer.Option(Path("outputs/compare"), help="Folder of the training runs."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
     """The paper's comparison: every trainer x seed from one base, then the leaderboard."""
     from reftbench import registry

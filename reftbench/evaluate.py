@@ -1,6 +1,6 @@
 """The evaluator: every requested family x split x tier, greedy, strictly scored, resumable.
 
-    run = evaluate(EvalConfig(model="base", families=("math",)), results_dir=Path("results"))
+    run = evaluate(EvalConfig(model="base", families=("math",)), results_dir=Path("outputs/results"))
 
 Writes `<results>/runs/<run-id>/samples.jsonl` (one row per scored sample, appended batch by
 batch, so a killed run loses at most one batch) and `results.json` (atomically, at the end).
@@ -21,6 +21,7 @@ from tasks import benchmark_families
 from reftbench import fileio, provenance, run_identity
 from reftbench.config import between, check_bounds
 from reftbench.errors import UserError
+from reftbench.paths import RESULTS
 from reftbench.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 from reftbench.stats import aggregate
@@ -193,7 +194,7 @@ def score_row(sample: dict, completion: str, sampled: list[str] | None = None) -
     return row
 
 
-def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool = False,
+def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
              backend=None, progress=None) -> dict:
     """Evaluate, write samples.jsonl and results.json, return the results dict.
 

@@ -152,6 +152,54 @@ def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
     assert (split_dir("math", "ood", 20, 0) / "samples.jsonl").exists()
 
 
+def git(repo: Path, *args) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A git repository holding the project's .gitignore and committed results, as cwd."""
+    repo = tmp_path / "checkout"
+    shutil.copytree(ROOT / "results", repo / "results")
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def test_a_first_eval_scores_the_trained_base_and_changes_no_tracked_file(cli, checkout):
+    # No --model: the trained embedded model, not a random preset.
+    code, out, err = cli("eval", "--limit", 1, "--n-test", N_TEST, "--tasks", "math",
+                         "--splits", "id")
+    assert code == 0, err
+    run = next((checkout / "outputs" / "results" / "runs").glob("base-*/results.json"))
+    assert json.loads(run.read_text())["label"] == "base"
+    code, out, _ = cli("leaderboard")  # the user's own runs, by default
+    assert code == 0 and "base" in out
+    assert (checkout / "outputs" / "results" / "LEADERBOARD.md").exists()
+    assert git(checkout, "status", "--porcelain") == ""
+
+
+def test_every_default_results_and_run_folder_is_git_ignored(checkout):
+    import typer
+
+    from reftbench.cli import app
+
+    defaults = {f"{command.name} {param.name}": param.default
+                for command in typer.main.get_command(app).commands.values()
+                for param in command.params
+                if param.name in ("results_dir", "output") and param.default is not None}
+    assert {"eval results_dir", "train results_dir", "leaderboard results_dir",
+            "demo results_dir", "demo output", "compare output"} <= set(defaults)
+    for name, folder in defaults.items():
+        inside = Path(folder) / "runs" / "x" / "results.json"
+        ignored = subprocess.run(["git", "-C", str(checkout), "check-ignore", "-q", str(inside)])
+        assert ignored.returncode == 0, f"{name} defaults to {folder}, which git tracks"
+
+
 def test_eval_device_dtype_and_tasks_none_are_checked_first(cli, tmp_path):
     import torch
 

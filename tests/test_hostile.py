@@ -336,7 +336,8 @@ def test_hostile_input_ends_with_one_line_and_leaves_nothing(case, cli, tmp_path
     after = tree(tmp_path)
     new = {path for path in after if path not in before}
     # Only the empty results folder eval checks first may appear; never a file, never a run.
-    assert all(after[p] and Path(p).name in ("results", "runs") for p in new), sorted(new)
+    assert all(after[p] and Path(p).name in ("outputs", "results", "runs") for p in new), \
+        sorted(new)
     assert sorted(os.listdir(tmp_path.parent)) == around, "nothing written beside tmp_path"
     assert (tmp_path.parent / "escaped").exists() is False
 
