@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from tasks import benchmark_families
 
@@ -26,8 +27,40 @@ from reftbench.errors import UserError
 from reftbench.paths import DEMO_RESULTS, RESULTS
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Curr-ReFT and its baselines for small vision-language models.")
+
+class PlainTypes:
+    """Option types in --help as typer CLIs usually print them: TEXT, INTEGER, PATH beside an
+    option that takes a value, nothing beside a flag (this typer would print <str>, <bool>)."""
+
+    NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH"}
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if not hasattr(param, "display_type"):  # older typers print TEXT already
+                continue
+            kind = param.display_type(ctx).strip("<>")
+            label = self.NAMES.get(kind, kind.upper())
+            if isinstance(param, TyperOption) and param.metavar is None:
+                param.metavar = "" if param.is_flag else label
+            elif isinstance(param, TyperArgument):  # its metavar names it; the type column:
+                param.display_type_rich = lambda ctx, label=label: label
+        return params
+
+
+class Command(PlainTypes, TyperCommand):
+    """Every command's class (see PlainTypes)."""
+
+
+class Group(PlainTypes, TyperGroup):
+    """The app's class (see PlainTypes)."""
+
+
+# Commands that pass unknown `--key value` pairs on as config overrides.
+EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=Group,
+                  help="Curr-ReFT and its baselines for small vision-language models.",
+                  epilog="Example: reftbench eval --limit 50 (the trained base model)")
 console = Console()
 # Every --results-dir: a user's runs default to outputs/ (git-ignored); `results` holds the
 # committed reference runs.
@@ -51,14 +84,17 @@ def root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for 
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)  # our rich bars replace the per-file loading bars
 
 
-@app.command()
+@app.command(cls=Command)
 def data(
     families: str = typer.Option(",".join(FAMILIES), "--tasks", help="Comma-separated families."),
     small: bool = typer.Option(False, "--small", help="Small splits (300 train / 100 test scenes)."),
     seed: int = typer.Option(0, help="Data seed."),
     list_: bool = typer.Option(False, "--list", help="List the task families and exit."),
 ):
-    """Generate (or reuse) the train, in-domain and out-of-domain splits."""
+    """Generate (or reuse) the train, in-domain and out-of-domain splits.
+
+    Example: reftbench data --tasks math --small
+    """
     from reftbench.data import DEFAULT_SIZES, SMALL_SIZES, ensure_split
 
     if list_:
@@ -77,7 +113,7 @@ def data(
             console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}")
 
 
-@app.command("eval")
+@app.command("eval", cls=Command)
 def eval_cmd(
     model: str = typer.Option("base", help="base (the trained embedded model), a random "
                               "preset (random-micro, random-tiny, random-small), a checkpoint "
@@ -112,7 +148,10 @@ def eval_cmd(
     samples: int = typer.Option(0, "--samples", help="Also draw K samples per question at "
                                 "temperature 1: sampled accuracy and pass@K beside greedy."),
 ):
-    """Evaluate a model on every family, in-domain and out-of-domain, strictly scored."""
+    """Evaluate a model on every family, in-domain and out-of-domain, strictly scored.
+
+    Example: reftbench eval --model base --limit 50
+    """
     from reftbench.evaluate import EvalConfig, select_samples
     from reftbench.report import run_eval
 
@@ -145,17 +184,20 @@ def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
-@app.command()
+@app.command(cls=Command)
 def leaderboard(
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """Print a results folder's leaderboard; write its LEADERBOARD.md and leaderboard.png."""
+    """Print a results folder's leaderboard; write its LEADERBOARD.md and leaderboard.png.
+
+    Example: reftbench leaderboard --results-dir results
+    """
     from reftbench.report import show_leaderboard
 
     show_leaderboard(results_dir, console)
 
 
-@app.command()
+@app.command(cls=Command)
 def chance(
     limit: int = typer.Option(500, help="Questions per family x split (as `eval --limit`)."),
     draws: int = typer.Option(20, help="Random gold answers drawn per split."),
@@ -186,10 +228,11 @@ def chance(
     console.print(f"wrote the two chance rows to {results_dir / 'runs'}")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def train(
     ctx: typer.Context,
-    trainer: str = typer.Argument(None, help="Trainer name, e.g. curr-reft (see --list)."),
+    trainer: str = typer.Argument(None, help="Trainer name, e.g. curr-reft (see --list).",
+                                  metavar="TRAINER"),
     list_: bool = typer.Option(False, "--list", help="List the trainers and exit."),
     preset: str = typer.Option("tiny", help="Config preset: tiny (CPU) or qwen2.5-vl-3b."),
     config: Path = typer.Option(None, help="YAML file of config overrides."),
@@ -198,7 +241,10 @@ def train(
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the final evaluation."),
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """Train with a trainer plugin. Extra `--key value` pairs override config fields."""
+    """Train with a trainer plugin. Extra `--key value` pairs override config fields.
+
+    Example: reftbench train grpo --grpo_steps 20 --seed 1
+    """
     from reftbench import registry
 
     if list_ or not trainer:
@@ -216,14 +262,17 @@ def train(
         console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def base(
     ctx: typer.Context,
     preset: str = typer.Option("tiny", help="Base-model preset."),
     fresh: bool = typer.Option(False, help="Start over instead of resuming an interrupted build."),
     output: Path = typer.Option(None, help="Install folder (default: the local model cache)."),
 ):
-    """Build the embedded base model (tiny Qwen2.5-VL trained on the general mixture)."""
+    """Build the embedded base model (random-tiny trained on the general mixture).
+
+    Example: reftbench base --fresh
+    """
     from reftbench.base_model import BASE_PRESETS, BaseConfig, build_base
     from reftbench.config import resolve
     from reftbench.report import progress_bar
@@ -234,7 +283,7 @@ def base(
     console.print(f"base model: {out}")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def demo(
     ctx: typer.Context,
     trainer: str = typer.Option("curr-reft", help="Trainer to run after the base evaluation."),
@@ -242,13 +291,16 @@ def demo(
     results_dir: Path = typer.Option(DEMO_RESULTS, "--results-dir",
                                      help="Results folder (apart from your other runs)."),
 ):
-    """The main job on the embedded default: base eval, train curr-reft, leaderboard."""
+    """The main job on the embedded default: base eval, train curr-reft, leaderboard.
+
+    Example: reftbench demo --trainer grpo
+    """
     from reftbench.demo import run_demo
 
     run_demo(console, results_dir, output, trainer, list(ctx.args))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def compare(
     ctx: typer.Context,
     trainers: str = typer.Option(",".join(METHODS), help="Trainers to compare."),
@@ -259,7 +311,10 @@ def compare(
     output: Path = typer.Option(Path("outputs/compare"), help="Folder of the training runs."),
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """The paper's comparison: every trainer x seed from one base, then the leaderboard."""
+    """The paper's comparison: every trainer x seed from one base, then the leaderboard.
+
+    Example: reftbench compare --trainers sft,curr-reft --seeds 0
+    """
     from reftbench import registry
     from reftbench.compare import CompareConfig, compare as run_compare
 

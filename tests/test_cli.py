@@ -36,6 +36,23 @@ def test_help_lists_the_commands(cli):
         assert f" {command} " in out
 
 
+COMMANDS = ("data", "eval", "leaderboard", "chance", "train", "base", "demo", "compare")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_names_types_plainly_and_shows_an_example(cli, command):
+    code, out, _ = cli(*([command] if command else []), "--help")
+    assert code == 0
+    # No <str>, <bool>, <int>, <path> beside the options, and none beside --help itself.
+    assert not [line for line in out.splitlines()
+                if any(f"<{kind}>" in line for kind in ("str", "bool", "int", "float", "path"))]
+    assert next(line for line in out.splitlines() if "--help" in line).split() == [
+        "│", "--help", "Show", "this", "message", "and", "exit.", "│"]
+    assert f"Example: reftbench {command}".rstrip() in out
+    if command in ("eval", "train"):  # an option that takes a value says what kind
+        assert " PATH " in out and " TEXT " in out
+
+
 def test_unknown_task_family_suggests_the_nearest(cli):
     one_line_error(*cli("eval", "--tasks", "detectoin")[::2], "detectoin", "did you mean detection")
     one_line_error(*cli("data", "--tasks", "math,clasification")[::2], "did you mean classification")
