@@ -184,6 +184,7 @@ def _read_task_yaml(path: Path) -> dict:
         files[name] = str((path.parent / file).resolve())
     includes = config.pop("include", [])
     merged = {}
-    for include in [includes] if isinstance(includes, str) else includes:
+    # lmms-eval reads a list of includes last to first, so the first one named wins.
+    for include in reversed([includes] if isinstance(includes, str) else includes):
         merged.update(_read_task_yaml((path.parent / include).resolve()))
     return {**merged, **config}

@@ -264,3 +264,38 @@ def test_lmms_eval_exits_2_on_a_missing_model(tmp_path):
     assert run.returncode == 2, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines()[-1].startswith(f"error: model path {tmp_path / 'no-model'}")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("split", TEST_SPLITS)
+def test_lmms_eval_reads_each_task_yaml_as_reftbench_does(family, split):
+    """The shared template (tasks/task_template.yaml) comes in through lmms-eval's own
+    `include:`: lmms-eval's loader and tasks.common.load_task_yaml give the same config."""
+    import inspect
+    from pathlib import Path
+
+    from lmms_eval.utils import load_yaml_config
+
+    from tasks.common import load_task_yaml
+
+    path = TASKS_DIR / family / (f"{family}.yaml" if split == "id" else f"{family}_{split}.yaml")
+    theirs = load_yaml_config(yaml_path=str(path), mode="full")
+    ours = load_task_yaml(family, split)
+    assert set(theirs) == set(ours) and "include" not in ours
+    assert ours["task"] == f"reftbench_{family}_{split}"
+    for key, value in ours.items():
+        if callable(theirs[key]):  # `!function utils.f`: the same function
+            module, _, name = value.rpartition(".")
+            assert theirs[key].__name__ == name, key
+            bound = inspect.getclosurevars(theirs[key]).nonlocals
+            if "family" in bound:  # process_docs: made for this family's split in its utils.py
+                assert (bound["family"], bound["split"]) == (family, split), key
+            else:  # a shared hook, named by the template: the same file
+                assert Path(inspect.getfile(theirs[key])).resolve() == \
+                    (TASKS_DIR.parent / module.replace(".", "/")).with_suffix(".py"), key
+        elif key == "dataset_kwargs":
+            files = theirs[key]["data_files"]
+            assert {k: str(Path(v).resolve()) for k, v in files.items()} == \
+                ours[key]["data_files"]
+        else:
+            assert theirs[key] == value, key
