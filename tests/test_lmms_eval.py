@@ -263,7 +263,8 @@ def test_lmms_eval_exits_2_on_a_missing_model(tmp_path):
                          env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert run.returncode == 2, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
-    assert run.stderr.splitlines()[-1].startswith(f"error: model path {tmp_path / 'no-model'}")
+    assert run.stderr.splitlines()[-1].startswith(
+        f"error: model {tmp_path / 'no-model'} does not exist")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
