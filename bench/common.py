@@ -23,13 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PERF = ROOT / "results" / "PERF.md"
 
 
-def resolve_model(name: str) -> str:
-    """'base' -> the embedded base model folder; presets, folders and hub ids unchanged."""
-    from reftbench.training.run import resolve_model as resolve
-
-    return resolve(name)
-
-
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo, or the platform's processor string."""
     try:

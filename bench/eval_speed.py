@@ -1,6 +1,6 @@
 """Evaluation throughput: samples per second at batch size 1 against the default batch size.
 
-    python bench/eval_speed.py [--models micro,tiny] [--limit 100] [--batch-size 32]
+    python bench/eval_speed.py [--models random-micro,random-tiny] [--limit 100] [--batch-size 32]
 
 For each model, evaluates the first `limit` open-tier samples of every family's id and ood test
 split (6 x limit samples) with the transformers backend, greedy, at batch size 1 and at the
@@ -33,7 +33,7 @@ def run(model: str, batch_size: int, limit: int, results: Path) -> tuple[float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="micro,tiny")
+    parser.add_argument("--models", default="random-micro,random-tiny")
     parser.add_argument("--limit", type=int, default=100, help="samples per family x split")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Evaluation speed: `reftbench eval` against lmms-eval on the same tasks, model and samples.
 
-    python bench/eval_vs_lmms.py [--model tiny] [--limit 100] [--scenes 1000] [--batch-size 32]
+    python bench/eval_vs_lmms.py [--model random-tiny] [--limit 100] [--scenes 1000] [--batch-size 32]
                                  [--lmms-batch-sizes 32,1] [--profile] [--no-append]
                                  [--families detection,classification,math]
 
@@ -31,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Phases, report, resolve_model  # noqa: E402
+from bench.common import Phases, report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 COLUMNS = ["harness", "samples", "load s", "set-up s", "model generate s", "request prep s",
            "scoring s", "rest s", "total s (no load)", "samples/s"]
@@ -137,7 +138,7 @@ def row(name: str, n: int, s: dict) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="preset, 'base' or a checkpoint folder")
+    parser.add_argument("--model", default="random-tiny", help="preset, 'base' or a checkpoint folder")
     parser.add_argument("--limit", type=int, default=100, help="samples per family x split")
     parser.add_argument("--scenes", type=int, default=1000, help="scenes per test split")
     parser.add_argument("--batch-size", type=int, default=32, help="reftbench eval's default")

@@ -2,7 +2,7 @@
 
     python bench/gpu_check.py [--model base] [--stage-steps 10] [--rs-prompts 32] [--eval-limit 50]
                               [--throughput] [--no-append]
-    python bench/gpu_check.py --device cpu --model micro --stage-steps 2 --rs-prompts 2 \
+    python bench/gpu_check.py --device cpu --model random-micro --stage-steps 2 --rs-prompts 2 \
                               --eval-limit 2 --scenes 12 --no-append     # smoke test, any machine
 
 The path: `reftbench train curr-reft` (every stage: judge, choice and open GRPO, the rejection
@@ -225,10 +225,11 @@ def throughput(args, device: str) -> None:
     from transformers.trainer_callback import CallbackHandler
     from trl import GRPOTrainer, SFTTrainer
 
-    from bench.common import report, resolve_model
+    from bench.common import report
     from reftbench.evaluate import EvalConfig, evaluate
     from reftbench.generation import TransformersBackend
     from reftbench.model.load import load_model
+    from reftbench.model.names import resolve_model
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.grpo_stage import run_grpo
     from reftbench.training.sft_stage import run_sft

@@ -1,6 +1,6 @@
 """Seconds per GRPO optimiser step: reftbench's curr-rl stage against a plain TRL GRPOTrainer.
 
-    python bench/grpo_step.py [--model tiny] [--steps 20] [--warmup 3] [--prompts 4]
+    python bench/grpo_step.py [--model random-tiny] [--steps 20] [--warmup 3] [--prompts 4]
                               [--generations 8] [--max-tokens 40] [--tier open] [--no-append]
 
 Both runs train the same model on the same dataset rows (the tier's training samples, seed 0),
@@ -27,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Phases, report, resolve_model  # noqa: E402
+from bench.common import Phases, report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 PARTS = ["generation", "rewards", "rollout other", "forward", "backward", "optimizer",
          "checkpoint", "other"]
@@ -129,7 +130,7 @@ def plain_run(cfg, model: str, samples: list[dict], out: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="preset, 'base' or a checkpoint folder")
+    parser.add_argument("--model", default="random-tiny", help="preset, 'base' or a checkpoint folder")
     parser.add_argument("--steps", type=int, default=20, help="timed steps (after warm-up)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")

@@ -1,6 +1,6 @@
 """Peak resident memory of a short curr-rl training run, per model size, each in its own process.
 
-    python bench/memory.py [--models tiny,smol] [--stage-steps 1] [--train-scenes 100]
+    python bench/memory.py [--models random-tiny,smol] [--stage-steps 1] [--train-scenes 100]
                            [--test-scenes 50] [--no-append]
 
 Each model trains as `reftbench train curr-rl --preset tiny --model M` (all three curriculum
@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, report, resolve_model  # noqa: E402
+from bench.common import ROOT, report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 
 def peak_of(command: list[str]) -> tuple[float, float, int]:
@@ -41,13 +42,9 @@ def available(model: str) -> str | None:
     """None if `model` can be trained here (a preset is built now, outside any measurement),
     else the one-line reason why not (e.g. the `smol` preset without its optional install)."""
     from reftbench.errors import UserError
-    from reftbench.model.load import ensure_preset, is_preset
 
     try:
-        if is_preset(model):
-            ensure_preset(model)
-        else:
-            resolve_model(model)
+        resolve_model(model)
     except UserError as err:
         return str(err)
     return None
@@ -63,7 +60,7 @@ def param_count(model: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="tiny,smol", help="comma-separated presets/folders")
+    parser.add_argument("--models", default="random-tiny,smol", help="comma-separated presets/folders")
     parser.add_argument("--stage-steps", type=int, default=1, help="GRPO steps per stage")
     parser.add_argument("--train-scenes", type=int, default=100, help="scenes per train split")
     parser.add_argument("--test-scenes", type=int, default=50, help="scenes per test split")

@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report, resolve_model  # noqa: E402
+from bench.common import report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 
 def validation(families, train_scenes: int, val_scenes: int, seed: int) -> list[dict]:

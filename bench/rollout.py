@@ -1,6 +1,6 @@
 """Rollout throughput: completion tokens per second by batch size, transformers (and vLLM).
 
-    python bench/rollout.py [--model tiny] [--batch-sizes 1,8,32,64] [--max-tokens 40]
+    python bench/rollout.py [--model random-tiny] [--batch-sizes 1,8,32,64] [--max-tokens 40]
                             [--seconds 20] [--no-append]
 
 Samples at temperature 1 (top_p 1), as GRPO rollouts do, from open-tier test prompts of every
@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report, resolve_model  # noqa: E402
+from bench.common import report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 
 def prompts(n: int, scenes: int) -> list[dict]:
@@ -92,7 +93,7 @@ def vllm_rates(model_name: str, sizes: list[int], max_tokens: int, pool: list[di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="preset, 'base' or a checkpoint folder")
+    parser.add_argument("--model", default="random-tiny", help="preset, 'base' or a checkpoint folder")
     parser.add_argument("--batch-sizes", default="1,8,32,64")
     parser.add_argument("--max-tokens", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per size")

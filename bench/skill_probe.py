@@ -1,6 +1,6 @@
 """How fast the embedded model learns one skill of the general mixture when trained on it alone.
 
-    python bench/skill_probe.py --metric label_set_iou --steps 500 [--start tiny]
+    python bench/skill_probe.py --metric label_set_iou --steps 500 [--start random-tiny]
                                 [--image-side 224] [--limit 500] [--scenes 96000] [--device cuda]
                                 [--no-append]
 
@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report, resolve_model  # noqa: E402
+from bench.common import report  # noqa: E402
+from reftbench.model.names import resolve_model  # noqa: E402
 
 METRICS = ("box_iou", "label_set_iou", "math_equiv")
 
@@ -59,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--metric", choices=METRICS, required=True)
     parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--start", default="tiny", help="preset, 'base' or a model folder")
+    parser.add_argument("--start", default="random-tiny", help="preset, 'base' or a model folder")
     parser.add_argument("--image-side", type=int, default=0, help="upscale images to this side")
     parser.add_argument("--scenes", type=int, default=96000, help="general train scenes to draw from")
     parser.add_argument("--limit", type=int, default=500, help="test questions per family and split")

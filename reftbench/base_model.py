@@ -1,4 +1,4 @@
-"""`reftbench base`: turn the random `tiny` preset into the embedded base model.
+"""`reftbench base`: turn the `random-tiny` preset into the embedded base model.
 
 The paper starts from Qwen2.5-VL-Instruct; reftbench's embedded default starts from a tiny
 Qwen2.5-VL trained here, by supervised learning on the general mixture (tasks/general: scene
@@ -7,7 +7,7 @@ never on the benchmark's train or test splits. Boxes come first: a box-only warm
 (`locate_steps`) on simple scenes (`locate_objects`), because on the mixture alone a tiny
 model answers every box question with one constant box. A copy ships in `reftbench/assets/base/`; a local
 build (`<REFTBENCH_HOME>/models/base`) takes precedence. `--model base` (every trainer's
-default) loads whichever `find_base` returns.
+default) loads whichever `reftbench.model.names.find_base` returns.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from reftbench import fileio, paths, provenance
 from reftbench.errors import UserError
+from reftbench.model.names import base_dir
 from reftbench.training.config import RunFields, SFTFields
 
 
@@ -107,7 +108,7 @@ def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1,
 # the mixture with the vision encoder frozen and its open box questions repeated 4x, label
 # lists 6x and numbers 3x. Measured times are in the README.
 BASE_PRESETS = {
-    "tiny": {"model": "tiny", "vision_steps": 6000, "vision_lr": 2e-3, "vision_batch_size": 64,
+    "tiny": {"model": "random-tiny", "vision_steps": 6000, "vision_lr": 2e-3, "vision_batch_size": 64,
              "freeze_vision": True, "locate_steps": 400, "locate_objects": 1,
              "locate_scenes": 96000, "sft_steps": 1400, "sft_lr": 1e-3,
              "lr_scheduler": "cosine", "sft_batch_size": 32, "n_general": 24000,
@@ -124,23 +125,6 @@ BASE_PRESETS = {
              "sft_batch_size": 8, "n_general": 800, "save_steps": 50, "logging_steps": 5,
              "evaluate": False},
 }
-
-
-# The base model shipped in the repository (built by `reftbench base --output reftbench/assets/base`).
-SHIPPED = Path(__file__).resolve().parent / "assets" / "base"
-
-
-def base_dir() -> Path:
-    """Where `reftbench base` puts a locally built base model."""
-    return paths.models_dir() / "base"
-
-
-def find_base() -> Path | None:
-    """The base model to use: a local build first, else the shipped one, else None."""
-    for folder in (base_dir(), SHIPPED):
-        if (folder / "config.json").exists():
-            return folder
-    return None
 
 
 # What a finished box warm-up depends on, and what the mixture's checkpoints depend on: an

@@ -1,8 +1,8 @@
 """The `reftbench` command line (typer + rich).
 
     reftbench data                      generate every task split (cached)
-    reftbench eval --model tiny         evaluate on every family, in-domain and out-of-domain
-    reftbench leaderboard               print the table, write results/LEADERBOARD.md + PNG
+    reftbench eval                      evaluate the trained base model on every family
+    reftbench leaderboard               print the table of your runs (outputs/results)
     reftbench train curr-reft           train (see `reftbench train --list`)
 
 Heavy libraries are imported inside commands, so `--help` and listings stay fast. A
@@ -18,13 +18,53 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from tasks import benchmark_families
+
+from reftbench.compare import METHODS
 from reftbench.errors import UserError
+from reftbench.paths import DEMO_RESULTS, RESULTS
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Curr-ReFT and its baselines for small vision-language models.")
+
+class PlainTypes:
+    """Option types in --help as typer CLIs usually print them: TEXT, INTEGER, PATH beside an
+    option that takes a value, nothing beside a flag (this typer would print <str>, <bool>)."""
+
+    NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH"}
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if not hasattr(param, "display_type"):  # older typers print TEXT already
+                continue
+            kind = param.display_type(ctx).strip("<>")
+            label = self.NAMES.get(kind, kind.upper())
+            if isinstance(param, TyperOption) and param.metavar is None:
+                param.metavar = "" if param.is_flag else label
+            elif isinstance(param, TyperArgument):  # its metavar names it; the type column:
+                param.display_type_rich = lambda ctx, label=label: label
+        return params
+
+
+class Command(PlainTypes, TyperCommand):
+    """Every command's class (see PlainTypes)."""
+
+
+class Group(PlainTypes, TyperGroup):
+    """The app's class (see PlainTypes)."""
+
+
+# Commands that pass unknown `--key value` pairs on as config overrides.
+EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=Group,
+                  help="Curr-ReFT and its baselines for small vision-language models.",
+                  epilog="Example: reftbench eval --limit 50 (the trained base model)")
 console = Console()
+# Every --results-dir: a user's runs default to outputs/ (git-ignored); `results` holds the
+# committed reference runs.
+RESULTS_HELP = "Results folder; 'results' for the committed reference runs."
 state = {"debug": False}
 
 
@@ -44,27 +84,40 @@ def root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for 
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)  # our rich bars replace the per-file loading bars
 
 
-@app.command()
+@app.command(cls=Command)
 def data(
     families: str = typer.Option(",".join(FAMILIES), "--tasks", help="Comma-separated families."),
     small: bool = typer.Option(False, "--small", help="Small splits (300 train / 100 test scenes)."),
     seed: int = typer.Option(0, help="Data seed."),
+    list_: bool = typer.Option(False, "--list", help="List the task families and exit."),
 ):
-    """Generate (or reuse) the train, in-domain and out-of-domain splits."""
+    """Generate (or reuse) the train, in-domain and out-of-domain splits.
+
+    Example: reftbench data --tasks math --small
+    """
     from reftbench.data import DEFAULT_SIZES, SMALL_SIZES, ensure_split
 
+    if list_:
+        from tasks import FAMILIES
+
+        for name in benchmark_families():
+            family = FAMILIES[name]
+            console.print(f"[bold]{name:15}[/bold] {family.open_metric:14} {family.generator}",
+                          highlight=False, soft_wrap=True)
+        return
     sizes = SMALL_SIZES if small else DEFAULT_SIZES
-    for family in csv(families, "task family", FAMILIES):
+    for family in csv(families, "task family", benchmark_families()):
         for split, n in sizes.items():
             with console.status(f"{family}/{split}: {n} scenes"):
                 folder = ensure_split(family, split, n, seed)
             console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}")
 
 
-@app.command("eval")
+@app.command("eval", cls=Command)
 def eval_cmd(
-    model: str = typer.Option("tiny",
-                              help="Preset (micro, tiny, small), checkpoint folder or hub id."),
+    model: str = typer.Option("base", help="base (the trained embedded model), a random "
+                              "preset (random-micro, random-tiny, random-small), a checkpoint "
+                              "folder or a hub id."),
     tasks: str = typer.Option(",".join(FAMILIES), help="Comma-separated families, or 'none' "
                               "(with --lmms-tasks: the benchmarks alone)."),
     splits: str = typer.Option(",".join(TEST_SPLITS), help="id (in-domain), ood (out-of-domain)."),
@@ -77,9 +130,9 @@ def eval_cmd(
     dtype: str = typer.Option("auto", help="auto (the checkpoint's), float32, bfloat16, float16."),
     n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
     label: str = typer.Option("", help="Leaderboard row name (default: the model)."),
-    run_id: str = typer.Option("", "--run-id", help="Run folder name under results/runs."),
+    run_id: str = typer.Option("", "--run-id", help="Run folder name under <results-dir>/runs."),
     resume: bool = typer.Option(False, help="Continue an unfinished run without redoing samples."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
     seed: int = typer.Option(0, help="Data seed."),
     data: Path = typer.Option(None, "--data", help="Real-data folder (Curr-ReFT JSONL or a "
                               "datasets folder; README 'Real data'): its id/ood rows."),
@@ -95,7 +148,10 @@ def eval_cmd(
     samples: int = typer.Option(0, "--samples", help="Also draw K samples per question at "
                                 "temperature 1: sampled accuracy and pass@K beside greedy."),
 ):
-    """Evaluate a model on every family, in-domain and out-of-domain, strictly scored."""
+    """Evaluate a model on every family, in-domain and out-of-domain, strictly scored.
+
+    Example: reftbench eval --model base --limit 50
+    """
     from reftbench.evaluate import EvalConfig, select_samples
     from reftbench.report import run_eval
 
@@ -121,30 +177,33 @@ def eval_cmd(
 def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
     """`--tasks`: the families to evaluate; "none" (only beside --lmms-tasks) for none."""
     if tasks.strip().lower() != "none":
-        return csv(tasks, "task family", FAMILIES)
+        return csv(tasks, "task family", benchmark_families())
     if not lmms:
         raise UserError("--tasks none evaluates nothing by itself; add --lmms-tasks "
                         "(e.g. ai2d,mathvista_testmini) or name the families")
     return ()
 
 
-@app.command()
+@app.command(cls=Command)
 def leaderboard(
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """Print the leaderboard and write results/LEADERBOARD.md and results/leaderboard.png."""
+    """Print a results folder's leaderboard; write its LEADERBOARD.md and leaderboard.png.
+
+    Example: reftbench leaderboard --results-dir results
+    """
     from reftbench.report import show_leaderboard
 
     show_leaderboard(results_dir, console)
 
 
-@app.command()
+@app.command(cls=Command)
 def chance(
     limit: int = typer.Option(500, help="Questions per family x split (as `eval --limit`)."),
     draws: int = typer.Option(20, help="Random gold answers drawn per split."),
     n_test: int = typer.Option(None, "--n-test", help="Scenes per test split (default 1000)."),
     seed: int = typer.Option(0, help="Data seed (and the draws' seed)."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
     """Image-blind chance levels (random gold answer, best constant answer) as leaderboard rows.
 
@@ -169,24 +228,29 @@ def chance(
     console.print(f"wrote the two chance rows to {results_dir / 'runs'}")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def train(
     ctx: typer.Context,
-    trainer: str = typer.Argument(None, help="Trainer name, e.g. curr-reft (see --list)."),
+    trainer: str = typer.Argument(None, help="Trainer name, e.g. curr-reft (see --list).",
+                                  metavar="TRAINER"),
     list_: bool = typer.Option(False, "--list", help="List the trainers and exit."),
     preset: str = typer.Option("tiny", help="Config preset: tiny (CPU) or qwen2.5-vl-3b."),
     config: Path = typer.Option(None, help="YAML file of config overrides."),
     output: Path = typer.Option(None, help="Run folder (default outputs/<trainer>-seed<seed>)."),
     resume: bool = typer.Option(False, help="Continue a killed run; finished stages are kept."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the final evaluation."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """Train with a trainer plugin. Extra `--key value` pairs override config fields."""
+    """Train with a trainer plugin. Extra `--key value` pairs override config fields.
+
+    Example: reftbench train grpo --grpo_steps 20 --seed 1
+    """
     from reftbench import registry
 
     if list_ or not trainer:
-        for name in registry.trainers():
-            console.print(f"[bold]{name:10}[/bold] {registry.TRAINER_HELP.get(name, '')}")
+        for name, description in registry.trainer_descriptions().items():
+            console.print(f"[bold]{name:10}[/bold] {escape(description)}", highlight=False,
+                          soft_wrap=True)
         return
     from reftbench.training.run import train as run_train
 
@@ -198,14 +262,17 @@ def train(
         console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def base(
     ctx: typer.Context,
     preset: str = typer.Option("tiny", help="Base-model preset."),
     fresh: bool = typer.Option(False, help="Start over instead of resuming an interrupted build."),
     output: Path = typer.Option(None, help="Install folder (default: the local model cache)."),
 ):
-    """Build the embedded base model (tiny Qwen2.5-VL trained on the general mixture)."""
+    """Build the embedded base model (random-tiny trained on the general mixture).
+
+    Example: reftbench base --fresh
+    """
     from reftbench.base_model import BASE_PRESETS, BaseConfig, build_base
     from reftbench.config import resolve
     from reftbench.report import progress_bar
@@ -216,32 +283,38 @@ def base(
     console.print(f"base model: {out}")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def demo(
     ctx: typer.Context,
     trainer: str = typer.Option("curr-reft", help="Trainer to run after the base evaluation."),
     output: Path = typer.Option(Path("outputs/demo"), help="Training run folder."),
-    results_dir: Path = typer.Option(Path("results/demo"), "--results-dir",
-                                     help="Results folder (kept apart from the committed results)."),
+    results_dir: Path = typer.Option(DEMO_RESULTS, "--results-dir",
+                                     help="Results folder (apart from your other runs)."),
 ):
-    """The main job on the embedded default: base eval, train curr-reft, leaderboard."""
+    """The main job on the embedded default: base eval, train curr-reft, leaderboard.
+
+    Example: reftbench demo --trainer grpo
+    """
     from reftbench.demo import run_demo
 
     run_demo(console, results_dir, output, trainer, list(ctx.args))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=Command, context_settings=EXTRA_ARGS)
 def compare(
     ctx: typer.Context,
-    trainers: str = typer.Option("sft,grpo,curr-rl,curr-reft", help="Trainers to compare."),
+    trainers: str = typer.Option(",".join(METHODS), help="Trainers to compare."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated training seeds."),
     preset: str = typer.Option("tiny", help="Trainer preset for every method."),
     eval_limit: int = typer.Option(500, "--eval-limit", help="Samples per family x split."),
     general: int = typer.Option(500, help="Held-out general-mixture samples per model."),
     output: Path = typer.Option(Path("outputs/compare"), help="Folder of the training runs."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results folder."),
+    results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
-    """The paper's comparison: every trainer x seed from one base, then the leaderboard."""
+    """The paper's comparison: every trainer x seed from one base, then the leaderboard.
+
+    Example: reftbench compare --trainers sft,curr-reft --seeds 0
+    """
     from reftbench import registry
     from reftbench.compare import CompareConfig, compare as run_compare
 

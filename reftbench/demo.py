@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reftbench.paths import DEMO_RESULTS
 from reftbench.samples import FAMILIES
 
 # Questions per family x split in the demo's evaluations (the comparison uses 500), and the
@@ -22,15 +23,16 @@ DEMO_LIMIT = 200
 DEMO_SAMPLES = 4
 
 
-def run_demo(console, results_dir: Path = Path("results/demo"),
+def run_demo(console, results_dir: Path = DEMO_RESULTS,
              output: Path = Path("outputs/demo"),
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.data import ensure_split
     from reftbench.evaluate import EvalConfig
     from reftbench.provenance import model_fingerprint
+    from reftbench.model.names import resolve_model
     from reftbench.report import run_eval, show_leaderboard
-    from reftbench.training.run import resolve_model, train
+    from reftbench.training.run import train
 
     for family in FAMILIES:
         for split in ("train", "id", "ood"):

@@ -1,6 +1,6 @@
 """The evaluator: every requested family x split x tier, greedy, strictly scored, resumable.
 
-    run = evaluate(EvalConfig(model="tiny", families=("math",)), results_dir=Path("results"))
+    run = evaluate(EvalConfig(model="base", families=("math",)), results_dir=Path("outputs/results"))
 
 Writes `<results>/runs/<run-id>/samples.jsonl` (one row per scored sample, appended batch by
 batch, so a killed run loses at most one batch) and `results.json` (atomically, at the end).
@@ -16,9 +16,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tasks import benchmark_families
+
 from reftbench import fileio, provenance, run_identity
 from reftbench.config import between, check_bounds
 from reftbench.errors import UserError
+from reftbench.paths import RESULTS
 from reftbench.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 from reftbench.stats import aggregate
@@ -31,8 +34,9 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class EvalConfig:
     """What to evaluate and how."""
 
-    # Preset name (micro, tiny, small), local checkpoint folder or hub id.
-    model: str = "tiny"
+    # base (the trained embedded model), a random preset (random-micro, random-tiny,
+    # random-small), a local checkpoint folder or a hub id.
+    model: str = "base"
     # Row label on the leaderboard (default: the model name, plus "@<folder>" with `data`).
     label: str = ""
     # Task families to evaluate.
@@ -92,7 +96,7 @@ class EvalConfig:
         """Reject settings that would evaluate nothing or crash deep inside a loop."""
         from reftbench.registry import check_names
 
-        for name, kind, valid in (("families", "task family", FAMILIES),
+        for name, kind, valid in (("families", "task family", benchmark_families()),
                                   ("splits", "split", TEST_SPLITS), ("tiers", "tier", TIERS)):
             names = tuple(check_names(kind, getattr(self, name), valid))
             if not names and not (name == "families" and self.lmms_tasks):
@@ -166,7 +170,7 @@ def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
-        # Only <label>-<timestamp> folders: "micro-*" must not pick up a "micro-tuned-..." run.
+        # Only <label>-<timestamp> folders: "base-*" must not pick up a "base-tuned-..." run.
         own = re.compile(re.escape(label) + r"-\d{8}-\d{6}")
         unfinished = sorted(p for p in runs.glob(f"{label}-*") if own.fullmatch(p.name)
                             and (p / "samples.jsonl").exists() and not (p / "results.json").exists())
@@ -190,7 +194,7 @@ def score_row(sample: dict, completion: str, sampled: list[str] | None = None) -
     return row
 
 
-def evaluate(cfg: EvalConfig, results_dir: Path = Path("results"), resume: bool = False,
+def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
              backend=None, progress=None) -> dict:
     """Evaluate, write samples.jsonl and results.json, return the results dict.
 

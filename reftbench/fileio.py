@@ -1,14 +1,16 @@
-"""Atomic file writes and crash-safe JSONL appends.
+"""Atomic file writes, crash-safe JSONL appends and folders built once.
 
 Results files are written to a temporary sibling and renamed into place, so a killed process
 never leaves a half-written file. Per-sample logs are appended line by line and flushed; a
-reader drops a trailing partial line (the one a kill may cut).
+reader drops a trailing partial line (the one a kill may cut). `build_once` makes a folder
+(a built model) the same way: whole or not at all, by one process at a time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -97,3 +99,30 @@ def read_jsonl(path: Path, tolerate_partial_tail: bool = True) -> list[dict]:
                 break
             raise UserError(f"{path}:{number}: not valid JSON") from None
     return rows
+
+
+def build_once(target: Path, is_current, build) -> Path:
+    """`target`, made by `build(folder)` unless `is_current(target)` already holds.
+
+    A file lock keeps two processes from building at once, and the build is written to a
+    temporary folder and renamed into place, so no reader ever sees half a model.
+    """
+    if is_current(target):
+        return target
+    from filelock import FileLock
+
+    name = target.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{name}.lock")):
+        if is_current(target):  # another process built it while we waited
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-building-", dir=target.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared by users
+        try:
+            build(tmp)
+            if target.exists():  # a build from an older builder version
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -3,11 +3,11 @@
     backend = VLLMBackend("/models/Qwen2.5-VL-3B-Instruct", batch_size=64)
     backend.generate(samples, Sampling(n=4, temperature=1.0))   # -> 4 completions per sample
 
-Install with `pip install 'reftbench[vllm]'` on a CUDA machine (vLLM pins its own torch and
-transformers, see ../shared/CURR_REFT.md). vLLM is imported only when a backend is built, so
-the default CPU install never needs it. Prompts are rendered with the checkpoint's own
-processor (the same chat template as training and the transformers backend), and each image
-goes in as `multi_modal_data`; vLLM expands the template's image placeholder itself.
+Install with `pip install 'reftbench[vllm]'` on a CUDA machine (vLLM pins its own CUDA torch
+and an older transformers than the CPU stack's). vLLM is imported only when a backend is
+built, so the default CPU install never needs it. Prompts are rendered with the checkpoint's
+own processor (the same chat template as training and the transformers backend), and each
+image goes in as `multi_modal_data`; vLLM expands the template's image placeholder itself.
 
 GRPO rollouts with vLLM do not go through this class: `use_vllm` / `vllm_mode` are handed to
 TRL's GRPOTrainer, which runs vLLM itself (`reftbench.training.grpo_stage.grpo_args`). Both kinds
@@ -19,9 +19,12 @@ does (vLLM's external launcher), and generates its share of the prompts.
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
 from reftbench.errors import UserError
-from reftbench.generation import Sampling
+
+if TYPE_CHECKING:  # annotations only: generation.load_backend imports this module
+    from reftbench.generation import Sampling
 
 INSTALL_HINT = "install reftbench[vllm] on a GPU machine"
 
@@ -44,10 +47,11 @@ class VLLMBackend:
         require_vllm()
         from vllm import LLM
 
-        from reftbench.model.load import ensure_preset, is_preset, load_processor
+        from reftbench.model.load import load_processor
+        from reftbench.model.names import resolve_model
         from reftbench.training.distributed import rank, world_size
 
-        where = str(ensure_preset(model)) if is_preset(model) else model  # presets build once
+        where = resolve_model(model)  # base and presets become folders (presets build once)
         self.processor = load_processor(where)
         self.batch_size = batch_size
         # One engine per rank, on the rank's GPU, inside the launched job (as TRL's colocate);

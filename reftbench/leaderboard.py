@@ -1,10 +1,11 @@
-"""The leaderboard: every results.json under results/runs, one row per label.
+"""The leaderboard: every results.json under <results folder>/runs, one row per label.
 
 Columns are each family's in-domain and out-of-domain accuracy at the open tier, then the
 in-domain and out-of-domain averages, and (where scored) "general": accuracy on the held-out
 general mixture, the base model's own skills. Several runs with one label (seeds) are shown as mean
 and standard deviation over runs, using the newest run per (label, seed). Written as a rich
-table, `results/LEADERBOARD.md` and `results/leaderboard.png` (in-domain vs out-of-domain).
+table, `LEADERBOARD.md` and `leaderboard.png` beside runs/ (in-domain vs out-of-domain). The
+folder is a user's own (outputs/results) or the committed reference runs (results/).
 """
 
 from __future__ import annotations

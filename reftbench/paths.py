@@ -1,11 +1,23 @@
-"""Where reftbench keeps generated data and built models.
+"""Where reftbench keeps generated data, built models and results.
 
 `REFTBENCH_HOME` (default `~/.cache/reftbench`) holds `data/` (generated task splits) and
 `models/` (built embedded models). Tests point it at a temporary folder.
+
+Results live apart by who made them: a user's runs go under `outputs/` (git-ignored, so a
+first `reftbench eval` or `make demo` changes no tracked file), and the committed reference
+runs stay in `results/`. Every command that writes or reads results takes `--results-dir`;
+`reftbench leaderboard --results-dir results` shows the reference table.
 """
 
 import os
 from pathlib import Path
+
+# Default results folder of eval, train's final evaluation, compare, chance and leaderboard.
+RESULTS = Path("outputs/results")
+# Default results folder of `reftbench demo` (kept apart from the user's other runs).
+DEMO_RESULTS = Path("outputs/demo-results")
+# The committed reference results (the README's tables): written only when asked for by name.
+REFERENCE_RESULTS = Path("results")
 
 
 def home() -> Path:

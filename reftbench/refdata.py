@@ -50,6 +50,8 @@ import os
 import re
 from pathlib import Path
 
+from tasks import open_metrics
+
 from reftbench.errors import UserError
 from reftbench.rewards import extract_answer, score
 from reftbench.samples import FAMILIES, LETTERS, REQUIRED_FIELDS, SPLITS, TIERS
@@ -58,11 +60,13 @@ log = logging.getLogger(__name__)
 
 # File or folder name in DIR -> split. "test" is the reference data's name for in-domain test.
 SPLIT_NAMES = {"train": "train", "id": "id", "test": "id", "ood": "ood"}
-# Reference `task` -> reftbench family (family names are accepted as they are).
-TASK_FAMILIES = {"detection": "detection", "classify": "classification", "math": "math",
-                 **{family: family for family in FAMILIES}}
-# Metric of an open-tier answer, per family.
-OPEN_METRICS = {"detection": "box_iou", "classification": "label_set_iou", "math": "math_equiv"}
+# Reference `task` -> reftbench family: the reference data calls classification "classify";
+# family names are accepted as they are.
+TASK_FAMILIES = {"classify": "classification", **{family: family for family in FAMILIES}}
+# What an unknown task is told to be instead.
+KNOWN_TASKS = ", ".join(TASK_FAMILIES)
+# Metric of an open-tier answer, per family (from the task registry).
+OPEN_METRICS = open_metrics()
 JUDGE_ANSWERS = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
 ROW_FIELDS = ("problem", "solution", "task", "image")
 # Bad rows listed one by one in the log; beyond this only the count is reported.
@@ -234,7 +238,7 @@ def convert_row(row: dict, split: str, folder: Path, row_id: str,
     _require(row, ROW_FIELDS)
     family = TASK_FAMILIES.get(row["task"].strip().lower())
     if family is None:
-        raise BadRow(f"unknown task {row['task']!r}; expected detection, classify or math")
+        raise BadRow(f"unknown task {row['task']!r}; expected one of {KNOWN_TASKS}")
     answer = extract_answer(row["solution"])
     if answer is None or not answer.strip():
         raise BadRow("solution must hold exactly one non-empty <answer>...</answer>")

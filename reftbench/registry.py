@@ -3,8 +3,9 @@
 Listing trainers or task families imports neither torch nor vLLM. Third-party trainers join
 through the `reftbench.trainers` entry-point group (`name = "package.module:Trainer"`).
 
-    registry.trainers()            -> {"sft": "trainers.sft:TRAINER", ...}
-    registry.load_trainer("sft")   -> the trainer object (imports trainers/sft.py)
+    registry.trainers()              -> {"sft": "trainers.sft:TRAINER", ...}
+    registry.load_trainer("sft")     -> the trainer object (imports trainers/sft.py)
+    registry.trainer_descriptions()  -> {"sft": "supervised fine-tuning ...", ...}
 """
 
 from __future__ import annotations
@@ -21,14 +22,6 @@ BUILTIN_TRAINERS = {
     "grpo": "trainers.grpo:TRAINER",
     "curr-rl": "trainers.curr_rl:TRAINER",
     "curr-reft": "trainers.curr_reft:TRAINER",
-}
-
-# One-line descriptions, kept here so `train --list` needs no imports.
-TRAINER_HELP = {
-    "sft": "supervised fine-tuning on the open-tier answers (the paper's SFT baseline)",
-    "grpo": "plain GRPO on the open tier, format + accuracy reward (the RL baseline)",
-    "curr-rl": "curriculum GRPO: judge, then choice, then open, each stage chained",
-    "curr-reft": "curr-rl, then rejection-sampling SFT with replay (the full Curr-ReFT)",
 }
 
 
@@ -61,8 +54,23 @@ def load_trainer(name: str):
     return import_object(table[name])
 
 
-def families() -> dict[str, str]:
-    """Task family name -> generator module path (from tasks/__init__.py, no heavy imports)."""
+def trainer_descriptions() -> dict[str, str]:
+    """Trainer name -> its one-line description (the plugin's own `description`).
+
+    Trainer modules import nothing heavy at the top (torch and TRL load when a stage runs), so
+    this stays fast; a plugin that cannot be imported is listed with the reason.
+    """
+    described = {}
+    for name in trainers():
+        try:
+            described[name] = load_trainer(name).description
+        except Exception as exc:  # a broken third-party plugin must not hide the others
+            described[name] = f"(cannot be loaded: {type(exc).__name__}: {exc})"
+    return described
+
+
+def families() -> dict:
+    """Task family name -> its registry entry (tasks/__init__.py, no heavy imports)."""
     from tasks import FAMILIES
 
     return dict(FAMILIES)

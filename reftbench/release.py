@@ -58,8 +58,8 @@ from pathlib import Path, PurePosixPath
 
 from reftbench.errors import UserError
 from reftbench.metrics import parse_box
-from reftbench.refdata import (OPEN_METRICS, TASK_FAMILIES, BadRow, _bad_row, _checked, _report,
-                               infer_tier)
+from reftbench.refdata import (KNOWN_TASKS, OPEN_METRICS, TASK_FAMILIES, BadRow, _bad_row,
+                               _checked, _report, infer_tier)
 from reftbench.rewards import extract_answer
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ SUFFIX_SPLITS = {"_train": "train", "_val": "train", "_test": "id"}
 # Words in file and folder names that name a tier or a family (split on non-letters/digits).
 TIER_WORDS = {"judge": "judge", "choice": "choice", "open": "open"}
 FAMILY_WORDS = {
+    **TASK_FAMILIES,  # every family's own name (and the reference data's "classify")
     **{w: "detection" for w in ("detection", "det", "rec", "refcoco", "refgta", "grounding")},
     **{w: "classification" for w in ("classify", "classification", "cls", "pascal", "voc")},
     **{w: "math" for w in ("math", "geo", "geometry", "counting", "clevr", "superclevr",
@@ -154,7 +155,7 @@ def release_record(row: dict, split: str, tier: str | None, family: str | None,
     if task is not None:
         family = TASK_FAMILIES.get(str(task).strip().lower())
         if family is None:
-            raise BadRow(f"unknown task {task!r}; expected detection, classify or math")
+            raise BadRow(f"unknown task {task!r}; expected one of {KNOWN_TASKS}")
     elif family is None:
         raise BadRow("no task field, and the file and folder names name no family")
     answer = solution_text(row["solution"], family)

@@ -110,7 +110,8 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
 
     header, rows = build(results_dir)
     if not rows:
-        console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first")
+        console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
+                      "(the committed reference runs: --results-dir results)")
         return
     table = Table(title="reftbench leaderboard: open-tier strict accuracy (%)")
     for name in header:

@@ -25,24 +25,12 @@ RESULT_FIELDS = ("families", "splits", "tiers", "n_test", "limit", "max_new_toke
                  "data", "general")
 
 
-def local_model_folder(model: str) -> Path | None:
-    """The folder a model name loads from when it is local (a built preset, the base model,
-    a checkpoint folder); None for a hub id or a preset not built yet."""
-    from reftbench.model.load import is_preset, preset_path
-
-    if model == "base":
-        from reftbench.base_model import find_base
-
-        return find_base()
-    folder = preset_path(model) if is_preset(model) else Path(model).expanduser()
-    return folder if folder.is_dir() else None
-
-
 def model_identity(model: str) -> str:
     """The model's fingerprint (weights + config) when local, else its name (a hub id)."""
+    from reftbench.model.names import local_folder
     from reftbench.provenance import model_fingerprint
 
-    folder = local_model_folder(model)
+    folder = local_folder(model)
     return f"fingerprint {model_fingerprint(folder)}" if folder else model
 
 

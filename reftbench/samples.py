@@ -5,7 +5,8 @@ A sample is a plain JSON-serialisable dict (one JSONL row):
     id        str   unique within its family and split, the same across tiers plus a tier
                     suffix, e.g. "detection-id-000042-open"
     base_id   str   the id shared by the three tier versions of one scene, e.g. "detection-id-000042"
-    family    str   "detection" | "classification" | "math"
+    family    str   a benchmark family of the task registry (tasks/__init__.py):
+                    "detection" | "classification" | "math" as shipped
     split     str   "train" | "id" (in-domain test) | "ood" (out-of-domain test)
     tier      str   "judge" | "choice" | "open"
     image     str   path of the image, relative to the split folder ("images/000042.png");
@@ -25,7 +26,12 @@ A sample is a plain JSON-serialisable dict (one JSONL row):
 Families may add fields (e.g. "box", "labels") for analysis; scoring reads only the above.
 """
 
-FAMILIES = ("detection", "classification", "math")
+from tasks import benchmark_families
+
+# The benchmark families, read from the task registry once, at import (the defaults and
+# listings use this; checks of a given name ask the registry, so a family registered at run
+# time is accepted too).
+FAMILIES = benchmark_families()
 SPLITS = ("train", "id", "ood")
 TEST_SPLITS = ("id", "ood")
 TIERS = ("judge", "choice", "open")

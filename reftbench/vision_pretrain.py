@@ -11,7 +11,7 @@ objects there are and which number is written. The targets are the general mixtu
 drawn-object lists (tasks/general/generate.py); the head is dropped afterwards and only the
 tower's weights go on.
 
-    model_dir = pretrain_vision("tiny", general_records, work / "vision", steps=1500, lr=2e-3,
+    model_dir = pretrain_vision("random-tiny", general_records, work / "vision", steps=1500, lr=2e-3,
                                 batch_size=64, seed=0)
 """
 

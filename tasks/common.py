@@ -151,24 +151,40 @@ def split_hash(out_dir: Path) -> str:
 
 
 def load_task_yaml(family: str, split: str = "id") -> dict:
-    """A family's lmms-eval task YAML as a dict; `!function utils.f` tags become "utils.f".
+    """A family's lmms-eval task config as lmms-eval reads it, as a plain dict.
 
-    `split` "id" reads `<family>.yaml` (reftbench_<family>_id); "ood" reads `<family>_ood.yaml`
-    merged over it, as its `include:` tells lmms-eval to do.
+    `split` "id" reads `<family>.yaml` (reftbench_<family>_id), "ood" `<family>_ood.yaml`.
+    Each `include:` is read first and the including file's keys replace its keys (lmms-eval's
+    rule); a `!function utils.f` becomes the dotted name of the function it points at, e.g.
+    "tasks.math.utils.id_docs" (relative to the file that names it, as lmms-eval resolves
+    it), and a local data file becomes its absolute path.
     """
-    import yaml
-
-    class TaskLoader(yaml.SafeLoader):
-        """SafeLoader that keeps lmms-eval's `!function` references as plain strings."""
-
-    TaskLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
     path = TASKS_DIR / family / (f"{family}.yaml" if split == "id" else f"{family}_{split}.yaml")
     if not path.exists():
         raise UserError(f"no task config {path}; is '{family}' a task family and '{split}' "
                         "a test split?")
+    return _read_task_yaml(path)
+
+
+def _read_task_yaml(path: Path) -> dict:
+    """One task YAML with its includes merged in (see load_task_yaml)."""
+    import yaml
+
+    package = ".".join(path.parent.relative_to(TASKS_DIR.parent).parts)
+
+    class TaskLoader(yaml.SafeLoader):
+        """SafeLoader that turns lmms-eval's `!function` references into dotted names."""
+
+    TaskLoader.add_constructor(
+        "!function", lambda loader, node: f"{package}.{loader.construct_scalar(node)}")
     with open(path, encoding="utf-8") as fh:
         config = yaml.load(fh, Loader=TaskLoader)
-    if "include" in config:
-        config = {**load_task_yaml(family), **config}
-        del config["include"]
-    return config
+    files = config.get("dataset_kwargs", {}).get("data_files", {})
+    for name, file in files.items():
+        files[name] = str((path.parent / file).resolve())
+    includes = config.pop("include", [])
+    merged = {}
+    # lmms-eval reads a list of includes last to first, so the first one named wins.
+    for include in reversed([includes] if isinstance(includes, str) else includes):
+        merged.update(_read_task_yaml((path.parent / include).resolve()))
+    return {**merged, **config}

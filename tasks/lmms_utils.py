@@ -1,10 +1,11 @@
-"""The lmms-eval hooks every family's YAML points at (`!function utils.doc_to_text`, ...).
+"""The lmms-eval hooks every family's task shares (`!function lmms_utils.doc_to_text`, ...).
 
-Each family's `utils.py` re-exports these, so lmms-eval finds them beside the YAML while the
-code lives once. Prompt and score come from reftbench itself (`reftbench.prompts`,
-`reftbench.rewards`): evaluation through lmms-eval scores exactly as training rewards.
+tasks/task_template.yaml names them, and every family's YAML includes that template; a
+family's own `utils.py` holds only its `process_docs` hooks (`split_docs`). Prompt and score
+come from reftbench itself (`reftbench.prompts`, `reftbench.rewards`): evaluation through
+lmms-eval scores exactly as training rewards.
 
-Data: lmms-eval must load *some* dataset before a task starts, so each YAML names a one-row
+Data: lmms-eval must load *some* dataset before a task starts, so the template names a one-row
 placeholder (`tasks/lmms_placeholder.jsonl`) and its `process_docs` hook (`split_docs`) swaps
 it for the generated split, through `reftbench.data.load_split` (generated on first use, cached
 under `$REFTBENCH_HOME/data`). No path is written into the YAML, so the tasks work from any

@@ -35,7 +35,7 @@ def micro(reftbench_home):
     """(model, processor) of the micro preset, built once per session."""
     from reftbench.model.load import load_model
 
-    return load_model("micro")
+    return load_model("random-micro")
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeyp
 def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
     out = tmp_path / "base"
-    result = CliRunner().invoke(app, ["base", "--model", "micro", "--sft_steps", "2",
+    result = CliRunner().invoke(app, ["base", "--model", "random-micro", "--sft_steps", "2",
                                       "--sft_batch_size", "4", "--n_general", "12",
                                       "--box_repeat", "2", "--locate_steps", "2",
                                       "--locate_objects", "1", "--locate_scenes", "40",
@@ -150,12 +150,12 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
 
 def test_a_build_can_stop_after_the_vision_phase_and_go_on_later(tmp_path, monkeypatch):
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
-    common = ["base", "--model", "micro", "--sft_steps", "1", "--sft_batch_size", "2",
+    common = ["base", "--model", "random-micro", "--sft_steps", "1", "--sft_batch_size", "2",
               "--n_general", "12", "--vision_steps", "2", "--vision_batch_size", "4",
               "--n_test", "10", "--output", str(tmp_path / "base")]
     result = CliRunner().invoke(app, common + ["--stop_after", "vision"])
     assert result.exit_code == 0, result.output
-    vision = tmp_path / "home" / "models" / "base.work-micro" / "vision"
+    vision = tmp_path / "home" / "models" / "base.work-random-micro" / "vision"
     assert (vision / "model" / "config.json").exists() and not (tmp_path / "base").exists()
     first = (vision / "model" / "model.safetensors").read_bytes()
     logged = [json.loads(line) for line in (vision / "metrics.jsonl").read_text().splitlines()]
@@ -174,15 +174,15 @@ def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, mon
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
     # A "finished" warm-up of an interrupted build with --locate_objects 2: unloadable on
     # purpose, so the build only succeeds if it trains the warm-up again.
-    stale = tmp_path / "home" / "models" / "base.work-micro" / "locate"
+    stale = tmp_path / "home" / "models" / "base.work-random-micro" / "locate"
     (stale / "model").mkdir(parents=True)
     (stale / "model" / "config.json").write_text("not a model")
-    earlier = BaseConfig(**{**BASE_PRESETS["tiny"], "model": "micro", "sft_batch_size": 2,
+    earlier = BaseConfig(**{**BASE_PRESETS["tiny"], "model": "random-micro", "sft_batch_size": 2,
                             "locate_steps": 1, "locate_objects": 2, "locate_scenes": 40,
                             "lr_scheduler": "constant", "sft_lr": 5e-5})
     settings = {name: getattr(earlier, name) for name in WARM_UP_SETTINGS}
     (stale / "settings.json").write_text(json.dumps(settings))
-    result = CliRunner().invoke(app, ["base", "--model", "micro", "--sft_steps", "1",
+    result = CliRunner().invoke(app, ["base", "--model", "random-micro", "--sft_steps", "1",
                                       "--sft_batch_size", "2", "--n_general", "12",
                                       "--locate_steps", "1", "--locate_objects", "1",
                                       "--locate_scenes", "40", "--lr_scheduler", "constant",
@@ -194,7 +194,7 @@ def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, mon
 
 def test_the_shipped_base_was_built_with_the_tiny_preset_as_it_stands():
     # `reftbench base` must rebuild what ships: a changed preset needs a rebuilt base.
-    from reftbench.base_model import SHIPPED
+    from reftbench.model.names import SHIPPED
 
     built = json.loads((SHIPPED / "reftbench_run.json").read_text())
     assert built["built_by"] == "reftbench base"

@@ -36,6 +36,23 @@ def test_help_lists_the_commands(cli):
         assert f" {command} " in out
 
 
+COMMANDS = ("data", "eval", "leaderboard", "chance", "train", "base", "demo", "compare")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_names_types_plainly_and_shows_an_example(cli, command):
+    code, out, _ = cli(*([command] if command else []), "--help")
+    assert code == 0
+    # No <str>, <bool>, <int>, <path> beside the options, and none beside --help itself.
+    assert not [line for line in out.splitlines()
+                if any(f"<{kind}>" in line for kind in ("str", "bool", "int", "float", "path"))]
+    assert next(line for line in out.splitlines() if "--help" in line).split() == [
+        "│", "--help", "Show", "this", "message", "and", "exit.", "│"]
+    assert f"Example: reftbench {command}".rstrip() in out
+    if command in ("eval", "train"):  # an option that takes a value says what kind
+        assert " PATH " in out and " TEXT " in out
+
+
 def test_unknown_task_family_suggests_the_nearest(cli):
     one_line_error(*cli("eval", "--tasks", "detectoin")[::2], "detectoin", "did you mean detection")
     one_line_error(*cli("data", "--tasks", "math,clasification")[::2], "did you mean classification")
@@ -91,7 +108,7 @@ def test_corrupt_image_names_the_file(cli, tmp_path, monkeypatch, reftbench_home
     (tmp_path / "home" / "models").symlink_to(reftbench_home / "models")
     bad = copy / "images" / "000001.png"
     bad.write_bytes(b"\x89PNG not really an image")
-    code, _, err = cli("eval", "--model", "micro", "--tasks", "math", "--splits", "id",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id",
                        "--n-test", N_TEST, "--limit", 3, "--results-dir", tmp_path / "r")
     one_line_error(code, err, str(bad), "corrupt")
 
@@ -100,7 +117,7 @@ def test_unwritable_results_folder_fails_first(cli, tmp_path):
     # Tests may run as root, where chmod does not stop writes; a file as parent always does.
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code, _, err = cli("eval", "--model", "micro", "--n-test", 11, "--results-dir", blocker / "results")
+    code, _, err = cli("eval", "--model", "random-micro", "--n-test", 11, "--results-dir", blocker / "results")
     one_line_error(code, err, str(blocker / "results"), "not writable")
     assert not split_dir("math", "id", 11, 0).exists()
 
@@ -121,19 +138,83 @@ def test_train_list_names_the_trainers_without_importing_torch():
         assert name in out.stdout
 
 
+def test_train_list_shows_each_plugins_own_description_entry_points_too(cli, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from reftbench import registry
+    from trainers.sft import TRAINER
+
+    plugin = EntryPoint(name="my-sft", value="trainers.sft:TRAINER", group="reftbench.trainers")
+    broken = EntryPoint(name="broken", value="no_such_module:TRAINER", group="reftbench.trainers")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [plugin, broken])
+    code, out, _ = cli("train", "--list")
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()}
+    assert code == 0 and list(lines)[:4] == ["sft", "grpo", "curr-rl", "curr-reft"]
+    assert lines["sft"] == lines["my-sft"] == TRAINER.description
+    assert lines["broken"].startswith("(cannot be loaded: ModuleNotFoundError")
+
+
 def test_eval_end_to_end_prints_a_table(cli, tmp_path, micro):
-    code, out, err = cli("eval", "--model", "micro", "--limit", 2, "--n-test", 20,
+    code, out, err = cli("eval", "--model", "random-micro", "--limit", 2, "--n-test", 20,
                          "--results-dir", tmp_path)
     assert code == 0, err
     assert "Traceback" not in err
     for family in ("detection", "classification", "math"):
         line = next(row for row in out.splitlines() if family in row)
         assert line.count("│ 2 ") + line.count(" 2 │") >= 2, line  # n = 2 for id and for ood
-    results = next((tmp_path / "runs").glob("micro-*/results.json"))
+    results = next((tmp_path / "runs").glob("random-micro-*/results.json"))
     assert str(results) in out.replace("\n", "")
     metrics = json.loads(results.read_text())["metrics"]
     assert {m["n"] for m in metrics.values()} == {2} and len(metrics) == 6
     assert (split_dir("math", "ood", 20, 0) / "samples.jsonl").exists()
+
+
+def git(repo: Path, *args) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A git repository holding the project's .gitignore and committed results, as cwd."""
+    repo = tmp_path / "checkout"
+    shutil.copytree(ROOT / "results", repo / "results")
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def test_a_first_eval_scores_the_trained_base_and_changes_no_tracked_file(cli, checkout):
+    # No --model: the trained embedded model, not a random preset.
+    code, out, err = cli("eval", "--limit", 1, "--n-test", N_TEST, "--tasks", "math",
+                         "--splits", "id")
+    assert code == 0, err
+    run = next((checkout / "outputs" / "results" / "runs").glob("base-*/results.json"))
+    assert json.loads(run.read_text())["label"] == "base"
+    code, out, _ = cli("leaderboard")  # the user's own runs, by default
+    assert code == 0 and "base" in out
+    assert (checkout / "outputs" / "results" / "LEADERBOARD.md").exists()
+    assert git(checkout, "status", "--porcelain") == ""
+
+
+def test_every_default_results_and_run_folder_is_git_ignored(checkout):
+    import typer
+
+    from reftbench.cli import app
+
+    defaults = {f"{command.name} {param.name}": param.default
+                for command in typer.main.get_command(app).commands.values()
+                for param in command.params
+                if param.name in ("results_dir", "output") and param.default is not None}
+    assert {"eval results_dir", "train results_dir", "leaderboard results_dir",
+            "demo results_dir", "demo output", "compare output"} <= set(defaults)
+    for name, folder in defaults.items():
+        inside = Path(folder) / "runs" / "x" / "results.json"
+        ignored = subprocess.run(["git", "-C", str(checkout), "check-ignore", "-q", str(inside)])
+        assert ignored.returncode == 0, f"{name} defaults to {folder}, which git tracks"
 
 
 def test_eval_device_dtype_and_tasks_none_are_checked_first(cli, tmp_path):
@@ -148,7 +229,7 @@ def test_eval_device_dtype_and_tasks_none_are_checked_first(cli, tmp_path):
 
 
 def test_eval_device_dtype_and_completion_length_reach_generation(cli, tmp_path, micro):
-    code, _, err = cli("eval", "--model", "micro", "--tasks", "math", "--splits", "id",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id",
                        "--limit", 3, "--n-test", N_TEST, "--device", "cpu", "--dtype", "bfloat16",
                        "--max-new-tokens", 3, "--run-id", "short", "--results-dir", tmp_path)
     assert code == 0, err
@@ -176,7 +257,7 @@ def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, m
 
     monkeypatch.setattr(reftbench.lmms.run, "run_lmms_tasks", fake_run)
     monkeypatch.setattr(reftbench.report, "results_table", lambda results: "table")
-    code, _, err = cli("eval", "--model", "micro", "--tasks", "none", "--lmms-tasks", "fake_bench",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "none", "--lmms-tasks", "fake_bench",
                        "--run-id", "bench-only", "--results-dir", tmp_path)
     assert code == 0, err
     assert calls == [["fake_bench"]]
@@ -201,7 +282,7 @@ def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monke
 
     monkeypatch.setattr(reftbench.report, "run_eval", interrupted)
     before = signal.getsignal(signal.SIGTERM)
-    code, _, err = cli("eval", "--model", "micro")
+    code, _, err = cli("eval", "--model", "random-micro")
     assert code == status
     assert err == "interrupted; rerun with --resume to continue\n"
     assert signal.getsignal(signal.SIGTERM) is before, "main() restores the SIGTERM handler"

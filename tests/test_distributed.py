@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reftbench.model.load import ensure_preset
+from reftbench.model.names import ensure_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "reftbench" / "configs" / "accelerate"
@@ -73,9 +73,9 @@ def test_two_process_curriculum_run(tmp_path, lora):
 
     from reftbench.model.load import load_model
 
-    base = ensure_preset("micro")  # built once here, not raced by the two ranks
+    base = ensure_preset("random-micro")  # built once here, not raced by the two ranks
     run = tmp_path / "run"
-    proc = launch(tmp_path, "train", "curr-rl", "--model", "micro", "--stages", "judge,open",
+    proc = launch(tmp_path, "train", "curr-rl", "--model", "random-micro", "--stages", "judge,open",
                   "--stage_steps", "1,2", "--stage_generations", "2,2", "--n_train", "12",
                   "--n_test", "8", "--prompts_per_step", "2", "--max_completion_length", "8",
                   "--logging_steps", "1", "--save_steps", "1", "--no-eval", "--output", str(run),
@@ -105,9 +105,9 @@ def test_two_process_curriculum_run(tmp_path, lora):
 
 def test_two_process_curr_reft_samples_and_evaluates_sharded(tmp_path):
     """Every stage, the rejection sampler and the final evaluation, as one two-process job."""
-    ensure_preset("micro")
+    ensure_preset("random-micro")
     run, results = tmp_path / "run", tmp_path / "results"
-    proc = launch(tmp_path, "train", "curr-reft", "--model", "micro", "--stages", "judge,open",
+    proc = launch(tmp_path, "train", "curr-reft", "--model", "random-micro", "--stages", "judge,open",
                   "--stage_steps", "1,1", "--stage_generations", "2,2", "--n_train", "12",
                   "--n_test", "8", "--prompts_per_step", "2", "--max_completion_length", "8",
                   "--rs_prompts", "3", "--rs_samples", "2", "--rs_sft_steps", "1",

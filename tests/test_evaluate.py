@@ -59,7 +59,7 @@ class DiesAfter:
 
 
 def config(**kw):
-    base = dict(model="micro", tiers=TIERS, n_test=N_TEST, batch_size=8, max_new_tokens=8)
+    base = dict(model="random-micro", tiers=TIERS, n_test=N_TEST, batch_size=8, max_new_tokens=8)
     return EvalConfig(**{**base, **kw})
 
 
@@ -68,9 +68,9 @@ def rows_of(results_dir, run_id):
 
 
 def test_micro_model_run_writes_results_and_samples(tmp_path):
-    cfg = config(tiers=("judge", "open"), limit=2, run_id="micro-run")
+    cfg = config(tiers=("judge", "open"), limit=2, run_id="random-micro-run")
     results = evaluate(cfg, tmp_path)  # no backend given: loads the micro preset itself
-    run = tmp_path / "runs" / "micro-run"
+    run = tmp_path / "runs" / "random-micro-run"
     on_disk = json.loads((run / "results.json").read_text())
     assert on_disk == json.loads(json.dumps(results))
     assert set(on_disk["metrics"]) == {f"{f}/{s}/{t}" for f in FAMILIES for s in TEST_SPLITS
@@ -84,7 +84,7 @@ def test_micro_model_run_writes_results_and_samples(tmp_path):
     assert datetime.datetime.fromisoformat(prov["date"]).tzinfo is not None
     assert on_disk["config"] == json.loads(json.dumps(asdict(cfg)))
     # --limit: exactly the first two samples of every family x split x tier, in split order.
-    rows = rows_of(tmp_path, "micro-run")
+    rows = rows_of(tmp_path, "random-micro-run")
     assert [r["id"] for r in rows] == [s["id"] for s in select_samples(cfg)]
     assert all(r["id"].endswith(("-000000-judge", "-000001-judge", "-000000-open", "-000001-open"))
                for r in rows)
@@ -166,13 +166,13 @@ def test_a_cut_last_line_is_tolerated_on_resume(tmp_path, rows_before_cut):
 
 def test_resume_without_run_id_picks_this_models_newest_unfinished_run(tmp_path):
     runs = tmp_path / "runs"
-    for name, finished in (("micro-20260101-000000", False), ("micro-20260102-000000", False),
-                           ("micro-20260103-000000", True), ("micro-tuned-20260104-000000", False)):
+    for name, finished in (("random-micro-20260101-000000", False), ("random-micro-20260102-000000", False),
+                           ("random-micro-20260103-000000", True), ("random-micro-tuned-20260104-000000", False)):
         (runs / name).mkdir(parents=True)
         (runs / name / "samples.jsonl").write_text("")
         if finished:
             (runs / name / "results.json").write_text("{}")
-    assert run_dir_for(config(), tmp_path, resume=True).name == "micro-20260102-000000"
+    assert run_dir_for(config(), tmp_path, resume=True).name == "random-micro-20260102-000000"
     with pytest.raises(UserError, match="no unfinished run of 'other'"):
         run_dir_for(config(label="other"), tmp_path, resume=True)
 

@@ -22,7 +22,7 @@ MAX_NEW = 10
 @pytest.fixture(scope="module")
 def lively(reftbench_home):
     """(model, processor): the micro architecture with large random weights (seeded)."""
-    model, processor = load_model("micro")
+    model, processor = load_model("random-micro")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():

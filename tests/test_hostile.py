@@ -25,11 +25,11 @@ FIXTURE = Path(__file__).parent / "fixtures" / "refdata"
 GOOD = {"problem": "<image>How many?", "solution": "<answer>3</answer>", "task": "math",
         "image": "images/0.png"}
 # Every eval case reads small splits and few samples, so the rare case that gets far is quick.
-EVAL = ("eval", "--model", "micro", "--n-test", str(N_TEST), "--limit", "1",
+EVAL = ("eval", "--model", "random-micro", "--n-test", str(N_TEST), "--limit", "1",
         "--results-dir", "{work}/results")
 DATA = (*EVAL, "--data", "{data}", "--strict")
 # Every train case would otherwise be a small, fast run.
-TRAIN = ("train", "grpo", "--model", "micro", "--n_train", "4", "--n_test", str(N_TEST))
+TRAIN = ("train", "grpo", "--model", "random-micro", "--n_train", "4", "--n_test", str(N_TEST))
 
 
 @dataclass
@@ -93,9 +93,9 @@ def damaged_datasets_folder(inputs, work, mp):
 
 
 def model_copy(inputs: Path, damage: Callable[[Path], None]) -> None:
-    from reftbench.model.load import ensure_preset
+    from reftbench.model.names import ensure_preset
 
-    shutil.copytree(ensure_preset("micro"), inputs / "model")
+    shutil.copytree(ensure_preset("random-micro"), inputs / "model")
     damage(inputs / "model")
 
 
@@ -226,11 +226,11 @@ CASES = [
     Case("seed-huge", (*TRAIN, "--seed", str(2**40)), "'seed' must be between 0 and 4294967295"),
     Case("seed-negative", (*TRAIN, "--seed", "-1"), "'seed' must be between 0 and 4294967295"),
     Case("scheduler-typo", (*TRAIN, "--lr_scheduler", "cosinus"), "'lr_scheduler' must be one of"),
-    Case("stage-steps-zero", ("train", "curr-rl", "--model", "micro", "--stage_steps", "0,1,1"),
+    Case("stage-steps-zero", ("train", "curr-rl", "--model", "random-micro", "--stage_steps", "0,1,1"),
          "'stage_steps' must be at least 1, got 0"),
-    Case("stages-typo", ("train", "curr-rl", "--model", "micro", "--stages", "judge,opne,open"),
+    Case("stages-typo", ("train", "curr-rl", "--model", "random-micro", "--stages", "judge,opne,open"),
          "unknown tier 'opne' (did you mean open?)"),
-    Case("stages-lengths", ("train", "curr-rl", "--model", "micro", "--stages", "judge,open"),
+    Case("stages-lengths", ("train", "curr-rl", "--model", "random-micro", "--stages", "judge,open"),
          "stages, stage_steps and stage_generations must have the same length"),
     Case("unknown-key", (*TRAIN, "--grpo_stepz", "3"), "unknown config key 'grpo_stepz'"),
     Case("wrong-type", (*TRAIN, "--grpo_steps", "three"), "'grpo_steps' expects int, got 'three'"),
@@ -283,9 +283,9 @@ CASES = [
     Case("eval-resume-other-model", (*EVAL, "--run-id", "r1", "--resume"),
          "was started with a different model ('fingerprint 000000000000'",
          setup=eval_run("fingerprint 000000000000")),
-    Case("eval-resume-nothing", (*EVAL, "--resume"), "--resume: no unfinished run of 'micro'"),
+    Case("eval-resume-nothing", (*EVAL, "--resume"), "--resume: no unfinished run of 'random-micro'"),
     Case("eval-run-has-results", (*EVAL, "--run-id", "r1"), "already has results; pass --resume",
-         setup=eval_run("micro", results=True)),
+         setup=eval_run("random-micro", results=True)),
     # the command line
     Case("cli-family-typo", (*EVAL, "--tasks", "detectoin"), "did you mean detection"),
     Case("cli-tier-typo", (*EVAL, "--tiers", "opne"), "unknown tier 'opne'"),
@@ -336,7 +336,8 @@ def test_hostile_input_ends_with_one_line_and_leaves_nothing(case, cli, tmp_path
     after = tree(tmp_path)
     new = {path for path in after if path not in before}
     # Only the empty results folder eval checks first may appear; never a file, never a run.
-    assert all(after[p] and Path(p).name in ("results", "runs") for p in new), sorted(new)
+    assert all(after[p] and Path(p).name in ("outputs", "results", "runs") for p in new), \
+        sorted(new)
     assert sorted(os.listdir(tmp_path.parent)) == around, "nothing written beside tmp_path"
     assert (tmp_path.parent / "escaped").exists() is False
 

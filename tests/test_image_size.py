@@ -20,7 +20,7 @@ def grid(processor, side: int) -> int:
 def test_bounds_resize_every_image(micro):
     from reftbench.model.load import load_model
 
-    _, processor = load_model("micro")  # a private copy: the session's micro stays as built
+    _, processor = load_model("random-micro")  # a private copy: the session's micro stays as built
     assert grid(processor, 448) == 64  # the preset's own cap: 112 x 112
     set_image_pixels(processor, max_pixels=56 * 56)
     assert grid(processor, 448) == 16 and grid(processor, 56) == 16

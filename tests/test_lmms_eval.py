@@ -36,10 +36,11 @@ SCORES = ("format", "accuracy", "reward", "iou")
 @pytest.fixture(scope="module")
 def lively(reftbench_home, tmp_path_factory):
     """A checkpoint folder: the micro model with large random weights (seeded)."""
-    from reftbench.model.load import ensure_preset, load_model
+    from reftbench.model.load import load_model
+    from reftbench.model.names import ensure_preset
 
     folder = tmp_path_factory.mktemp("lively") / "model"
-    shutil.copytree(ensure_preset("micro"), folder)
+    shutil.copytree(ensure_preset("random-micro"), folder)
     model, _ = load_model(str(folder))
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -145,7 +146,7 @@ def test_lmms_metrics_equal_reftbench_eval_on_mixed_scores(micro, lmms_env, monk
     monkeypatch.setenv("REFTBENCH_LMMS_TIERS", "judge,choice,open")
     lm = HalfRightLMM(backend=TransformersBackend(*micro))
     metrics = run_lmms_tasks(lm, ["reftbench_all"], limit=2 * LIMIT)  # scenes 0 and 1, all tiers
-    cfg = EvalConfig(model="micro", n_test=N_TEST, limit=2, tiers=("judge", "choice", "open"),
+    cfg = EvalConfig(model="random-micro", n_test=N_TEST, limit=2, tiers=("judge", "choice", "open"),
                      run_id="half")
     reference = evaluate(cfg, results_dir=tmp_path, backend=HalfRightBackend())
     accuracies = set()
@@ -204,7 +205,7 @@ def test_unknown_task_and_model_args_are_user_errors(manager):
     with pytest.raises(UserError, match=r"unknown lmms-eval task 'mathvist'.*did you mean"):
         check_tasks(manager, ["mathvist"])
     with pytest.raises(UserError, match="unknown model_args for the reftbench model: batchsize"):
-        ReftbenchLMM(pretrained="micro", batchsize=3)
+        ReftbenchLMM(pretrained="random-micro", batchsize=3)
 
 
 def test_generation_kwargs_reach_the_decoder(micro):
@@ -224,10 +225,10 @@ def test_generation_kwargs_reach_the_decoder(micro):
 @pytest.fixture
 def damaged(reftbench_home, tmp_path):
     """A copy of the micro checkpoint whose weights file was cut short."""
-    from reftbench.model.load import ensure_preset
+    from reftbench.model.names import ensure_preset
 
     folder = tmp_path / "damaged"
-    shutil.copytree(ensure_preset("micro"), folder)
+    shutil.copytree(ensure_preset("random-micro"), folder)
     with open(folder / "model.safetensors", "r+b") as fh:
         fh.truncate(5000)
     return folder
@@ -236,9 +237,9 @@ def damaged(reftbench_home, tmp_path):
 @pytest.mark.parametrize("args, env, expected", [
     ("pretrained={tmp}/no-model", "", "does not exist"),
     ("pretrained={damaged}", "", "its weights are damaged"),
-    ("pretrained=micro,dtype=float8", "", "unknown dtype 'float8'"),
-    ("pretrained=micro,batchsize=3", "", "unknown model_args for the reftbench model: batchsize"),
-    ("pretrained=micro", "opne", "unknown tier 'opne'"),
+    ("pretrained=random-micro,dtype=float8", "", "unknown dtype 'float8'"),
+    ("pretrained=random-micro,batchsize=3", "", "unknown model_args for the reftbench model: batchsize"),
+    ("pretrained=random-micro", "opne", "unknown tier 'opne'"),
 ])
 def test_a_bad_model_or_setting_stops_lmms_eval_with_one_line(damaged, tmp_path, capsys,
                                                                monkeypatch, args, env, expected):
@@ -262,4 +263,40 @@ def test_lmms_eval_exits_2_on_a_missing_model(tmp_path):
                          env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert run.returncode == 2, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
-    assert run.stderr.splitlines()[-1].startswith(f"error: model path {tmp_path / 'no-model'}")
+    assert run.stderr.splitlines()[-1].startswith(
+        f"error: model {tmp_path / 'no-model'} does not exist")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("split", TEST_SPLITS)
+def test_lmms_eval_reads_each_task_yaml_as_reftbench_does(family, split):
+    """The shared template (tasks/task_template.yaml) comes in through lmms-eval's own
+    `include:`: lmms-eval's loader and tasks.common.load_task_yaml give the same config."""
+    import inspect
+    from pathlib import Path
+
+    from lmms_eval.utils import load_yaml_config
+
+    from tasks.common import load_task_yaml
+
+    path = TASKS_DIR / family / (f"{family}.yaml" if split == "id" else f"{family}_{split}.yaml")
+    theirs = load_yaml_config(yaml_path=str(path), mode="full")
+    ours = load_task_yaml(family, split)
+    assert set(theirs) == set(ours) and "include" not in ours
+    assert ours["task"] == f"reftbench_{family}_{split}"
+    for key, value in ours.items():
+        if callable(theirs[key]):  # `!function utils.f`: the same function
+            module, _, name = value.rpartition(".")
+            assert theirs[key].__name__ == name, key
+            bound = inspect.getclosurevars(theirs[key]).nonlocals
+            if "family" in bound:  # process_docs: made for this family's split in its utils.py
+                assert (bound["family"], bound["split"]) == (family, split), key
+            else:  # a shared hook, named by the template: the same file
+                assert Path(inspect.getfile(theirs[key])).resolve() == \
+                    (TASKS_DIR.parent / module.replace(".", "/")).with_suffix(".py"), key
+        elif key == "dataset_kwargs":
+            files = theirs[key]["data_files"]
+            assert {k: str(Path(v).resolve()) for k, v in files.items()} == \
+                ours[key]["data_files"]
+        else:
+            assert theirs[key] == value, key

@@ -15,7 +15,7 @@ from reftbench.registry import load_trainer
 from reftbench.training.run import train
 
 # Seconds per run on two cores (the same sizes as tests/test_trainers.py).
-FAST = {"model": "micro", "n_train": "12", "n_test": "8", "prompts_per_step": "2",
+FAST = {"model": "random-micro", "n_train": "12", "n_test": "8", "prompts_per_step": "2",
         "num_generations": "2", "max_completion_length": "8", "sft_batch_size": "4",
         "logging_steps": "1", "save_steps": "1", "evaluate": "false", "lora_r": "4"}
 # The language model's projections LoRA targets by default, per decoder layer.
@@ -47,7 +47,8 @@ def config(name: str, **overrides):
                                         ("sft", {"sft_steps": "2"})])
 def test_lora_trains_only_adapters_and_saves_a_full_model(tmp_path, monkeypatch, name, extra):
     import reftbench.trl_rewards
-    from reftbench.model.load import load_model, preset_path
+    from reftbench.model.load import load_model
+    from reftbench.model.names import preset_path
     from reftbench.training import trl_common
 
     monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda w: [length_reward])
@@ -66,7 +67,7 @@ def test_lora_trains_only_adapters_and_saves_a_full_model(tmp_path, monkeypatch,
     # input, the language model's projections changed, the vision tower untouched.
     model_dir = Path(out["model"])
     assert not (model_dir / "adapter_config.json").exists()
-    before = load_file(str(preset_path("micro") / "model.safetensors"))
+    before = load_file(str(preset_path("random-micro") / "model.safetensors"))
     after = load_file(str(model_dir / "model.safetensors"))
     assert set(after) == set(before)
     changed = {k for k in before if not torch.equal(before[k], after[k])}

@@ -10,7 +10,9 @@ from PIL import Image
 
 from reftbench.errors import UserError
 from reftbench.model.build import build_model
-from reftbench.model.load import PRESETS, ensure_preset, is_preset, load_model
+from reftbench.model.load import load_model
+from reftbench.model.names import ensure_preset, is_preset
+from reftbench.model.presets import PRESETS
 from reftbench.model.processor import build_processor
 from reftbench.model.tokenizer import TAG_TOKENS, build_tokenizer
 
@@ -29,7 +31,7 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def micro(home):
-    return load_model("micro")
+    return load_model("random-micro")
 
 
 def image(colour=(255, 0, 0), size=(112, 112)):
@@ -93,21 +95,21 @@ def test_preset_sizes_and_deterministic_build(tmp_path):
     for name in PRESETS:
         build_model(name, tmp_path / name)
         counts[name] = json.loads((tmp_path / name / "reftbench.json").read_text())["parameters"]
-    assert counts["micro"] < 1_000_000
-    assert 1_000_000 < counts["tiny"] < 10_000_000
-    assert 2 * counts["tiny"] < counts["small"] < 10_000_000
-    build_model("micro", tmp_path / "again")
-    build_model("micro", tmp_path / "seed1", seed=1)
-    weights = [(tmp_path / d / "model.safetensors").read_bytes() for d in ("micro", "again", "seed1")]
+    assert counts["random-micro"] < 1_000_000
+    assert 1_000_000 < counts["random-tiny"] < 10_000_000
+    assert 2 * counts["random-tiny"] < counts["random-small"] < 10_000_000
+    build_model("random-micro", tmp_path / "again")
+    build_model("random-micro", tmp_path / "seed1", seed=1)
+    weights = [(tmp_path / d / "model.safetensors").read_bytes() for d in ("random-micro", "again", "seed1")]
     assert weights[0] == weights[1] and weights[0] != weights[2]
 
 
 def test_preset_is_built_once(home, micro):
-    assert is_preset("micro") and not is_preset("results/micro")
-    folder = ensure_preset("micro")
-    assert folder == home / "models" / "micro"
+    assert is_preset("random-micro") and not is_preset("results/micro")
+    folder = ensure_preset("random-micro")
+    assert folder == home / "models" / "random-micro"
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
-    assert ensure_preset("micro") == folder
+    assert ensure_preset("random-micro") == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
 
 
@@ -132,7 +134,7 @@ def test_generate_runs_on_an_image_prompt(micro):
 
 def test_plain_qwen_folder_loads_through_auto_classes(home, micro, tmp_path):
     plain = tmp_path / "plain"
-    shutil.copytree(ensure_preset("micro"), plain)
+    shutil.copytree(ensure_preset("random-micro"), plain)
     (plain / "reftbench.json").unlink()
     model, processor = load_model(str(plain))
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
@@ -182,7 +184,7 @@ def test_loads_after_a_zero3_stage_are_whole_and_leave_the_state_alone(micro, ze
 
     # Evaluation, sampling, merging: a whole model (a partitioned load would need deepspeed and
     # wait for every rank), equal to the checkpoint.
-    model, _ = load_model("micro")
+    model, _ = load_model("random-micro")
     assert all(not hasattr(p, "ds_id") for p in model.parameters())
     reference = micro[0].state_dict()
     assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
@@ -200,7 +202,7 @@ def test_loads_after_a_zero3_stage_are_whole_and_leave_the_state_alone(micro, ze
 
     monkeypatch.setattr(AutoModelForImageTextToText, "from_pretrained", spy)
     with pytest.raises(Partitioned):  # the trainer's own load is sharded as launched
-        load_model("micro", training=True)
+        load_model("random-micro", training=True)
 
 
 def test_fsdp_ram_efficient_loading_on_a_rank_above_0(micro, home, tmp_path, monkeypatch):
@@ -210,7 +212,7 @@ def test_fsdp_ram_efficient_loading_on_a_rank_above_0(micro, home, tmp_path, mon
     from safetensors.torch import load_file, save_file
 
     folder = tmp_path / "lacks-one-weight"
-    shutil.copytree(ensure_preset("micro"), folder)
+    shutil.copytree(ensure_preset("random-micro"), folder)
     weights = load_file(str(folder / "model.safetensors"))
     del weights[next(k for k in weights if k.endswith("patch_embed.proj.weight"))]
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})

@@ -45,7 +45,7 @@ class Scripted:
 
 
 def test_samples_add_sampled_accuracy_and_pass_at_k(tmp_path):
-    cfg = EvalConfig(model="micro", families=("math",), splits=("id",), n_test=N_TEST,
+    cfg = EvalConfig(model="random-micro", families=("math",), splits=("id",), n_test=N_TEST,
                      samples=4, run_id="passk")
     from reftbench.evaluate import select_samples
 
@@ -67,7 +67,7 @@ def test_samples_add_sampled_accuracy_and_pass_at_k(tmp_path):
 
 
 def test_greedy_only_runs_have_no_sampling_fields(tmp_path):
-    cfg = EvalConfig(model="micro", families=("math",), splits=("id",), n_test=N_TEST)
+    cfg = EvalConfig(model="random-micro", families=("math",), splits=("id",), n_test=N_TEST)
     results = evaluate(cfg, tmp_path, backend=Scripted({}))
     assert "pass_k" not in results["metrics"]["math/id/open"]
     assert sampling_rows({"m": [results]})[1] == []
@@ -76,7 +76,7 @@ def test_greedy_only_runs_have_no_sampling_fields(tmp_path):
 @pytest.mark.parametrize("bad", [{"samples": 1}, {"samples": -2}, {"sample_temperature": 0}])
 def test_bad_sampling_settings_are_refused(bad):
     with pytest.raises(UserError):
-        EvalConfig(model="micro", **bad)
+        EvalConfig(model="random-micro", **bad)
 
 
 def test_leaderboard_reads_strict_and_falls_back_to_accuracy():

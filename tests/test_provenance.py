@@ -38,7 +38,7 @@ def test_resume_refuses_a_run_started_from_another_model(tmp_path):
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"start_fingerprint": start_fingerprint(base)}))
     check_same_start(run, str(base))  # same model: resumes
-    check_same_start(run, "micro")  # a preset name has no folder to compare: allowed
+    check_same_start(run, "random-micro")  # a preset name has no folder to compare: allowed
     (base / "model.safetensors").write_bytes(b"\x01" * 100)  # the base was rebuilt in place
     with pytest.raises(UserError, match="started from another model"):
         check_same_start(run, str(base))

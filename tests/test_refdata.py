@@ -188,14 +188,14 @@ def test_load_from_disk_folder_round_trip(tmp_path, caplog):
 
 
 def test_eval_cli_end_to_end(cli, tmp_path, micro):
-    code, out, err = cli("eval", "--model", "micro", "--data", FIXTURE, "--limit", 2,
+    code, out, err = cli("eval", "--model", "random-micro", "--data", FIXTURE, "--limit", 2,
                          "--tiers", "judge,choice,open", "--results-dir", tmp_path)
     assert code == 0, err
-    results = json.loads(next((tmp_path / "runs").glob("micro@refdata-*/results.json")).read_text())
+    results = json.loads(next((tmp_path / "runs").glob("random-micro@refdata-*/results.json")).read_text())
     expected = {f"{f}/{s}/{t}" for f, s, t, *_ in EXPECTED.values() if s != "train"}
     assert set(results["metrics"]) == expected
     assert {m["n"] for m in results["metrics"].values()} == {1}
-    assert results["label"] == "micro@refdata" and results["config"]["data"] == str(FIXTURE)
+    assert results["label"] == "random-micro@refdata" and results["config"]["data"] == str(FIXTURE)
 
 
 def test_training_reads_the_folder(tmp_path):

@@ -183,11 +183,11 @@ def test_layout_rules(replica, tmp_path):
 def test_eval_reads_every_family_in_and_out_of_domain_and_skips_none(cli, replica, tmp_path,
                                                                       micro, caplog):
     with caplog.at_level(logging.WARNING):
-        code, _, err = cli("eval", "--model", "micro", "--data", replica,
+        code, _, err = cli("eval", "--model", "random-micro", "--data", replica,
                            "--image-root", replica / "images", "--results-dir", tmp_path)
     assert code == 0, err
     assert not [r for r in caplog.records if "skipped" in r.getMessage()]
-    results = json.loads(next((tmp_path / "runs").glob("micro@grpo_data-*/results.json")).read_text())
+    results = json.loads(next((tmp_path / "runs").glob("random-micro@grpo_data-*/results.json")).read_text())
     counts = {}
     for family, split, tier, _ in EXPECTED.values():
         if split != "train" and tier == "open":
@@ -196,7 +196,7 @@ def test_eval_reads_every_family_in_and_out_of_domain_and_skips_none(cli, replic
     assert len(counts) == 6  # three families, in and out of domain
     assert results["config"]["image_root"] == str((replica / "images").resolve())
     questions = [json.loads(line) for line in
-                 next((tmp_path / "runs").glob("micro@grpo_data-*/samples.jsonl")).open()]
+                 next((tmp_path / "runs").glob("random-micro@grpo_data-*/samples.jsonl")).open()]
     assert len(questions) == sum(counts.values())
 
 
@@ -327,10 +327,10 @@ def test_bad_rows_are_named_and_counted(replica, tmp_path, caplog):
 
 
 def test_image_root_errors(cli, replica, tmp_path):
-    code, _, err = cli("eval", "--model", "micro", "--data", replica, "--image-root",
+    code, _, err = cli("eval", "--model", "random-micro", "--data", replica, "--image-root",
                        tmp_path / "nope", "--results-dir", tmp_path)
     assert code == 2 and "image root" in err and "does not exist" in err
     flat = Path(__file__).parent / "fixtures" / "refdata"
-    code, _, err = cli("eval", "--model", "micro", "--data", flat, "--image-root", replica,
+    code, _, err = cli("eval", "--model", "random-micro", "--data", flat, "--image-root", replica,
                        "--results-dir", tmp_path)
     assert code == 2 and "release layout" in err

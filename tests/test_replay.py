@@ -116,7 +116,7 @@ def test_rejection_sft_trains_on_kept_answers_and_the_replay_file(replay_file, t
                                  rs_sft_steps="1", families="math"))
     stage = tmp_path / "stage"
     stage.mkdir()
-    rejection_stage(cfg, 4).run("micro", stage, None)
+    rejection_stage(cfg, 4).run("random-micro", stage, None)
     (completions,) = seen
     kept = len(completions) - 3
     assert kept == 3  # rs_prompts math prompts, all right; then the three replay rows
@@ -128,7 +128,7 @@ def test_a_missing_replay_file_stops_the_run_before_training(tmp_path):
     from reftbench.training.run import train
 
     with pytest.raises(UserError, match="replay_data .* does not exist"):
-        train("curr-reft", overrides={"model": "micro", "n_train": "12", "n_test": "8",
+        train("curr-reft", overrides={"model": "random-micro", "n_train": "12", "n_test": "8",
                                       "replay_data": str(tmp_path / "nope.jsonl")},
               output=tmp_path / "run")
     assert not (tmp_path / "run" / "stages").exists()

@@ -41,7 +41,7 @@ def holder():
 
 
 def eval_args(results, *extra):
-    return ("eval", "--model", "micro", "--tasks", "math", "--splits", "id", "--limit", 2,
+    return ("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id", "--limit", 2,
             "--n-test", N_TEST, "--run-id", "shared", "--results-dir", results, *extra)
 
 
@@ -73,7 +73,7 @@ def test_a_second_training_run_on_a_folder_in_use_stops(tmp_path, holder):
 
     proc = holder(tmp_path / "run", "training")
     with pytest.raises(UserError, match=f"training process {proc.pid} on .*reftbench eval"):
-        train("sft", overrides=["--model", "micro"], output=tmp_path / "run", resume=True)
+        train("sft", overrides=["--model", "random-micro"], output=tmp_path / "run", resume=True)
 
 
 def test_the_lock_records_its_holder_and_is_exclusive_in_one_process(tmp_path):

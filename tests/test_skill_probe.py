@@ -19,21 +19,21 @@ def _grid(model_dir) -> list[int]:
 
 
 def test_image_side_upscales_a_copy_and_leaves_the_start_alone(tmp_path):
-    assert skill_probe.start_copy("micro", 0, tmp_path / "same") == "micro"
-    copy = skill_probe.start_copy("micro", 224, tmp_path / "big")
+    assert skill_probe.start_copy("random-micro", 0, tmp_path / "same") == "random-micro"
+    copy = skill_probe.start_copy("random-micro", 224, tmp_path / "big")
     assert _grid(copy) == [1, 16, 16]  # 224 / 14 patches a side: 64 image tokens after merging
-    assert _grid("micro") == [1, 8, 8]
+    assert _grid("random-micro") == [1, 8, 8]
     with pytest.raises(SystemExit, match="--image-side 200 must be a multiple of 28"):
-        skill_probe.start_copy("micro", 200, tmp_path / "odd")
+        skill_probe.start_copy("random-micro", 200, tmp_path / "odd")
 
 
 def test_probe_trains_one_skill_and_prints_every_family(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["skill_probe.py", "--metric", "math_equiv", "--steps", "1",
-                                      "--start", "micro", "--scenes", "12", "--limit", "2",
+                                      "--start", "random-micro", "--scenes", "12", "--limit", "2",
                                       "--n-test", "6", "--no-append"])
     skill_probe.main()
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("| trained on"))
     row = next(line for line in out.splitlines() if line.startswith("| math_equiv"))
     assert header.count("|") == row.count("|") == 14  # 7 settings + 6 family/split columns
-    assert "| micro | as made | 1 |" in row and "| cpu |" in row and "appended" not in out
+    assert "| random-micro | as made | 1 |" in row and "| cpu |" in row and "appended" not in out

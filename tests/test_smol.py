@@ -17,7 +17,8 @@ from PIL import Image
 from reftbench.errors import UserError
 from reftbench.generation import Sampling, TransformersBackend
 from reftbench.model import smol
-from reftbench.model.load import ensure_preset, is_preset, load_model
+from reftbench.model.load import load_model
+from reftbench.model.names import ensure_preset, is_preset
 
 needs_smol = pytest.mark.skipif(
     not smol.available(),

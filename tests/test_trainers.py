@@ -16,7 +16,7 @@ from reftbench.registry import load_trainer
 from reftbench.training.run import train
 
 # Small enough for seconds per stage on two cores.
-FAST = {"model": "micro", "n_train": "12", "n_test": "8", "eval_limit": "2",
+FAST = {"model": "random-micro", "n_train": "12", "n_test": "8", "eval_limit": "2",
         "prompts_per_step": "2", "num_generations": "2", "max_completion_length": "8",
         "sft_batch_size": "4", "logging_steps": "1", "save_steps": "1", "rs_prompts": "3"}
 
@@ -107,16 +107,16 @@ def test_curr_rl_chains_stages(tmp_path, monkeypatch):
                 output=tmp_path / "run", results_dir=tmp_path / "results")
     records = [json.loads((tmp_path / "run" / "stages" / n / "stage.json").read_text())
                for n in ("1-judge", "2-choice", "3-open")]
-    assert records[0]["input_model"].endswith("micro")
+    assert records[0]["input_model"].endswith("random-micro")
     assert records[1]["input_model"] == records[0]["model"]
     assert records[2]["input_model"] == records[1]["model"]
     assert out["model"] == records[2]["model"]
     # Each stage trained: its weights differ from its input's.
     w1, w2 = weights(records[0]["model"]), weights(records[1]["model"])
     assert any(not torch.equal(w1[k], w2[k]) for k in w1)
-    from reftbench.model.load import preset_path
+    from reftbench.model.names import preset_path
 
-    w0 = weights(preset_path("micro"))
+    w0 = weights(preset_path("random-micro"))
     assert any(not torch.equal(w0[k], w1[k]) for k in w0)
     logged = [json.loads(line)["stage"] for n in ("1-judge", "2-choice", "3-open")
               for line in (tmp_path / "run" / "stages" / n / "metrics.jsonl").read_text().splitlines()]
@@ -176,7 +176,7 @@ def test_bad_config_fails_before_work(tmp_path):
     with pytest.raises(UserError, match="neither a preset"):
         train("grpo", overrides=["--model", str(tmp_path / "nope")], output=tmp_path / "x")
     with pytest.raises(UserError, match="unknown task family"):
-        train("grpo", overrides=["--model", "micro", "--families", "detection,maths"],
+        train("grpo", overrides=["--model", "random-micro", "--families", "detection,maths"],
               output=tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
@@ -185,7 +185,7 @@ def test_bf16_trains_fp32_weights_under_autocast(tmp_path):
     """Under DDP (or one device) bf16 must not mean bf16 weights: at lr 1e-6 every update is
     far below a bf16 step of the weights and would round away. The weights stay fp32 and the
     updates survive."""
-    from reftbench.model.load import preset_path
+    from reftbench.model.names import preset_path
     from reftbench.training.sft_stage import sft_args
 
     plugin = load_trainer("sft")
@@ -193,7 +193,7 @@ def test_bf16_trains_fp32_weights_under_autocast(tmp_path):
     assert sft_args(cfg, tmp_path, steps=1, lr=1e-6, batch_size=2).bf16  # autocast on
     out = train("sft", overrides=fast("sft", dtype="bfloat16", sft_steps="2", sft_lr="1e-6",
                                       evaluate="false"), output=tmp_path / "run")
-    before, after = weights(preset_path("micro")), weights(out["model"])
+    before, after = weights(preset_path("random-micro")), weights(out["model"])
     assert all(t.dtype == torch.float32 for t in after.values())
     changed = sum(int((before[k] != after[k]).sum()) for k in before)
     total = sum(before[k].numel() for k in before)
@@ -279,7 +279,8 @@ def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatc
     """transformers' own reload matches keys verbatim; a saved Qwen2.5-VL (visual.*,
     model.layers.*) matches none of the live model's keys, so it used to resume from the
     stage's input weights with a warning. The checkpoint's weights must be the ones trained on."""
-    from reftbench.model.load import load_model, preset_path
+    from reftbench.model.load import load_model
+    from reftbench.model.names import preset_path
     from reftbench.training import callbacks
 
     class Kill(Exception):
@@ -299,7 +300,7 @@ def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatc
     monkeypatch.undo()
     saved, _ = load_model(str(next((tmp_path / "run").rglob("checkpoint-2"))))
     at_kill = {k: v.clone() for k, v in saved.state_dict().items()}
-    start, _ = load_model(str(preset_path("micro")))
+    start, _ = load_model(str(preset_path("random-micro")))
     assert any(not torch.equal(at_kill[k], v) for k, v in start.state_dict().items())
 
     resumed_from = {}

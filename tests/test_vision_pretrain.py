@@ -31,18 +31,18 @@ def test_general_records_carry_the_drawn_objects():
 
 
 def test_micro_pretraining_changes_only_the_vision_tower(tmp_path):
-    from reftbench.model.load import preset_path, ensure_preset
+    from reftbench.model.names import ensure_preset, preset_path
 
     records = [r for r in load_split("general", "train", n=24) if r["tier"] == "open"]
     logged = []
-    out = pretrain_vision("micro", records, tmp_path, steps=3, lr=1e-3, batch_size=4, seed=0,
+    out = pretrain_vision("random-micro", records, tmp_path, steps=3, lr=1e-3, batch_size=4, seed=0,
                           log=logged.append, held_out=records[:5])
-    before = load_file(str(ensure_preset("micro") / "model.safetensors"))
+    before = load_file(str(ensure_preset("random-micro") / "model.safetensors"))
     after = load_file(str(out / "model.safetensors"))
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(".visual." in k or k.startswith("visual.") for k in changed)
     assert logged[-1]["held_out"] == 5 and 0 <= logged[-1]["heldout_set"] <= 1
-    assert preset_path("micro").exists()
+    assert preset_path("random-micro").exists()
 
 
 def test_batches_cut_patches_exactly_as_the_processor_does():
@@ -50,7 +50,7 @@ def test_batches_cut_patches_exactly_as_the_processor_does():
     from reftbench.model.load import load_model
     from reftbench.vision_pretrain import Batches
 
-    _, processor = load_model("micro")
+    _, processor = load_model("random-micro")
     records = [r for r in load_split("general", "train", n=6) if r["tier"] == "open"]
     batches = Batches(records, processor, batch_size=3, seed=0)
     pixels, grid = batches.encode([0, 2, 5])

@@ -46,12 +46,12 @@ def test_vllm_backend_without_the_package_is_one_clear_error(no_vllm):
     from reftbench.generation_vllm import VLLMBackend
 
     with pytest.raises(UserError, match=r"install reftbench\[vllm\] on a GPU machine") as err:
-        VLLMBackend("micro")
+        VLLMBackend("random-micro")
     assert "\n" not in str(err.value)
 
 
 def test_use_vllm_without_the_package_stops_training_before_any_work(no_vllm, cli, tmp_path):
-    code, _, err = cli("train", "grpo", "--model", "micro", "--use_vllm", "true",
+    code, _, err = cli("train", "grpo", "--model", "random-micro", "--use_vllm", "true",
                        "--output", tmp_path / "run")
     assert code == 2
     assert err.strip().count("\n") == 0 and "install reftbench[vllm] on a GPU machine" in err
@@ -72,7 +72,7 @@ def test_vllm_backend_generates_n_completions_per_sample():
 
     samples = load_split("math", "id", n=N_TEST)[:3]
     # A real checkpoint when given (the embedded micro model may not be a vLLM-supported build).
-    backend = VLLMBackend(os.environ.get("REFTBENCH_VLLM_MODEL", "micro"), batch_size=2)
+    backend = VLLMBackend(os.environ.get("REFTBENCH_VLLM_MODEL", "random-micro"), batch_size=2)
     greedy = backend.generate(samples, Sampling(max_new_tokens=8, n=2))
     assert [len(g) for g in greedy] == [2, 2, 2] and all(g[0] == g[1] for g in greedy)
     assert greedy == backend.generate(samples, Sampling(max_new_tokens=8, n=2))
@@ -145,10 +145,10 @@ def test_each_grpo_stage_lets_its_colocated_engine_go(tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(trl.GRPOTrainer, "train", train_with_engine)
-    cfg = grpo_config(model="micro", n_train="12", prompts_per_step="2", max_completion_length="4",
+    cfg = grpo_config(model="random-micro", n_train="12", prompts_per_step="2", max_completion_length="4",
                       save_steps="5")
     samples = train_samples(cfg, tiers=("open",))
     for stage in ("1", "2"):
-        run_grpo(cfg, "micro", samples[:4], tmp_path / stage, 1, 2, stage)
+        run_grpo(cfg, "random-micro", samples[:4], tmp_path / stage, 1, 2, stage)
     assert [e.llm for e in engines] == [None, None]  # dropped by the stage that built it
     assert all(llm.calls == [("sleep", 2), ("shutdown",)] for llm in llms)

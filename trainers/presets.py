@@ -1,8 +1,9 @@
 """Preset values shared by the trainers, so every method runs under the same settings.
 
-`tiny`: the embedded default on a 2-core CPU (minutes). `qwen2.5-vl-3b`: the paper's reference
-settings (../shared/CURR_REFT.md): G=4 (choice stage G=2), lr 1e-6, KL beta 0.04, 256 completion
-tokens, temperature 1, bf16; launch it with an accelerate config (DeepSpeed ZeRO-3) on GPUs.
+`tiny`: the embedded default on a 2-core CPU (minutes). `qwen2.5-vl-3b`: the Curr-ReFT paper's
+settings for Qwen2.5-VL-3B (arXiv 2503.07065 and its released training scripts): G=4 (choice
+stage G=2), lr 1e-6, KL beta 0.04, 256 completion tokens, temperature 1, bf16; launch it with an
+accelerate config (DeepSpeed ZeRO-3) on GPUs.
 """
 
 # Equal budget: every method gets the same number of optimiser steps on the same data

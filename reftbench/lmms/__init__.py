@@ -1,10 +1,10 @@
 """reftbench and lmms-eval: the `reftbench` model class; standard benchmarks in `reftbench eval`.
 
     lmms-eval --include_path tasks --tasks reftbench_math_ood --model reftbench \
-              --model_args pretrained=tiny --batch_size 16
+              --model_args pretrained=base --batch_size 16
 
     from reftbench.lmms.run import run_lmms_tasks
-    run_lmms_tasks("results/run1/final", ["ai2d", "mathvista_testmini"], limit=100)
+    run_lmms_tasks("outputs/run1/final", ["ai2d", "mathvista_testmini"], limit=100)
     # {"lmms/ai2d": {"n": 100, "exact_match": 0.41, "exact_match_stderr": 0.05}, ...}
 
 lmms-eval finds the model through the `lmms_eval.models` entry point (pyproject.toml), which

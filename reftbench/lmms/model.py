@@ -1,9 +1,9 @@
 """`ReftbenchLMM`: any model reftbench can load, as an lmms-eval model (`--model reftbench`).
 
     lmms-eval --include_path tasks --tasks reftbench_detection_id --model reftbench \
-              --model_args pretrained=micro,device=cpu --batch_size 8
+              --model_args pretrained=random-micro,device=cpu --batch_size 8
 
-It loads through `reftbench.model.load.load_model` (a preset, a checkpoint folder or a hub id)
+It loads through `reftbench.model.load.load_model` (base, a preset, a checkpoint folder or a hub id)
 and generates through `reftbench.generation.TransformersBackend`, so lmms-eval runs the same
 chat template, left padding and decoding as `reftbench eval`. Each request becomes one user
 turn: its images, then lmms-eval's prompt text. For reftbench's own tasks that is exactly
@@ -63,10 +63,10 @@ class ReftbenchLMM(lmms):
 
     is_simple = True
 
-    def __init__(self, pretrained: str = "tiny", batch_size: int | str = 16, device: str = "cpu",
+    def __init__(self, pretrained: str = "base", batch_size: int | str = 16, device: str = "cpu",
                  dtype: str | None = None, max_new_tokens: int | str = 256, backend=None,
                  max_batch_size=None, **unknown) -> None:
-        """Load `pretrained` (preset, folder or hub id), or reuse a `TransformersBackend`'s model.
+        """Load `pretrained` (base, preset, folder or hub id), or reuse a `TransformersBackend`'s model.
 
         `max_batch_size` is accepted because lmms-eval always passes it; batches are fixed.
         """

@@ -6,7 +6,7 @@ deterministic: the same preset and seed give the same bytes. A pretrained preset
 its language model and tokenizer from reftbench/model/smol.py and only its vision tower from
 `seed`.
 
-    build_model("tiny", Path("models/tiny"), seed=0)
+    build_model("random-tiny", Path("models/random-tiny"), seed=0)
 """
 
 import json

@@ -1,16 +1,17 @@
 """Sizes of the embedded model: named presets and the Qwen2.5-VL config each one builds.
 
-`micro` is for tests (random weights, well under a million parameters, builds in about a
-second); `tiny` is the default trained model (about 2.4M parameters, the size measured in
-shared/SMALL_SCALE.md to learn counting in ten CPU minutes); `small` (5.8M) is the next size
-up, for experiments. All are the real Qwen2.5-VL architecture, so everything downstream also
-runs on a real Qwen2.5-VL checkpoint.
+Every preset is randomly initialised, and its name says so: `random-micro` is for tests (well
+under a million parameters, builds in about a second); `random-tiny` (about 2.4M parameters,
+a size that learns to count in about ten CPU minutes) is what `reftbench base` trains into the
+embedded base model, the trained default (`--model base`); `random-small` (5.8M) is the next
+size up, for experiments. All are the real Qwen2.5-VL architecture, so everything downstream
+also runs on a real Qwen2.5-VL checkpoint.
 
 `smol` (in PRETRAINED_PRESETS) is the same architecture with a pretrained language model:
 SmolLM2-135M-Instruct, converted by reftbench/model/smol.py, under a small random vision tower.
 It is kept apart from PRESETS because building it needs the optional `smol` install.
 
-    config = qwen_config(PRESETS["tiny"], tokenizer)
+    config = qwen_config(PRESETS["random-tiny"], tokenizer)
 """
 
 from dataclasses import asdict, dataclass
@@ -44,18 +45,18 @@ class ModelPreset:
 
 
 PRESETS: dict[str, ModelPreset] = {
-    "micro": ModelPreset(
+    "random-micro": ModelPreset(
         text_hidden=64, text_layers=2, text_heads=4, text_kv_heads=2, text_intermediate=128,
         vision_hidden=32, vision_depth=1, vision_heads=2, vision_intermediate=64,
     ),
-    "tiny": ModelPreset(
+    "random-tiny": ModelPreset(
         text_hidden=192, text_layers=4, text_heads=6, text_kv_heads=2, text_intermediate=512,
         vision_hidden=96, vision_depth=3, vision_heads=3, vision_intermediate=192,
     ),
-    # The next size up (5.8M parameters, 1.2M in the vision tower; the largest size
-    # shared/SMALL_SCALE.md timed): for measuring whether a skill the tiny preset learns slowly
-    # (naming shapes) is a matter of size. bench/skill_probe.py: 1.9x tiny's training time.
-    "small": ModelPreset(
+    # The next size up (5.8M parameters, 1.2M in the vision tower): for measuring whether a
+    # skill random-tiny learns slowly (naming shapes) is a matter of size.
+    # bench/skill_probe.py: 1.9x random-tiny's training time.
+    "random-small": ModelPreset(
         text_hidden=256, text_layers=6, text_heads=8, text_kv_heads=2, text_intermediate=704,
         vision_hidden=128, vision_depth=4, vision_heads=4, vision_intermediate=256,
     ),

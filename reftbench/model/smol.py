@@ -159,7 +159,7 @@ def _converted(folder: Path) -> bool:
 
 def ensure_language_model() -> Path:
     """The converted SmolLM2, converting the GGUF file on first use (once per cache)."""
-    from reftbench.model.load import build_once
+    from reftbench.fileio import build_once
 
     gguf_path()  # fail early, with the install line, before taking any lock
     return build_once(language_model_dir(), _converted, convert)

@@ -89,7 +89,7 @@ def text_config(model_type: str, tok) -> dict:
 
 
 def qwen2_5_vl():
-    """Qwen2.5-VL: the micro preset's shape, saved as a plain checkpoint."""
+    """Qwen2.5-VL: the random-micro preset's shape, saved as a plain checkpoint."""
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     from reftbench.model.presets import PRESETS, qwen_config
@@ -97,7 +97,7 @@ def qwen2_5_vl():
     from reftbench.model.tokenizer import build_tokenizer
 
     tok = build_tokenizer()
-    return Qwen2_5_VLForConditionalGeneration, qwen_config(PRESETS["micro"], tok), \
+    return Qwen2_5_VLForConditionalGeneration, qwen_config(PRESETS["random-micro"], tok), \
         build_processor(tok)
 
 

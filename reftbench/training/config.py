@@ -2,7 +2,8 @@
 
 A trainer's config is a flat dataclass that combines the blocks it needs (so every key is a
 plain `--key value` override) and presets: `tiny` (the CPU embedded default) and
-`qwen2.5-vl-3b` (the paper's reference settings, see ../shared/CURR_REFT.md).
+`qwen2.5-vl-3b` (the Curr-ReFT paper's settings for Qwen2.5-VL-3B, arXiv 2503.07065;
+trainers/presets.py lists them).
 
 `BOUNDS` holds every numeric field's range and every named field's choices; `validate(cfg)`
 checks a resolved config against them before any model loads or any run folder is made

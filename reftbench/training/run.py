@@ -2,7 +2,8 @@
 
 Everything that is the same for every trainer happens here, once: config resolution (preset,
 YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
-the reward-curve plot and the final evaluation into results/. Under `accelerate launch` every
+the reward-curve plot and the final evaluation into the results folder (`--results-dir`,
+default outputs/results). Under `accelerate launch` every
 process trains; only the main process writes run files, plots and evaluates.
 """
 
@@ -15,11 +16,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from tasks import benchmark_families
+
 from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
+from reftbench.model.names import resolve_model
+from reftbench.paths import RESULTS
 from reftbench.registry import check_names, load_trainer
-from reftbench.samples import FAMILIES
 from reftbench.training.config import validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
@@ -27,34 +31,17 @@ from reftbench.training.config import validate
 RESUME_MAY_CHANGE = {"logging_steps", "save_steps", "max_minutes", "evaluate", "eval_batch_size"}
 
 
-def resolve_model(name: str) -> str:
-    """'base' -> the built embedded base model; presets and paths pass through, checked."""
-    from reftbench.model.load import is_preset
-
-    if name == "base":
-        from reftbench.base_model import find_base
-
-        base = find_base()
-        if base is None:
-            raise UserError("the embedded base model is missing: run `reftbench base` first")
-        return str(base)
-    if is_preset(name) or Path(name).exists() or "/" in name and not name.startswith((".", "/")):
-        return name
-    raise UserError(f"model '{name}' is neither a preset (micro, tiny, small, base) "
-                    "nor an existing folder")
-
-
 def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool,
-            results_dir: Path = Path("results")):
+            results_dir: Path = RESULTS):
     """Plugin, resolved config, stages, run folder and start model, every check done up front:
     nothing is loaded and no folder is made before the whole command is known to be sound."""
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
     validate(cfg)
-    check_names("task family", cfg.families, FAMILIES)
+    check_names("task family", cfg.families, benchmark_families())
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
-    model = resolve_model(cfg.model)
+    model = resolve_model(cfg.model, build=False)
     run_dir = fileio.check_writable_dir(output or Path("outputs") / f"{name}-seed{cfg.seed}")
     if cfg.evaluate:  # found now, not after hours of training
         fileio.check_writable_dir(Path(results_dir) / "runs")
@@ -146,7 +133,7 @@ def check_data(cfg) -> None:
 
 def train(name: str, preset: str = "tiny", config_path: Path | None = None,
           overrides=None, output: Path | None = None, resume: bool = False,
-          results_dir: Path = Path("results"), console=None) -> dict:
+          results_dir: Path = RESULTS, console=None) -> dict:
     """Run a trainer end to end; return {"model": final folder, "results": eval results or None}."""
     from reftbench.report import progress_bar
     from reftbench.training.pipeline import run_stages
@@ -230,7 +217,7 @@ def removed_if_start_fails(run_dir: Path):
 
 
 def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
-    """Open-tier, id + ood evaluation of the final model into results/runs, on every rank's
+    """Open-tier, id + ood evaluation of the final model into <results_dir>/runs, on every rank's
     device, with the completion length the model was trained to (a think-then-answer
     completion cut short is scored as unformatted)."""
     from reftbench.evaluate import EvalConfig, evaluate

@@ -1,10 +1,16 @@
-"""lmms-eval hooks named by detection.yaml and detection_ood.yaml; one implementation
-for all families, in tasks/lmms_utils.py."""
+"""lmms-eval hooks named by detection.yaml and detection_ood.yaml: this family's test splits.
 
-from tasks.lmms_utils import doc_to_text, doc_to_visual, process_results, split_docs
+The hooks every family shares (doc_to_visual, doc_to_text, process_results) are in
+tasks/lmms_utils.py, named by tasks/task_template.yaml.
+"""
 
-# process_docs of reftbench_detection_id and _ood: the generated test splits.
-id_docs = split_docs("detection", "id")
-ood_docs = split_docs("detection", "ood")
+from pathlib import Path
 
-__all__ = ["doc_to_visual", "doc_to_text", "process_results", "id_docs", "ood_docs"]
+from tasks.lmms_utils import split_docs
+
+# The family is this folder's name, so a copied folder needs no edit here.
+FAMILY = Path(__file__).resolve().parent.name
+
+# process_docs of reftbench_<family>_id and _ood: the generated test splits.
+id_docs = split_docs(FAMILY, "id")
+ood_docs = split_docs(FAMILY, "ood")

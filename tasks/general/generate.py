@@ -40,7 +40,7 @@ import random
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tasks import family_module, style, tiers
+from tasks import benchmark_families, family_module, style, tiers
 from tasks.detection.generate import wrong_boxes
 from tasks.draw import draw_shape, format_box, place_boxes
 from tasks.math import ood
@@ -48,8 +48,9 @@ from tasks.math import ood
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
 # Cycled through by scene index: locate is every other general scene.
 KINDS = ("locate", "describe", "locate", "count", "locate", "read")
-# Benchmark-form questions: the family generators, always in the in-domain style.
-BORROWED = ("detection", "classification", "math")
+# Benchmark-form questions: every benchmark family's generator, in registry order (a family
+# added to the registry is borrowed too; the order fixes which scene asks which family).
+BORROWED = benchmark_families()
 # Looks of the own object scenes (a third each) and the share of borrowed scenes in the
 # out-of-domain look.
 LOOKS = ("flat", "varied", "ood")
@@ -100,10 +101,8 @@ def _borrowed(family: str, index: int, rng: random.Random):
     look = "ood" if rng.random() < BORROWED_OOD_SHARE else "id"
     split = "ood" if look == "ood" else "train"
     module = family_module(family)
-    if family == "math":  # never a handwritten glyph of the test half
-        image, scene = module.make_scene(split, index, rng, digits=ood.GENERAL_DIGITS)
-    else:
-        image, scene = module.make_scene(split, index, rng)
+    # A family's own arguments for the mixture (maths: never a handwritten glyph of the test half).
+    image, scene = module.make_scene(split, index, rng, **getattr(module, "GENERAL_SCENE_ARGS", {}))
     extras = {**_targets(scene["drawn"]), "look": look}
     return image, {**scene, "borrowed": family, "extras": extras}
 

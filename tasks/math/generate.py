@@ -15,7 +15,10 @@ from PIL import Image, ImageDraw
 
 from tasks import style, tiers
 from tasks.draw import draw_shape, place_boxes
-from tasks.math import ood
+
+# This family's own out-of-domain scenes, imported relative to this folder so that a copy of
+# it (a new family) uses its own copy.
+from . import ood
 
 # Corners (= sides) of each in-domain shape; a circle has none.
 CORNERS = {"circle": 0, "triangle": 3, "square": 4, "pentagon": 5, "hexagon": 6}
@@ -23,6 +26,9 @@ SHAPES = tuple(CORNERS)
 # Question kind -> (fewest, most) shapes in its scenes; totals of corners stay small.
 KINDS = {"count_all": (1, 6), "count_shape": (2, 6), "more_than": (2, 6), "sides_of": (1, 4),
          "corners_total": (1, 3)}
+# What the general mixture passes to make_scene (tasks/general): the half of the bundled
+# handwritten digits the test splits never use.
+GENERAL_SCENE_ARGS = {"digits": ood.GENERAL_DIGITS}
 
 
 def _layout(rng: random.Random, kind: str) -> list[dict]:
