@@ -1,0 +1,80 @@
+"""The README is short, starts with the two commands, and every reftbench command it (and docs/)
+shows names a real command and real options; the cheap ones run as written."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def commands(path: Path) -> list[str]:
+    """Every `reftbench ...` line of a bash block (continuations joined, comments dropped)."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", path.read_text(), re.S):
+        text = block.replace("\\\n", " ")
+        for line in text.splitlines():
+            line = line.split(" #")[0].strip()
+            if line.startswith("reftbench "):
+                found.append(line)
+    return found
+
+
+def known_options(words: list[str]) -> set[str]:
+    """The options a `reftbench <command>` accepts (train and base: also their config fields)."""
+    import typer.main
+
+    from reftbench.cli import app
+
+    group = typer.main.get_command(app)
+    command = group.commands.get(words[0])
+    assert command is not None, f"reftbench {words[0]}: no such command"
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    names |= {opt for p in command.params for opt in getattr(p, "secondary_opts", [])}
+    if words[0] == "train" and len(words) > 1 and not words[1].startswith("-"):
+        from reftbench.registry import load_trainer
+
+        names |= {f"--{f.name}" for f in dataclasses.fields(load_trainer(words[1]).config_cls)}
+    if words[0] == "base":
+        from reftbench.base_model import BaseConfig
+
+        names |= {f"--{f.name}" for f in dataclasses.fields(BaseConfig)}
+    return names | {"--help"}
+
+
+def test_readme_is_short_and_starts_with_the_two_commands():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 170
+    first = "\n".join(lines[:25])
+    assert "make demo" in first and "make test" in first
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_every_shown_command_and_option_exists(path):
+    for line in commands(path):
+        words = shlex.split(re.sub(r"\[.*?\]", "", line))[1:]
+        allowed = known_options(words)
+        used = [w.split("=")[0] for w in words if w.startswith("--")]
+        unknown = [w for w in used if w not in allowed]
+        assert not unknown, f"{path.name}: `{line}` uses {unknown}"
+
+
+@pytest.mark.parametrize("line", ["reftbench train --list",
+                                  "reftbench leaderboard --results-dir results"])
+def test_the_cheap_readme_commands_run_as_written(cli, line, tmp_path, monkeypatch):
+    import shutil
+
+    assert line in "\n".join(commands(ROOT / "README.md")) or line.split(" --")[0] in \
+        "\n".join(commands(ROOT / "README.md"))
+    # The leaderboard rewrites its files: run it on a copy of the committed results.
+    shutil.copytree(ROOT / "results", tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(*shlex.split(line)[1:])
+    assert code == 0, err
+    assert out.strip()
