@@ -39,13 +39,20 @@ def micro(reftbench_home):
 
 
 @pytest.fixture
-def cli(capsys, monkeypatch):
+def cli(capsys, monkeypatch, request):
     """Run `reftbench ARGS` in-process through `main()`; returns (exit code, stdout, stderr).
 
     Going through `main()` (not typer's CliRunner) exercises what a user sees: a UserError
     becomes one line on stderr and exit status 2.
     """
+    import signal
+
     from reftbench.cli import main
+
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal: a test run started in the background by
+    # a non-interactive shell inherits SIGINT ignored, and the Ctrl-C tests would see nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
 
     def run(*args) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["reftbench", *map(str, args)])
