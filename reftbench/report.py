@@ -82,25 +82,26 @@ def _pct(metric: dict | None, field: str, stderr: bool = False) -> str:
 
 
 def results_table(results: dict) -> Table:
-    """One row per family x tier: in-domain and out-of-domain strict accuracy (and, with
-    --samples K, sampled accuracy and pass@K), format rate and n."""
+    """One row per family x tier x split (long, so it fits an 80-column terminal): strict
+    accuracy ± standard error (and, with --samples K, sampled accuracy and pass@K), format rate
+    and n."""
     metrics = results["metrics"]
     ks = sorted({m["samples"] for m in metrics.values() if isinstance(m, dict) and m.get("samples")})
     extra = ("sampled", "pass_k") if ks else ()
-    names = {"strict": "acc", "sampled": "sampled", "pass_k": f"pass@{'/'.join(map(str, ks))}"}
+    names = {"sampled": "sampled", "pass_k": f"pass@{'/'.join(map(str, ks))}"}
     table = Table(title=f"{results['label']}: strict accuracy % ± standard error")
-    columns = [f"{split} {names[f]}" for split in TEST_SPLITS for f in ("strict", *extra)]
-    for name in ("family", "tier", *columns, *(f"{s} fmt" for s in TEST_SPLITS), "n"):
-        table.add_column(name, no_wrap=True, justify="left" if name in ("family", "tier") else "right")
+    for name in ("family", "tier", "split", "acc", *(names[f] for f in extra), "format", "n"):
+        table.add_column(name, no_wrap=True,
+                         justify="left" if name in ("family", "tier", "split") else "right")
     for family in (*FAMILIES, "general"):
         for tier in ("judge", "choice", "open"):
-            found = [metrics.get(f"{family}/{split}/{tier}") for split in TEST_SPLITS]
-            if not any(found):
-                continue
-            cells = [_pct(m, f, stderr=f == "strict") for m in found for f in ("strict", *extra)]
-            fmt = [f"{100 * m['format']:.0f}" if m else "-" for m in found]
-            sizes = sorted({str(m["n"]) for m in found if m})
-            table.add_row(family, tier, *cells, *fmt, "/".join(sizes))
+            for split in TEST_SPLITS:
+                metric = metrics.get(f"{family}/{split}/{tier}")
+                if not metric:
+                    continue
+                cells = [_pct(metric, f, stderr=f == "strict") for f in ("strict", *extra)]
+                table.add_row(family, tier, split, *cells, f"{100 * metric['format']:.0f}",
+                              str(metric["n"]))
     return table
 
 
@@ -127,7 +128,8 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
     if rows:
         sampled = Table(title="greedy, sampled and pass@K (%, average of the three families)")
         for name in header:
-            sampled.add_column(name, justify="left" if name == "model" else "right")
+            sampled.add_column(name.replace("/", "\n"), overflow="fold",
+                               justify="left" if name == "model" else "right")
         for row in rows:
             sampled.add_row(*row)
         console.print(sampled)

@@ -84,3 +84,20 @@ def test_leaderboard_reads_strict_and_falls_back_to_accuracy():
     old = {"metrics": {"classification/id/open": {"accuracy": 0.6}}}
     assert row_values([new])["classification/id"][0] == 0.2
     assert row_values([old])["classification/id"][0] == 0.6
+
+
+def test_the_run_table_shows_every_cell_in_an_80_column_terminal(tmp_path):
+    from rich.console import Console
+
+    from reftbench.report import results_table
+
+    cfg = EvalConfig(model="random-micro", families=("math", "classification"), n_test=N_TEST,
+                     samples=4, run_id="wide")
+    results = evaluate(cfg, tmp_path, backend=Scripted({}))
+    console = Console(width=80, record=True)
+    console.print(results_table(results))
+    text = console.export_text()
+    assert "…" not in text and "pass@4" in text and "sampled" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    # One row per family x split of the open tier.
+    assert sum(line.count("│ open") for line in text.splitlines()) == 4
