@@ -56,7 +56,7 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
         console.rule("base model")
         run_eval(EvalConfig(model=base, label="base", limit=cfg.eval_limit,
                             general=cfg.general, run_id="compare-base", tiers=TIERS,
-                            max_new_tokens=_completion_length(cfg.preset)),
+                            max_new_tokens=eval_length(cfg.preset, cfg.overrides)),
                  results_dir, (base_run / "samples.jsonl").exists(), console)
         (base_run / FINGERPRINT).write_text(fingerprint + "\n")
     for seed in cfg.seeds:
@@ -77,11 +77,19 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     show_leaderboard(results_dir, console)
 
 
-def _completion_length(preset: str) -> int:
-    """The trainers' completion length under `preset` (their final evaluations use it)."""
+def eval_length(preset: str, overrides: tuple[str, ...] = ()) -> int:
+    """The final evaluations' completion length under `preset` and `overrides` (the trainers'
+    eval_max_new_tokens), so the base is scored with the same room as every trained model."""
+    from reftbench.config import parse_overrides, resolve
     from reftbench.registry import load_trainer
+    from reftbench.training.config import validate
 
-    return load_trainer("grpo").presets[preset]["max_completion_length"]
+    plugin = load_trainer("grpo")
+    given = parse_overrides(list(overrides)).get("eval_max_new_tokens")
+    cfg = resolve(plugin.config_cls, plugin.presets, preset,
+                  overrides=None if given is None else {"eval_max_new_tokens": given})
+    validate(cfg)
+    return cfg.eval_max_new_tokens
 
 
 # Written beside the base's results and in the training-runs folder: which base model they used.

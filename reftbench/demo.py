@@ -27,6 +27,7 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
              output: Path = Path("outputs/demo"),
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
+    from reftbench.compare import eval_length
     from reftbench.data import ensure_split
     from reftbench.evaluate import EvalConfig
     from reftbench.provenance import model_fingerprint
@@ -46,8 +47,9 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
     if not (base_run / "results.json").exists():
         console.rule("evaluating the embedded base model")
         run_eval(EvalConfig(model=base, label="base", run_id="demo-base", limit=DEMO_LIMIT,
-                            samples=DEMO_SAMPLES), results_dir,
-                 (base_run / "samples.jsonl").exists(), console)
+                            samples=DEMO_SAMPLES,
+                            max_new_tokens=eval_length("tiny", tuple(overrides or ()))),
+                 results_dir, (base_run / "samples.jsonl").exists(), console)
     console.rule(f"reftbench train {trainer}")
     resume = (output / trainer / "stages").exists()
     evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]

@@ -35,3 +35,25 @@ def test_runs_from_another_base_are_refused(tmp_path):
     (base_run / "results.json").write_text("{}")
     with pytest.raises(UserError, match="not recorded.*--results-dir"):
         _same_base(base, tmp_path / "new-out", base_run)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "qwen2.5-vl-3b"])
+def test_every_method_and_the_base_are_scored_with_the_same_room(preset):
+    from reftbench.compare import METHODS, eval_length
+    from reftbench.config import resolve
+    from reftbench.registry import load_trainer
+
+    lengths = {name: resolve(load_trainer(name).config_cls, load_trainer(name).presets,
+                             preset).eval_max_new_tokens for name in METHODS}
+    assert set(lengths.values()) == {eval_length(preset)}, lengths
+
+
+def test_the_base_eval_length_follows_an_override_and_refuses_a_bad_one():
+    from reftbench.compare import eval_length
+
+    assert eval_length("tiny", ("--sft_lr", "1e-5", "--eval_max_new_tokens", "12")) == 12
+    for bad in (("--eval_max_new_tokens", "0"), ("--eval_max_new_tokens", "many")):
+        with pytest.raises(UserError, match="eval_max_new_tokens"):
+            eval_length("tiny", bad)
+    with pytest.raises(UserError, match="preset"):
+        eval_length("huge")

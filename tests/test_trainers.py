@@ -18,7 +18,8 @@ from reftbench.training.run import train
 # Small enough for seconds per stage on two cores.
 FAST = {"model": "random-micro", "n_train": "12", "n_test": "8", "eval_limit": "2",
         "prompts_per_step": "2", "num_generations": "2", "max_completion_length": "8",
-        "sft_batch_size": "4", "logging_steps": "1", "save_steps": "1", "rs_prompts": "3"}
+        "sft_batch_size": "4", "logging_steps": "1", "save_steps": "1", "rs_prompts": "3",
+        "eval_max_new_tokens": "6"}
 
 
 def fast(name: str, **extra) -> dict:
@@ -131,6 +132,8 @@ def test_single_stage_trainers_train_and_evaluate(tmp_path, name):
                 results_dir=tmp_path / "results")
     res = out["results"]
     assert res["label"] == name and res["config"]["extra"]["trainer"] == name
+    # Every method is scored with the same room, whatever its own completion length.
+    assert res["config"]["max_new_tokens"] == 6
     assert set(res["metrics"]) == {f"{f}/{s}/open" for f in ("detection", "classification", "math")
                                    for s in ("id", "ood")}
     saved = json.loads((Path(out["model"]) / "reftbench_run.json").read_text())

@@ -9,6 +9,9 @@ accelerate config (DeepSpeed ZeRO-3) on GPUs.
 # Equal budget: every method gets the same number of optimiser steps on the same data
 # (curr-reft adds its short rejection-sampling SFT on top, as in the paper).
 TINY_STEPS = 150
+# Completion length of rollouts and of every method's final evaluation (a gold think-then-answer
+# completion of the generated tasks is at most 33 tokens).
+TINY_TOKENS = 40
 
 TINY = {
     "model": "base",
@@ -24,7 +27,8 @@ TINY = {
     "loss_type": "dr_grpo",
     "beta": 0.0,
     "temperature": 1.0,
-    "max_completion_length": 40,
+    "max_completion_length": TINY_TOKENS,
+    "eval_max_new_tokens": TINY_TOKENS,
     "logging_steps": 1,
     "sft_steps": TINY_STEPS,
     "sft_lr": 5e-5,
@@ -45,6 +49,7 @@ QWEN_3B = {
     "beta": 0.04,
     "temperature": 1.0,
     "max_completion_length": 256,
+    "eval_max_new_tokens": 256,
     "sft_steps": 1200,
     "sft_lr": 1e-6,
     "sft_batch_size": 8,

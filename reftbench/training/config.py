@@ -26,6 +26,7 @@ SEEDS = between(0, 2**32 - 1)
 BOUNDS = {
     "seed": SEEDS, "data_seed": SEEDS, "n_train": at_least(1), "n_test": at_least(1),
     "eval_limit": at_least(1), "eval_general": at_least(0), "eval_batch_size": at_least(1),
+    "eval_max_new_tokens": at_least(1),
     "dtype": one_of(*DTYPES), "max_minutes": at_least(0), "save_steps": at_least(1),
     "logging_steps": at_least(1),
     "lr_scheduler": one_of("constant", "cosine", "linear", "constant_with_warmup",
@@ -90,6 +91,9 @@ class RunFields:
     eval_general: int = 0
     # Batch size of the final evaluation.
     eval_batch_size: int = 64
+    # Longest completion in the final evaluation, in tokens: one value for every method (and
+    # for the base in `reftbench compare`/`demo`), so no method is scored with more room.
+    eval_max_new_tokens: int = 48
     # Sampled completions per question in the final evaluation, for sampled accuracy and
     # pass@K beside greedy (`reftbench eval --samples`); 0 = greedy only.
     eval_samples: int = 0

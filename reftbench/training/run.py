@@ -218,20 +218,18 @@ def removed_if_start_fails(run_dir: Path):
 
 def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
     """Open-tier, id + ood evaluation of the final model into <results_dir>/runs, on every rank's
-    device, with the completion length the model was trained to (a think-then-answer
-    completion cut short is scored as unformatted)."""
+    device, with the run's eval_max_new_tokens (the same for every method of a preset)."""
     from reftbench.evaluate import EvalConfig, evaluate
     from reftbench.report import run_eval
 
     # Real-data runs get their own leaderboard row, never averaged with generated-data runs.
     label = f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name
-    length = getattr(cfg, "max_completion_length", EvalConfig.max_new_tokens)
     ecfg = EvalConfig(model=str(final), label=label, families=cfg.families, n_test=cfg.n_test,
                       limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
                       general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
                       image_root=cfg.data_image_root, max_pixels=cfg.max_pixels,
                       min_pixels=cfg.min_pixels, samples=cfg.eval_samples,
-                      max_new_tokens=length, dtype=cfg.dtype,
+                      max_new_tokens=cfg.eval_max_new_tokens, dtype=cfg.dtype,
                       run_id=f"{run_dir.name}-{meta['started']}",
                       extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()
