@@ -19,10 +19,9 @@ from reftbench.errors import UserError
 
 # The file in a run folder that holds the identity.
 RECORD = "identity.json"
-# EvalConfig fields that change the answers or which samples are scored (batch size, label and
-# device do not: a resume may change them).
-RESULT_FIELDS = ("families", "splits", "tiers", "n_test", "limit", "max_new_tokens", "seed",
-                 "data", "general")
+# EvalConfig fields a resume may change: every other one can change the answers or which
+# samples are scored (the model is identified by its fingerprint instead of its name).
+MAY_CHANGE = ("model", "label", "batch_size", "run_id", "device", "extra")
 
 
 def model_identity(model: str) -> str:
@@ -41,10 +40,12 @@ def samples_digest(samples: list[dict]) -> str:
 
 
 def eval_identity(cfg, samples: list[dict]) -> dict:
-    """The model, the samples and the result-changing settings of an evaluation."""
-    settings = {k: getattr(cfg, k) for k in RESULT_FIELDS}
+    """The model, the questions (a digest) and the result-changing settings of an evaluation."""
+    from dataclasses import asdict
+
+    settings = {k: v for k, v in asdict(cfg).items() if k not in MAY_CHANGE}
     return {"model": model_identity(cfg.model), **json.loads(json.dumps(settings)),
-            "samples": samples_digest(samples)}
+            "questions": samples_digest(samples)}
 
 
 def check_resume(run: Path, identity: dict) -> None:

@@ -251,7 +251,8 @@ def test_resume_refuses_another_model_data_or_settings(tmp_path):
     (other / "model.safetensors").write_bytes(b"other weights")
     for change, named in (({"model": str(other)}, "model"), ({"seed": 1}, "seed"),
                           ({"tiers": ("open",)}, "tiers"), ({"max_new_tokens": 9}, "max_new_tokens"),
-                          ({"limit": 2}, "limit")):
+                          ({"limit": 2}, "limit"), ({"samples": 2}, "samples"),
+                          ({"dtype": "bfloat16"}, "dtype"), ({"max_pixels": 12544}, "max_pixels")):
         with pytest.raises(UserError, match=f"was started with a different {named} \\(") as err:
             evaluate(config(run_id="cut", **change), tmp_path, resume=True, backend=HalfRight())
         assert "\n" not in str(err.value)
