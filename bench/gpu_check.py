@@ -235,12 +235,13 @@ def throughput(args, device: str) -> None:
     from reftbench.training.sft_stage import run_sft
     from reftbench.training.splits import train_samples
     from trainers.curr_rl import CurrRLConfig
-    from trainers.presets import TINY, pick
+    from trainers.presets import presets_for
 
     where = args.device
     peak = peak_flops(device, args.peak_tflops)
     model = resolve_model(args.model)
-    cfg = CurrRLConfig(**{**pick(TINY, CurrRLConfig), "model": args.model, "dtype": "bfloat16",
+    tiny = presets_for(CurrRLConfig)["tiny"]
+    cfg = CurrRLConfig(**{**tiny, "model": args.model, "dtype": "bfloat16",
                           "n_train": args.scenes, "save_steps": 10**6, "evaluate": False})
     params = sum(p.numel() for p in load_model(model)[0].parameters())
     counts = TokenCount()

@@ -146,10 +146,11 @@ def main() -> None:
 
     from reftbench.training.splits import train_samples
     from trainers.curr_rl import CurrRLConfig
-    from trainers.presets import TINY, pick
+    from trainers.presets import presets_for
 
     total = args.warmup + args.steps
-    cfg = CurrRLConfig(**{**pick(TINY, CurrRLConfig), "model": args.model, "grpo_lr": args.lr,
+    tiny = presets_for(CurrRLConfig)["tiny"]
+    cfg = CurrRLConfig(**{**tiny, "model": args.model, "grpo_lr": args.lr,
                           "prompts_per_step": args.prompts, "beta": 0.0,
                           "max_completion_length": args.max_tokens, "n_train": args.train_scenes,
                           "stages": (args.tier,), "stage_steps": (total,),

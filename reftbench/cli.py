@@ -24,7 +24,7 @@ from tasks import benchmark_families
 
 from reftbench.compare import METHODS
 from reftbench.errors import UserError
-from reftbench.paths import DEMO_RESULTS, RESULTS
+from reftbench.paths import COMPARE_RUNS, DEMO_RESULTS, DEMO_RUNS, RESULTS
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
 
@@ -287,7 +287,7 @@ def base(
 def demo(
     ctx: typer.Context,
     trainer: str = typer.Option("curr-reft", help="Trainer to run after the base evaluation."),
-    output: Path = typer.Option(Path("outputs/demo"), help="Training run folder."),
+    output: Path = typer.Option(DEMO_RUNS, help="Training run folder."),
     results_dir: Path = typer.Option(DEMO_RESULTS, "--results-dir",
                                      help="Results folder (apart from your other runs)."),
 ):
@@ -308,7 +308,7 @@ def compare(
     preset: str = typer.Option("tiny", help="Trainer preset for every method."),
     eval_limit: int = typer.Option(500, "--eval-limit", help="Samples per family x split."),
     general: int = typer.Option(500, help="Held-out general-mixture samples per model."),
-    output: Path = typer.Option(Path("outputs/compare"), help="Folder of the training runs."),
+    output: Path = typer.Option(COMPARE_RUNS, help="Folder of the training runs."),
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
 ):
     """The paper's comparison: every trainer x seed from one base, then the leaderboard.

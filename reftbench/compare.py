@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reftbench import fileio
+from reftbench.registry import BUILTIN_TRAINERS
 from reftbench.samples import TIERS
 
-METHODS = ("sft", "grpo", "curr-rl", "curr-reft")
+# The built-in trainers, in the registry's order (the paper's methods).
+METHODS = tuple(BUILTIN_TRAINERS)
 
 
 @dataclass

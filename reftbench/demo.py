@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reftbench.paths import DEMO_RESULTS
+from reftbench.paths import DEMO_RESULTS, DEMO_RUNS
 from reftbench.samples import FAMILIES
 
 # Questions per family x split in the demo's evaluations (the comparison uses 500), and the
@@ -24,7 +24,7 @@ DEMO_SAMPLES = 4
 
 
 def run_demo(console, results_dir: Path = DEMO_RESULTS,
-             output: Path = Path("outputs/demo"),
+             output: Path = DEMO_RUNS,
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.compare import eval_length

@@ -12,12 +12,16 @@ runs stay in `results/`. Every command that writes or reads results takes `--res
 import os
 from pathlib import Path
 
+# The user's folder (git-ignored): results, training runs and the demo's, each under its own name.
+OUTPUTS = Path("outputs")
 # Default results folder of eval, train's final evaluation, compare, chance and leaderboard.
-RESULTS = Path("outputs/results")
+RESULTS = OUTPUTS / "results"
 # Default results folder of `reftbench demo` (kept apart from the user's other runs).
-DEMO_RESULTS = Path("outputs/demo-results")
-# The committed reference results (the README's tables): written only when asked for by name.
-REFERENCE_RESULTS = Path("results")
+DEMO_RESULTS = OUTPUTS / "demo-results"
+# Default training folder of `reftbench demo`.
+DEMO_RUNS = OUTPUTS / "demo"
+# Default training-runs folder of `reftbench compare`.
+COMPARE_RUNS = OUTPUTS / "compare"
 
 
 def home() -> Path:

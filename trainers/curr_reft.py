@@ -16,7 +16,7 @@ from reftbench.training.config import (CurriculumFields, GRPOFields, LoRAFields,
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
 from trainers.curr_rl import curriculum_stages
-from trainers.presets import QWEN_3B, TINY, pick
+from trainers.presets import presets_for
 
 
 @dataclass
@@ -75,6 +75,6 @@ TRAINER = TrainerPlugin(
     name="curr-reft",
     description="curr-rl, then rejection-sampling SFT with replay (the full Curr-ReFT)",
     config_cls=CurrReFTConfig,
-    presets={"tiny": pick(TINY, CurrReFTConfig), "qwen2.5-vl-3b": pick(QWEN_3B, CurrReFTConfig)},
+    presets=presets_for(CurrReFTConfig),
     plan=plan,
 )

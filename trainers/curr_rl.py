@@ -14,7 +14,7 @@ from reftbench.samples import TIERS
 from reftbench.training.config import CurriculumFields, GRPOFields, LoRAFields, RunFields
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
-from trainers.presets import QWEN_3B, TINY, pick
+from trainers.presets import presets_for
 
 
 @dataclass
@@ -45,6 +45,6 @@ TRAINER = TrainerPlugin(
     name="curr-rl",
     description="curriculum GRPO: judge, then choice, then open, each stage chained",
     config_cls=CurrRLConfig,
-    presets={"tiny": pick(TINY, CurrRLConfig), "qwen2.5-vl-3b": pick(QWEN_3B, CurrRLConfig)},
+    presets=presets_for(CurrRLConfig),
     plan=curriculum_stages,
 )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from reftbench.training.config import GRPOFields, LoRAFields, RunFields
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
-from trainers.presets import QWEN_3B, TINY, pick
+from trainers.presets import presets_for
 
 
 @dataclass
@@ -35,6 +35,6 @@ TRAINER = TrainerPlugin(
     name="grpo",
     description="plain GRPO on the open tier, format + accuracy reward (the RL baseline)",
     config_cls=GRPORunConfig,
-    presets={"tiny": pick(TINY, GRPORunConfig), "qwen2.5-vl-3b": pick(QWEN_3B, GRPORunConfig)},
+    presets=presets_for(GRPORunConfig),
     plan=plan,
 )

@@ -68,9 +68,15 @@ QWEN_3B = {
 }
 
 
-def pick(preset: dict, cls) -> dict:
-    """The preset's values for the fields `cls` has (each trainer uses a subset)."""
+# Every trainer's presets, by the name `--preset` takes.
+PRESETS = {"tiny": TINY, "qwen2.5-vl-3b": QWEN_3B}
+
+
+def presets_for(cls) -> dict[str, dict]:
+    """Preset name -> its values for the fields config class `cls` has (each trainer uses a
+    subset)."""
     import dataclasses
 
     names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in preset.items() if k in names}
+    return {preset: {k: v for k, v in values.items() if k in names}
+            for preset, values in PRESETS.items()}

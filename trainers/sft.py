@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from reftbench.training.config import LoRAFields, RunFields, SFTFields
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
-from trainers.presets import QWEN_3B, TINY, pick
+from trainers.presets import presets_for
 
 
 @dataclass
@@ -36,6 +36,6 @@ TRAINER = TrainerPlugin(
     name="sft",
     description="supervised fine-tuning on the open-tier answers (the paper's SFT baseline)",
     config_cls=SFTRunConfig,
-    presets={"tiny": pick(TINY, SFTRunConfig), "qwen2.5-vl-3b": pick(QWEN_3B, SFTRunConfig)},
+    presets=presets_for(SFTRunConfig),
     plan=plan,
 )

@@ -22,7 +22,7 @@ from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
 from reftbench.model.names import resolve_model
-from reftbench.paths import RESULTS
+from reftbench.paths import OUTPUTS, RESULTS
 from reftbench.registry import check_names, load_trainer
 from reftbench.training.config import validate
 
@@ -42,7 +42,7 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
     model = resolve_model(cfg.model, build=False)
-    run_dir = fileio.check_writable_dir(output or Path("outputs") / f"{name}-seed{cfg.seed}")
+    run_dir = fileio.check_writable_dir(output or OUTPUTS / f"{name}-seed{cfg.seed}")
     if cfg.evaluate:  # found now, not after hours of training
         fileio.check_writable_dir(Path(results_dir) / "runs")
     return plugin, cfg, stages, run_dir, model
