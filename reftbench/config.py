@@ -45,7 +45,8 @@ class Bound:
             return "must be a finite number"
         if self.low is not None and (value < self.low or value == self.low and not self.low_ok):
             if self.high is not None:
-                return f"must be between {self.low} and {self.high}"
+                return (f"must be between {self.low} and {self.high}" if self.low_ok
+                        else f"must be above {self.low} and at most {self.high}")
             return f"must be at least {self.low}" if self.low_ok else f"must be above {self.low}"
         if self.high is not None and value > self.high:
             return f"must be between {self.low} and {self.high}" if self.low is not None \
@@ -71,6 +72,10 @@ def between(low: float, high: float) -> Bound:
 def one_of(*names: str) -> Bound:
     """One of these names."""
     return Bound(names=names)
+
+
+# Seeds numpy, torch and the data generators all accept.
+SEEDS = between(0, 2**32 - 1)
 
 
 def check_bounds(cfg, bounds: dict[str, Bound]) -> None:

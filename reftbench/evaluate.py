@@ -19,7 +19,8 @@ from pathlib import Path
 from tasks import benchmark_families
 
 from reftbench import fileio, provenance, run_identity
-from reftbench.config import between, check_bounds
+from reftbench.config import SEEDS, check_bounds
+from reftbench.model.load import DTYPES as MODEL_DTYPES
 from reftbench.errors import UserError
 from reftbench.paths import RESULTS
 from reftbench.rewards import score
@@ -27,7 +28,7 @@ from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 from reftbench.stats import aggregate
 
 # What `dtype` accepts ("auto": the checkpoint's own).
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", *MODEL_DTYPES)
 
 
 @dataclass
@@ -108,7 +109,7 @@ class EvalConfig:
         if self.run_id and not is_folder_name(self.run_id):
             raise UserError(f"run-id must be a plain folder name (no '/', '..' or absolute "
                             f"path): it names a folder inside results/runs, got {self.run_id!r}")
-        check_bounds(self, {"seed": between(0, 2**32 - 1)})
+        check_bounds(self, {"seed": SEEDS})
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
         if self.samples < 0 or self.samples == 1:

@@ -159,6 +159,8 @@ def test_bounds_name_the_key_and_the_range():
             check_bounds(C(**{field: value}), bounds)
         assert str(err.value) == message
     assert Bound().problem(-1e300) is None
+    # A range open at its low end says so (top_p = 0 is not "between 0 and 1").
+    assert Bound(0, False, 1).problem(0) == "must be above 0 and at most 1"
 
 
 def test_every_trainer_preset_is_within_bounds_and_every_number_is_bounded():

@@ -16,12 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reftbench.errors import UserError
-from reftbench.config import Bound, above, at_least, between, check_bounds, one_of
+from reftbench.config import SEEDS, Bound, above, at_least, between, check_bounds, one_of
 from reftbench.model.load import DTYPES
 from reftbench.samples import FAMILIES
 
-# Seeds numpy, torch and the data generators all accept.
-SEEDS = between(0, 2**32 - 1)
 # Allowed values of the fields below, by name (a field of any block; tuples item by item).
 BOUNDS = {
     "seed": SEEDS, "data_seed": SEEDS, "n_train": at_least(1), "n_test": at_least(1),
