@@ -20,6 +20,8 @@ from reftbench.config import SEEDS, Bound, above, at_least, between, check_bound
 from reftbench.model.load import DTYPES
 from reftbench.samples import FAMILIES
 
+# The loss types TRL's GRPOTrainer (1.16) implements (it rejects another only at the first step).
+LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 # Allowed values of the fields below, by name (a field of any block; tuples item by item).
 BOUNDS = {
     "seed": SEEDS, "data_seed": SEEDS, "n_train": at_least(1), "n_test": at_least(1),
@@ -33,7 +35,7 @@ BOUNDS = {
     "prompts_per_step": at_least(1), "beta": at_least(0), "temperature": above(0),
     "max_completion_length": at_least(1), "format_weight": at_least(0),
     "accuracy_weight": at_least(0),
-    "loss_type": one_of("grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo"),
+    "loss_type": one_of(*LOSS_TYPES),
     "sft_steps": at_least(1), "sft_lr": above(0), "sft_batch_size": at_least(1),
     "stage_steps": at_least(1), "stage_generations": at_least(2),
     "rs_samples": at_least(1), "rs_temperature": above(0), "rs_threshold": Bound(),
@@ -146,7 +148,7 @@ class GRPOFields:
     repetition_penalty: float = 1.0
     # Longest completion, in tokens.
     max_completion_length: int = 48
-    # TRL loss type ("grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo").
+    # TRL loss type, one of LOSS_TYPES ("dr_grpo" and "dapo" remove the length bias).
     loss_type: str = "grpo"
     # Weight of the format reward (1 if the completion is <think>..</think><answer>..</answer>).
     format_weight: float = 1.0
