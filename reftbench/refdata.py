@@ -156,20 +156,32 @@ def _jsonl_records(folder: Path, pairs, problems: list[str], strict: bool) -> li
     records, images = [], ImageChecks(folder)
     for path, split in pairs:
         stem = "-".join(path.relative_to(folder).with_suffix("").parts)
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh, 1):
-                if number == 1:
-                    line = line.removeprefix(codecs.BOM_UTF8)  # an editor's byte-order mark
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = convert_row(_json(line), split, folder, f"{stem}-{number}", images)
-                    records.append(images.checked(record, where))
-                except BadRow as exc:
-                    _bad_row(problems, strict, where, exc)
+        for number, row in jsonl_rows(path):
+            where = f"{path}:{number}"
+            try:
+                if isinstance(row, BadRow):
+                    raise row
+                record = convert_row(row, split, folder, f"{stem}-{number}", images)
+                records.append(images.checked(record, where))
+            except BadRow as exc:
+                _bad_row(problems, strict, where, exc)
     _report_notes(images.notes)
     return records
+
+
+def jsonl_rows(path: Path):
+    """(line number, row dict or the BadRow saying why it is not one) for each non-blank line
+    of a JSONL file (both data readers use it: this one and reftbench/release.py)."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)  # an editor's byte-order mark
+            if not line.strip():
+                continue
+            try:
+                yield number, _json(line)
+            except BadRow as exc:
+                yield number, exc
 
 
 def _dataset_records(folder: Path, problems: list[str], strict: bool) -> list[dict]:
@@ -328,7 +340,10 @@ def _check_text(field: str, text: str) -> None:
 
 
 def _checked(record: dict) -> dict:
-    """The record, if its own answer scores as correct: a row no answer can win is a data error."""
+    """The record, if its text can be encoded and its own answer scores as correct: a row no
+    answer can win is a data error."""
+    for field in ("question", "answer"):
+        _check_text(field, record[field])
     if len(record["question"]) > MAX_QUESTION_CHARS:
         raise BadRow(f"question is {len(record['question']):,} characters long; at most "
                      f"{MAX_QUESTION_CHARS:,} are read")

@@ -58,8 +58,9 @@ from pathlib import Path, PurePosixPath
 
 from reftbench.errors import UserError
 from reftbench.metrics import parse_box
-from reftbench.refdata import (KNOWN_TASKS, OPEN_METRICS, TASK_FAMILIES, BadRow, _bad_row,
-                               _checked, _report, infer_tier)
+from reftbench.refdata import (KNOWN_TASKS, OPEN_METRICS, TASK_FAMILIES, BadRow, ImageChecks,
+                               _bad_row, _checked, _report, _report_notes, infer_tier,
+                               jsonl_rows)
 from reftbench.rewards import extract_answer
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,16 @@ def read_release(data, strict: bool = False, image_root=None) -> list[dict]:
     if key not in _cache:
         _warn_unread(folder, strict)
         images, problems, records = ImageRoot(root), [], []
+        checks = ImageChecks(root)  # the files' own checks: empty, corrupt, a bomb, a box outside
         for path, split, tier, family in files:
             stem = "-".join(path.relative_to(folder).with_suffix("").parts)
             for where, number, row in data_rows(path, problems, strict):
                 try:
-                    records.append(release_record(row, split, tier, family, images,
-                                                  f"{stem}-{number}"))
+                    record = release_record(row, split, tier, family, images, f"{stem}-{number}")
+                    records.append(checks.checked(record, where))
                 except BadRow as exc:
                     _bad_row(problems, strict, where, exc)
+        _report_notes(checks.notes)
         _report(folder, problems)
         if not records:
             raise UserError(f"{folder} has no usable rows; see reftbench/release.py for the layout")
@@ -287,7 +290,7 @@ def data_rows(path: Path, problems: list[str], strict: bool):
             return
         lines = ((number, item) for number, item in enumerate(items, 1))
     else:
-        lines = _jsonl_lines(path)
+        lines = jsonl_rows(path)
     for number, row in lines:
         where = f"{path}:{number}"
         if isinstance(row, BadRow) or not isinstance(row, dict):
@@ -295,19 +298,6 @@ def data_rows(path: Path, problems: list[str], strict: bool):
                      row if isinstance(row, BadRow) else BadRow("a row must be a JSON object"))
         else:
             yield where, number, row
-
-
-def _jsonl_lines(path: Path):
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield number, BadRow("not UTF-8 text")
-            except (ValueError, RecursionError) as exc:
-                yield number, BadRow(f"not valid JSON ({exc})")
 
 
 def _tiered(family: str, tier: str | None, question: str, answer: str) -> dict:

@@ -334,3 +334,26 @@ def test_image_root_errors(cli, replica, tmp_path):
     code, _, err = cli("eval", "--model", "random-micro", "--data", flat, "--image-root", replica,
                        "--results-dir", tmp_path)
     assert code == 2 and "release layout" in err
+
+
+def test_the_release_reader_has_the_same_row_and_image_checks(replica, tmp_path, caplog):
+    """A byte-order mark is read past; a lone surrogate, an empty or corrupt image are skipped
+    with their reason (the checks `reftbench/refdata.py` makes of its own layout)."""
+    folder = Path(shutil.copytree(replica, tmp_path / "grpo_data"))
+    (folder / "images/math/empty.png").write_bytes(b"")
+    (folder / "images/math/broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot a png")
+    path = folder / "test/math/extra_math_test.jsonl"
+    path.parent.mkdir(parents=True)
+    rows = [row("How many?", "<answer>3</answer>", "math/geo_1.png", "math"),
+            row("How many \ud800?", "<answer>3</answer>", "math/geo_1.png", "math"),
+            row("How many?", "<answer>3</answer>", "math/empty.png", "math"),
+            row("How many?", "<answer>3</answer>", "math/broken.png", "math")]
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in rows).encode())
+    with caplog.at_level(logging.WARNING):
+        records = read_release(folder)
+    assert len(records) == len(EXPECTED) + 1  # the first row, after the byte-order mark
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("extra_math_test.jsonl:2: field question holds" in m and "lone surrogate" in m
+               for m in messages)
+    assert any("extra_math_test.jsonl:3: image empty.png is empty" in m for m in messages)
+    assert any("extra_math_test.jsonl:4: image broken.png is corrupt" in m for m in messages)
