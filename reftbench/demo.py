@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reftbench.paths import DEMO_RESULTS, DEMO_RUNS
-from reftbench.samples import FAMILIES
+from reftbench.samples import FAMILIES, SPLITS
 
 # Questions per family x split in the demo's evaluations (the comparison uses 500), and the
 # sampled completions per question behind its pass@K column.
@@ -36,7 +36,7 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
     from reftbench.training.run import train
 
     for family in FAMILIES:
-        for split in ("train", "id", "ood"):
+        for split in SPLITS:
             with console.status(f"generating {family}/{split}"):
                 ensure_split(family, split)
     base = resolve_model("base")

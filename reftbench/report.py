@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from reftbench import fileio
-from reftbench.samples import FAMILIES, TEST_SPLITS
+from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 
 
 def progress_bar(console: Console) -> Progress:
@@ -94,7 +94,7 @@ def results_table(results: dict) -> Table:
         table.add_column(name, no_wrap=True,
                          justify="left" if name in ("family", "tier", "split") else "right")
     for family in (*FAMILIES, "general"):
-        for tier in ("judge", "choice", "open"):
+        for tier in TIERS:
             for split in TEST_SPLITS:
                 metric = metrics.get(f"{family}/{split}/{tier}")
                 if not metric:
