@@ -161,7 +161,7 @@ def _jsonl_records(folder: Path, pairs, problems: list[str], strict: bool) -> li
             try:
                 if isinstance(row, BadRow):
                     raise row
-                record = convert_row(row, split, folder, f"{stem}-{number}", images)
+                record = convert_row(row, split, f"{stem}-{number}", images)
                 records.append(images.checked(record, where))
             except BadRow as exc:
                 _bad_row(problems, strict, where, exc)
@@ -197,7 +197,7 @@ def _dataset_records(folder: Path, problems: list[str], strict: bool) -> list[di
         for number, row in enumerate(dataset.to_list()):
             where = f"{folder} ({f'{name!r}, ' if name else ''}row {number})"
             try:
-                records.append(images.checked(native_record(row, folder, seen, images), where))
+                records.append(images.checked(native_record(row, seen, images), where))
             except BadRow as exc:
                 _bad_row(problems, strict, where, exc)
     _report_notes(images.notes)
@@ -243,10 +243,9 @@ def _json(line: bytes) -> dict:
     return row
 
 
-def convert_row(row: dict, split: str, folder: Path, row_id: str,
-                images: ImageChecks | None = None) -> dict:
+def convert_row(row: dict, split: str, row_id: str, images: ImageChecks) -> dict:
     """A reftbench record from one reference Curr-ReFT row (BadRow if it cannot be used);
-    `images`: the read's ImageChecks, which resolve image paths (made for `folder` if None)."""
+    `images`: the read's ImageChecks, which resolve image paths inside its folder."""
     _require(row, ROW_FIELDS)
     family = TASK_FAMILIES.get(row["task"].strip().lower())
     if family is None:
@@ -257,7 +256,7 @@ def convert_row(row: dict, split: str, folder: Path, row_id: str,
     question = re.sub(r"^\s*(?:<image>\s*)+", "", row["problem"]).replace("<image>", "").strip()
     record = {"id": row_id, "base_id": row_id, "family": family, "split": split,
               **infer_tier(family, question, answer.strip()),
-              "image": row["image"], "image_path": (images or ImageChecks(folder)).path(row["image"])}
+              "image": row["image"], "image_path": images.path(row["image"])}
     return _checked(record)
 
 
@@ -298,12 +297,7 @@ def parse_options(question: str) -> list[str]:
     return [t.strip().rstrip(";,").strip() for t in texts]
 
 
-def image_path(folder: Path, image: str) -> str:
-    """The absolute path of an image named relative to the folder; BadRow if outside or missing."""
-    return ImageChecks(folder).path(image)
-
-
-def native_record(row: dict, folder: Path, seen: set, images: ImageChecks | None = None) -> dict:
+def native_record(row: dict, seen: set, images: ImageChecks) -> dict:
     """A record from a `datasets` row that already has reftbench's fields (BadRow if unusable)."""
     _require(row, REQUIRED_FIELDS)
     record = {k: v for k, v in row.items() if v is not None}  # columns other rows fill
@@ -314,7 +308,7 @@ def native_record(row: dict, folder: Path, seen: set, images: ImageChecks | None
         raise BadRow(f"duplicate id {record['id']!r}")
     seen.add(record["id"])
     record.setdefault("base_id", record["id"])
-    record["image_path"] = (images or ImageChecks(folder)).path(record["image"])
+    record["image_path"] = images.path(record["image"])
     return _checked(record)
 
 

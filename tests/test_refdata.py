@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reftbench.errors import UserError
-from reftbench.refdata import BadRow, image_path, infer_tier, parse_options, read_folder
+from reftbench.refdata import BadRow, ImageChecks, infer_tier, parse_options, read_folder
 from reftbench.rewards import score
 
 FIXTURE = Path(__file__).parent / "fixtures" / "refdata"
@@ -119,12 +119,12 @@ def test_image_paths_must_stay_inside_the_folder(tmp_path):
     (tmp_path / "outside.png").write_bytes(b"png")
     (tmp_path / "data" / "link.png").symlink_to(tmp_path / "outside.png")
     folder = tmp_path / "data"
-    assert image_path(folder, "img/a.png") == str((folder / "img" / "a.png").resolve())
-    assert image_path(folder, str((folder / "img" / "a.png").resolve()))  # absolute, inside
+    assert ImageChecks(folder).path("img/a.png") == str((folder / "img" / "a.png").resolve())
+    assert ImageChecks(folder).path(str((folder / "img" / "a.png").resolve()))  # absolute, inside
     for bad in ("../outside.png", "img/../../outside.png", str(tmp_path / "outside.png"),
                 "link.png", "img", "a\x00.png"):
         with pytest.raises(BadRow):
-            image_path(folder, bad)
+            ImageChecks(folder).path(bad)
 
 
 def test_options_and_letter_answers():
