@@ -211,7 +211,8 @@ def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
         backend = make_backend(cfg)
     samples = select_samples(cfg)
     run = Path(main_decides(lambda: str(run_dir_for(cfg, Path(results_dir), resume))))
-    identity = run_identity.eval_identity(cfg, samples)
+    # Hashing the weights is the main process's job (minutes for a 3B checkpoint on every rank).
+    identity = main_decides(lambda: run_identity.eval_identity(cfg, samples))
     if resume:
         main_decides(lambda: run_identity.check_resume(run, identity))
     main_decides(lambda: str(fileio.ensure_writable_dir(run)))

@@ -152,7 +152,8 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
         log = console.print if console else print
         main = is_main()
         with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
-            meta = _run_meta(run_dir, plugin.name, preset, cfg, resume, model)
+            # Made (the start model hashed, the file written) by the main process alone.
+            meta = main_decides(lambda: _run_meta(run_dir, plugin.name, preset, cfg, resume, model))
             final = run_stages(stages, model, run_dir, meta, progress=bar, log=log)
         if main:
             plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")),
@@ -165,9 +166,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
 def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: str) -> dict:
     """The resolved config + provenance, written when the run starts. A resume keeps it, save
     for the RESUME_MAY_CHANGE settings: their new values replace the old, which are listed
-    under "resumes" (prepare() refused every other change)."""
-    from reftbench.training.distributed import is_main
-
+    under "resumes" (prepare() refused every other change). The main process's job."""
     path = run_dir / "config.json"
     if resume and path.exists():
         meta = json.loads(path.read_text())
@@ -182,8 +181,7 @@ def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: s
                 "start_fingerprint": start_fingerprint(model),
                 "provenance": provenance.describe(cfg.dtype),
                 "started": time.strftime("%Y%m%d-%H%M%S")}
-    if is_main():
-        fileio.write_json(path, meta)
+    fileio.write_json(path, meta)
     return meta
 
 
