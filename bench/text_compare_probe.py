@@ -1,0 +1,205 @@
+"""Can the language model alone learn to compare? Text-only training on synthetic comparisons.
+
+The judge and choice tiers need one skill past perception: comparing the fact the model states
+with the proposal in the question ("It is [46, 20, 67, 41]." against "Is the answer [45, 46,
+72, 73]?"), or finding the option that equals it. bench/compare_probe.py found the base at chance
+on that even with the fact handed to it. This probe strips the task to the comparison, with no
+image: every training sequence holds `--lines` lines such as
+
+    It is [3, 45, 102, 7]. Is it [3, 45, 12, 7]? no
+    It is circle, star. A. square B. circle, star C. star D. circle E. hexagon Which? B
+
+with facts in the three families' forms (boxes, numbers, shape lists); a wrong proposal differs
+from the fact in one number (or is another random fact), so the whole string must be read. The
+loss is on each line's verdict alone: one verdict per line, `--lines` per sequence, far denser
+than one per image question. It starts from the base's weights (`--init base`) or the same shape
+at random (`--init random`), and scores greedy verdict accuracy on 400 held-out lines per tier
+every `--every` steps (chance: judge 50%, choice 20%).
+
+    python bench/text_compare_probe.py --init random --steps 2000
+
+Appends the table to results/PERF.md unless --no-append.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import report  # noqa: E402
+
+SHAPES = ("circle", "square", "triangle", "star", "hexagon", "diamond")
+KINDS = ("box", "number", "shapes")
+
+
+def draw_fact(rng: random.Random, kind: str) -> str:
+    """A fact as the families state it: a box, a count, or a sorted shape list."""
+    if kind == "box":
+        return "[" + ", ".join(str(rng.randint(0, 111)) for _ in range(4)) + "]"
+    if kind == "number":
+        return str(rng.randint(0, 20))
+    return ", ".join(sorted(rng.sample(SHAPES, rng.randint(1, 3))))
+
+
+def other_fact(rng: random.Random, fact: str, kind: str) -> str:
+    """A fact that is not `fact`: for a box, half the time the same box with one number moved."""
+    if kind == "box" and rng.random() < 0.5:
+        nums = fact.strip("[]").split(", ")
+        i = rng.randrange(4)
+        nums[i] = str((int(nums[i]) + rng.randint(1, 30)) % 112)
+        return "[" + ", ".join(nums) + "]"
+    other = draw_fact(rng, kind)
+    while other == fact:
+        other = draw_fact(rng, kind)
+    return other
+
+
+def draw_line(rng: random.Random) -> tuple[str, str, str]:
+    """(prompt, verdict, tier) of one comparison; judge answers are yes half the time."""
+    kind = rng.choice(KINDS)
+    fact = draw_fact(rng, kind)
+    if rng.random() < 0.5:
+        same = rng.random() < 0.5
+        proposal = fact if same else other_fact(rng, fact, kind)
+        return f"It is {fact}. Is it {proposal}?", "yes" if same else "no", "judge"
+    options = [fact]
+    while len(options) < 5:
+        candidate = other_fact(rng, fact, kind)
+        if candidate not in options:
+            options.append(candidate)
+    rng.shuffle(options)
+    listed = " ".join(f"{letter}. {o}" for letter, o in zip("ABCDE", options))
+    return f"It is {fact}. {listed} Which?", "ABCDE"[options.index(fact)], "choice"
+
+
+def encode(tokenizer, lines: list[tuple[str, str, str]]) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of lines joined into one sequence; labels keep each verdict's first
+    token and ignore (-100) everything else."""
+    ids: list[int] = []
+    labels: list[int] = []
+    for prompt, verdict, _ in lines:
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        tail = tokenizer(f" {verdict}\n", add_special_tokens=False)["input_ids"]
+        ids += head + tail
+        labels += [-100] * len(head) + tail[:1] + [-100] * (len(tail) - 1)
+    return ids, labels
+
+
+def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
+    """Right-padded tensors (input_ids, attention_mask, labels)."""
+    import torch
+
+    width = max(len(ids) for ids, _ in sequences)
+    pad = tokenizer.pad_token_id
+    ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in sequences])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in sequences])
+    lengths = torch.tensor([len(s) for s, _ in sequences])
+    mask = (torch.arange(width)[None] < lengths[:, None]).long()
+    return ids, mask, labels
+
+
+def accuracy(model, tokenizer, lines: list[tuple[str, str, str]]) -> dict[str, float]:
+    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first."""
+    import torch
+
+    hits: dict[str, list[int]] = {}
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(lines), 100):
+            chunk = lines[start:start + 100]
+            prompts = [tokenizer(p, add_special_tokens=False)["input_ids"] for p, _, _ in chunk]
+            ids, mask, _ = batch(tokenizer, [(p, p) for p in prompts])
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            last = mask.sum(1) - 1
+            guesses = logits[torch.arange(len(chunk)), last].argmax(-1).tolist()
+            for (_, verdict, tier), guess in zip(chunk, guesses):
+                first = tokenizer(f" {verdict}", add_special_tokens=False)["input_ids"][0]
+                cell = hits.setdefault(tier, [0, 0])
+                cell[0] += int(guess == first)
+                cell[1] += 1
+    model.train()
+    return {tier: round(100 * a / n, 1) for tier, (a, n) in sorted(hits.items())}
+
+
+def starting_model(init: str, seed: int):
+    """(model, tokenizer): the base's weights, or its shape at random."""
+    from reftbench.model.build import random_model
+    from reftbench.model.load import load_model
+    from reftbench.model.names import resolve_model
+
+    if init == "base":
+        model, processor = load_model(resolve_model("base"))
+    else:
+        model, processor, _ = random_model(init, seed)
+    return model, processor.tokenizer
+
+
+def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
+          seed: int, held_out: list, log=print) -> list[list]:
+    """AdamW, constant lr after a 5% warm-up; rows [step, seconds, mean loss, judge %, choice %]."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed + 1)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    start, losses = time.time(), []
+    rows = [[0, 0, "-", *accuracy(model, tokenizer, held_out).values()]]
+    for step in range(1, steps + 1):
+        drawn = [encode(tokenizer, [draw_line(rng) for _ in range(lines)]) for _ in range(sequences)]
+        ids, mask, labels = batch(tokenizer, drawn)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        if step % every == 0 or step == steps:
+            scores = accuracy(model, tokenizer, held_out)
+            rows.append([step, round(time.time() - start), round(sum(losses) / len(losses), 4),
+                         scores.get("judge"), scores.get("choice")])
+            log(*rows[-1], flush=True)
+            losses = []
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--init", default="base", help="base, or a preset name (random weights)")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--sequences", type=int, default=16, help="sequences per step")
+    parser.add_argument("--lines", type=int, default=10, help="comparisons per sequence")
+    parser.add_argument("--every", type=int, default=250, help="score every N steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+
+    model, tokenizer = starting_model(args.init, args.seed)
+    # Held-out lines come from their own stream; training draws from seed + 1.
+    held_rng = random.Random(10_000 + args.seed)
+    held_out: list = []
+    for tier in ("judge", "choice"):
+        while sum(1 for line in held_out if line[2] == tier) < 400:
+            line = draw_line(held_rng)
+            if line[2] == tier:
+                held_out.append(line)
+    rows = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines, args.every,
+                 args.seed, held_out)
+    notes = [f"start: {args.init}; {args.sequences} sequences of {args.lines} lines per step, "
+             f"AdamW lr {args.lr} (5% warm-up, then constant), seed {args.seed}; 400 held-out "
+             "lines per tier, greedy first verdict token; chance: judge 50%, choice 20%"]
+    report(f"Text-only comparison ({args.init})",
+           ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
+           notes=notes, append=not args.no_append)
+
+
+if __name__ == "__main__":
+    main()

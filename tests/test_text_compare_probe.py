@@ -1,0 +1,62 @@
+"""bench/text_compare_probe.py: synthetic comparison lines, their labels, and the training loop."""
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import text_compare_probe as probe  # noqa: E402
+
+
+def test_lines_have_the_verdict_their_fact_and_proposal_imply():
+    rng = random.Random(0)
+    lines = [probe.draw_line(rng) for _ in range(400)]
+    judges = [line for line in lines if line[2] == "judge"]
+    choices = [line for line in lines if line[2] == "choice"]
+    yes = sum(v == "yes" for _, v, _ in judges)
+    assert 150 < len(judges) < 250 and 0.35 < yes / len(judges) < 0.65
+    for prompt, verdict, _ in judges:
+        fact, proposal = prompt[len("It is "):-1].split(". Is it ")
+        assert (fact == proposal) == (verdict == "yes")
+    for prompt, verdict, _ in choices:
+        fact, listed = prompt[len("It is "):-len(" Which?")].split(". ", 1)
+        options = [o.strip() for o in listed.replace("A. ", "|").replace(" B. ", "|")
+                   .replace(" C. ", "|").replace(" D. ", "|").replace(" E. ", "|").split("|")[1:]]
+        assert len(options) == 5 and options.count(fact) == 1
+        assert "ABCDE"[options.index(fact)] == verdict
+
+
+def test_a_moved_box_differs_in_one_number():
+    rng = random.Random(1)
+    moved = 0
+    for _ in range(200):
+        fact = probe.draw_fact(rng, "box")
+        other = probe.other_fact(rng, fact, "box")
+        assert other != fact
+        moved += sum(a != b for a, b in zip(fact.strip("[]").split(", "),
+                                            other.strip("[]").split(", "))) == 1
+    assert 60 < moved < 140
+
+
+def test_labels_keep_one_token_per_line_the_verdicts_first(micro):
+    _, processor = micro
+    tokenizer = processor.tokenizer
+    lines = [probe.draw_line(random.Random(i)) for i in range(6)]
+    ids, labels = probe.encode(tokenizer, lines)
+    kept = [t for t in labels if t != -100]
+    assert len(ids) == len(labels) and len(kept) == len(lines)
+    assert [tokenizer.decode([t]).strip() for t in kept] == [v for _, v, _ in lines]
+
+
+def test_training_rows_report_loss_and_accuracy_per_tier(micro):
+    import copy
+
+    model, processor = micro
+    model = copy.deepcopy(model)
+    held = [probe.draw_line(random.Random(100 + i)) for i in range(30)]
+    rows = probe.train(model, processor.tokenizer, steps=2, lr=1e-3, sequences=2, lines=3,
+                       every=1, seed=0, held_out=held, log=lambda *a, **k: None)
+    assert [r[0] for r in rows] == [0, 1, 2]
+    assert rows[0][2] == "-" and all(r[2] > 0 for r in rows[1:])
+    assert all(0 <= r[3] <= 100 and 0 <= r[4] <= 100 for r in rows)
