@@ -103,16 +103,20 @@ def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
     return ids, mask, labels
 
 
-def accuracy(model, tokenizer, lines: list[tuple[str, str, str]]) -> dict[str, float]:
-    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first."""
+def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
+             shots: list[tuple[str, str, str]] = ()) -> dict[str, float]:
+    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first;
+    `shots` (solved lines) come first in every prompt, in the training layout (in-context)."""
     import torch
 
     hits: dict[str, list[int]] = {}
+    prefix = "".join(f"{p} {v}\n" for p, v, _ in shots)
     model.eval()
     with torch.no_grad():
         for start in range(0, len(lines), 100):
             chunk = lines[start:start + 100]
-            prompts = [tokenizer(p, add_special_tokens=False)["input_ids"] for p, _, _ in chunk]
+            prompts = [tokenizer(prefix + p, add_special_tokens=False)["input_ids"]
+                       for p, _, _ in chunk]
             ids, mask, _ = batch(tokenizer, [(p, p) for p in prompts])
             logits = model(input_ids=ids, attention_mask=mask).logits
             last = mask.sum(1) - 1
@@ -132,8 +136,8 @@ def starting_model(init: str, seed: int):
     from reftbench.model.load import load_model
     from reftbench.model.names import resolve_model
 
-    if init == "base":
-        model, processor = load_model(resolve_model("base"))
+    if init in ("base", "smol"):  # smol: SmolLM2-135M, text-pretrained (docs/real-models.md)
+        model, processor = load_model(resolve_model(init))
     else:
         model, processor, _ = random_model(init, seed)
     return model, processor.tokenizer
@@ -172,7 +176,11 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--init", default="base", help="base, or a preset name (random weights)")
+    parser.add_argument("--init", default="base",
+                        help="base, smol, or a random-* preset name (random weights)")
+    parser.add_argument("--shots", type=int, default=0,
+                        help="with --steps 0: score each held-out line after N solved lines")
+    parser.add_argument("--held-out", type=int, default=400, help="held-out lines per tier")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--sequences", type=int, default=16, help="sequences per step")
@@ -187,15 +195,23 @@ def main() -> None:
     held_rng = random.Random(10_000 + args.seed)
     held_out: list = []
     for tier in ("judge", "choice"):
-        while sum(1 for line in held_out if line[2] == tier) < 400:
+        while sum(1 for line in held_out if line[2] == tier) < args.held_out:
             line = draw_line(held_rng)
             if line[2] == tier:
                 held_out.append(line)
-    rows = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines, args.every,
-                 args.seed, held_out)
-    notes = [f"start: {args.init}; {args.sequences} sequences of {args.lines} lines per step, "
-             f"AdamW lr {args.lr} (5% warm-up, then constant), seed {args.seed}; 400 held-out "
-             "lines per tier, greedy first verdict token; chance: judge 50%, choice 20%"]
+    if args.steps:
+        rows = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines,
+                     args.every, args.seed, held_out)
+        how = (f"{args.sequences} sequences of {args.lines} lines per step, AdamW lr {args.lr} "
+               f"(5% warm-up, then constant), seed {args.seed}")
+    else:
+        start = time.time()
+        shots = [draw_line(random.Random(20_000 + i)) for i in range(args.shots)]
+        scores = accuracy(model, tokenizer, held_out, shots)
+        rows = [[0, round(time.time() - start), "-", scores["judge"], scores["choice"]]]
+        how = f"no training; each line scored after {args.shots} solved lines (in context)"
+    notes = [f"start: {args.init}; {how}; {args.held_out} held-out lines per tier, greedy first "
+             "verdict token; chance: judge 50%, choice 20%"]
     report(f"Text-only comparison ({args.init})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
            notes=notes, append=not args.no_append)

@@ -60,3 +60,18 @@ def test_training_rows_report_loss_and_accuracy_per_tier(micro):
     assert [r[0] for r in rows] == [0, 1, 2]
     assert rows[0][2] == "-" and all(r[2] > 0 for r in rows[1:])
     assert all(0 <= r[3] <= 100 and 0 <= r[4] <= 100 for r in rows)
+
+
+def test_shots_come_before_every_scored_line(micro, monkeypatch):
+    model, processor = micro
+    seen = []
+    real = processor.tokenizer.__class__.__call__
+
+    def spy(self, text, *a, **k):
+        seen.append(text)
+        return real(self, text, *a, **k)
+
+    monkeypatch.setattr(processor.tokenizer.__class__, "__call__", spy)
+    shots = [("It is 3. Is it 3?", "yes", "judge")]
+    probe.accuracy(model, processor.tokenizer, [("It is 4. Is it 5?", "no", "judge")], shots)
+    assert "It is 3. Is it 3? yes\nIt is 4. Is it 5?" in seen
