@@ -16,7 +16,14 @@ than one per image question. It starts from the base's weights (`--init base`) o
 at random (`--init random`), and scores greedy verdict accuracy on 400 held-out lines per tier
 every `--every` steps (chance: judge 50%, choice 20%).
 
+Layouts (`--order`, `--letters`): the lines above state the fact first; `--order task` puts it
+after the proposal or options, where the tasks have it (the model states the fact in its
+answer). `--letters after` lists options as "[3, 45, 102, 7] (B)"; `--letters echo` also ends
+the line as "It is [3, 45, 102, 7] (", so the letter can be copied from the list (the pattern
+an induction head completes) instead of looked up behind the option.
+
     python bench/text_compare_probe.py --init random --steps 2000
+    python bench/text_compare_probe.py --init random-tiny --order task --letters echo --steps 800
 
 Appends the table to results/PERF.md unless --no-append.
 """
@@ -59,22 +66,44 @@ def other_fact(rng: random.Random, fact: str, kind: str) -> str:
     return other
 
 
-def draw_line(rng: random.Random) -> tuple[str, str, str]:
-    """(prompt, verdict, tier) of one comparison; judge answers are yes half the time."""
+def draw_line(rng: random.Random, order: str = "fact-first",
+              letters: str = "before") -> tuple[str, str, str]:
+    """(prompt, verdict, tier) of one comparison; judge answers are yes half the time.
+
+    order "fact-first" states the fact before the proposal or options; "task" puts it after
+    them, where the tasks have it (the question holds the proposal, the model's completion
+    states the fact). letters "before" lists options as "A. x", "after" as "x (A)", and "echo"
+    as "x (A)" with the fact restated the same way, "It is x (", before the letter."""
     kind = rng.choice(KINDS)
     fact = draw_fact(rng, kind)
     if rng.random() < 0.5:
         same = rng.random() < 0.5
         proposal = fact if same else other_fact(rng, fact, kind)
-        return f"It is {fact}. Is it {proposal}?", "yes" if same else "no", "judge"
+        ask = f"Is it {proposal}?"
+        prompt = f"It is {fact}. {ask}" if order == "fact-first" else f"{ask} It is {fact}."
+        return prompt, "yes" if same else "no", "judge"
     options = [fact]
     while len(options) < 5:
         candidate = other_fact(rng, fact, kind)
         if candidate not in options:
             options.append(candidate)
     rng.shuffle(options)
-    listed = " ".join(f"{letter}. {o}" for letter, o in zip("ABCDE", options))
-    return f"It is {fact}. {listed} Which?", "ABCDE"[options.index(fact)], "choice"
+    if letters == "before":
+        listed = " ".join(f"{letter}. {o}" for letter, o in zip("ABCDE", options))
+    else:
+        listed = " ".join(f"{o} ({letter})" for letter, o in zip("ABCDE", options))
+    # "echo": the fact is restated as its option is listed, "x (", so the letter that follows
+    # it can be copied from the list (what an induction head does) rather than looked up.
+    end = " (" if letters == "echo" else "."
+    prompt = (f"It is {fact}{end} {listed} Which?" if order == "fact-first"
+              else f"{listed} Which? It is {fact}{end}")
+    return prompt, "ABCDE"[options.index(fact)], "choice"
+
+
+def spoken(prompt: str, verdict: str) -> str:
+    """The verdict as written after its prompt: " yes", " B", or "B" straight after an echoed
+    "(", the token that follows "(" in the option list."""
+    return verdict if prompt.endswith("(") else f" {verdict}"
 
 
 def encode(tokenizer, lines: list[tuple[str, str, str]]) -> tuple[list[int], list[int]]:
@@ -84,7 +113,7 @@ def encode(tokenizer, lines: list[tuple[str, str, str]]) -> tuple[list[int], lis
     labels: list[int] = []
     for prompt, verdict, _ in lines:
         head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        tail = tokenizer(f" {verdict}\n", add_special_tokens=False)["input_ids"]
+        tail = tokenizer(spoken(prompt, verdict) + "\n", add_special_tokens=False)["input_ids"]
         ids += head + tail
         labels += [-100] * len(head) + tail[:1] + [-100] * (len(tail) - 1)
     return ids, labels
@@ -110,7 +139,7 @@ def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
     import torch
 
     hits: dict[str, list[int]] = {}
-    prefix = "".join(f"{p} {v}\n" for p, v, _ in shots)
+    prefix = "".join(f"{p}{spoken(p, v)}\n" for p, v, _ in shots)
     model.eval()
     with torch.no_grad():
         for start in range(0, len(lines), 100):
@@ -121,8 +150,9 @@ def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
             logits = model(input_ids=ids, attention_mask=mask).logits
             last = mask.sum(1) - 1
             guesses = logits[torch.arange(len(chunk)), last].argmax(-1).tolist()
-            for (_, verdict, tier), guess in zip(chunk, guesses):
-                first = tokenizer(f" {verdict}", add_special_tokens=False)["input_ids"][0]
+            for (prompt, verdict, tier), guess in zip(chunk, guesses):
+                spoken_ids = tokenizer(spoken(prompt, verdict), add_special_tokens=False)
+                first = spoken_ids["input_ids"][0]
                 cell = hits.setdefault(tier, [0, 0])
                 cell[0] += int(guess == first)
                 cell[1] += 1
@@ -144,7 +174,7 @@ def starting_model(init: str, seed: int):
 
 
 def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
-          seed: int, held_out: list, log=print) -> list[list]:
+          seed: int, held_out: list, log=print, layout: dict | None = None) -> list[list]:
     """AdamW, constant lr after a 5% warm-up; rows [step, seconds, mean loss, judge %, choice %]."""
     import torch
 
@@ -157,7 +187,8 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
     start, losses = time.time(), []
     rows = [[0, 0, "-", *accuracy(model, tokenizer, held_out).values()]]
     for step in range(1, steps + 1):
-        drawn = [encode(tokenizer, [draw_line(rng) for _ in range(lines)]) for _ in range(sequences)]
+        drawn = [encode(tokenizer, [draw_line(rng, **(layout or {})) for _ in range(lines)])
+                 for _ in range(sequences)]
         ids, mask, labels = batch(tokenizer, drawn)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -187,32 +218,39 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=10, help="comparisons per sequence")
     parser.add_argument("--every", type=int, default=250, help="score every N steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--order", default="fact-first", choices=("fact-first", "task"),
+                        help="fact before the proposal/options, or after them as in the tasks")
+    parser.add_argument("--letters", default="before", choices=("before", "after", "echo"),
+                        help='options as "A. x" (before) or "x (A)" (after); echo: "x (A)" '
+                             'and the fact restated as "It is x (" before the letter')
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
 
     model, tokenizer = starting_model(args.init, args.seed)
+    layout = {"order": args.order, "letters": args.letters}
     # Held-out lines come from their own stream; training draws from seed + 1.
     held_rng = random.Random(10_000 + args.seed)
     held_out: list = []
     for tier in ("judge", "choice"):
         while sum(1 for line in held_out if line[2] == tier) < args.held_out:
-            line = draw_line(held_rng)
+            line = draw_line(held_rng, **layout)
             if line[2] == tier:
                 held_out.append(line)
     if args.steps:
         rows = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines,
-                     args.every, args.seed, held_out)
+                     args.every, args.seed, held_out, layout=layout)
         how = (f"{args.sequences} sequences of {args.lines} lines per step, AdamW lr {args.lr} "
                f"(5% warm-up, then constant), seed {args.seed}")
     else:
         start = time.time()
-        shots = [draw_line(random.Random(20_000 + i)) for i in range(args.shots)]
+        shots = [draw_line(random.Random(20_000 + i), **layout) for i in range(args.shots)]
         scores = accuracy(model, tokenizer, held_out, shots)
         rows = [[0, round(time.time() - start), "-", scores["judge"], scores["choice"]]]
         how = f"no training; each line scored after {args.shots} solved lines (in context)"
-    notes = [f"start: {args.init}; {how}; {args.held_out} held-out lines per tier, greedy first "
-             "verdict token; chance: judge 50%, choice 20%"]
-    report(f"Text-only comparison ({args.init})",
+    notes = [f"start: {args.init}; order {args.order}, letters {args.letters}; {how}; "
+             f"{args.held_out} held-out lines per tier, greedy first verdict token; "
+             "chance: judge 50%, choice 20%"]
+    report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
            notes=notes, append=not args.no_append)
 

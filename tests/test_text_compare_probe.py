@@ -75,3 +75,36 @@ def test_shots_come_before_every_scored_line(micro, monkeypatch):
     shots = [("It is 3. Is it 3?", "yes", "judge")]
     probe.accuracy(model, processor.tokenizer, [("It is 4. Is it 5?", "no", "judge")], shots)
     assert "It is 3. Is it 3? yes\nIt is 4. Is it 5?" in seen
+
+
+def test_task_order_states_the_fact_after_the_proposal_and_the_options():
+    rng = random.Random(2)
+    for _ in range(200):
+        prompt, verdict, tier = probe.draw_line(rng, order="task", letters="after")
+        if tier == "judge":
+            proposal, fact = prompt[len("Is it "):-1].split("? It is ")
+            assert (fact == proposal) == (verdict == "yes")
+        else:
+            listed, fact = prompt[:-1].split(" Which? It is ")
+            options = [o.rsplit(" (", 1)[0].lstrip(") ") for o in listed.split(")")[:-1]]
+            assert len(options) == 5 and options.count(fact) == 1
+            assert f"{fact} ({verdict})" in listed
+
+
+def test_echo_restates_the_fact_as_its_option_is_written_and_the_letter_follows_bare(micro):
+    _, processor = micro
+    tokenizer = processor.tokenizer
+    rng = random.Random(3)
+    lines = [probe.draw_line(rng, order="task", letters="echo") for _ in range(40)]
+    choices = [line for line in lines if line[2] == "choice"]
+    assert choices
+    for prompt, verdict, _ in choices:
+        listed, fact = prompt[:-len(" (")].split(" Which? It is ")
+        assert f"{fact} ({verdict})" in listed
+        assert probe.spoken(prompt, verdict) == verdict
+    for prompt, verdict, tier in lines:
+        if tier == "judge":
+            assert probe.spoken(prompt, verdict) == f" {verdict}"
+    _, labels = probe.encode(tokenizer, lines)
+    kept = [tokenizer.decode([t]) for t in labels if t != -100]
+    assert kept == [probe.spoken(p, v) for p, v, _ in lines]
