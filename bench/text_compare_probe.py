@@ -66,15 +66,16 @@ def other_fact(rng: random.Random, fact: str, kind: str) -> str:
     return other
 
 
-def draw_line(rng: random.Random, order: str = "fact-first",
-              letters: str = "before") -> tuple[str, str, str]:
+def draw_line(rng: random.Random, order: str = "fact-first", letters: str = "before",
+              kinds: tuple[str, ...] = KINDS) -> tuple[str, str, str]:
     """(prompt, verdict, tier) of one comparison; judge answers are yes half the time.
 
     order "fact-first" states the fact before the proposal or options; "task" puts it after
     them, where the tasks have it (the question holds the proposal, the model's completion
     states the fact). letters "before" lists options as "A. x", "after" as "x (A)", and "echo"
-    as "x (A)" with the fact restated the same way, "It is x (", before the letter."""
-    kind = rng.choice(KINDS)
+    as "x (A)" with the fact restated the same way, "It is x (", before the letter. `kinds`
+    are the fact forms drawn from (KINDS: box, number, shapes)."""
+    kind = rng.choice(kinds)
     fact = draw_fact(rng, kind)
     if rng.random() < 0.5:
         same = rng.random() < 0.5
@@ -220,6 +221,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--order", default="fact-first", choices=("fact-first", "task"),
                         help="fact before the proposal/options, or after them as in the tasks")
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help="fact forms to draw, comma-separated: box, number, shapes")
     parser.add_argument("--letters", default="before", choices=("before", "after", "echo"),
                         help='options as "A. x" (before) or "x (A)" (after); echo: "x (A)" '
                              'and the fact restated as "It is x (" before the letter')
@@ -227,7 +230,10 @@ def main() -> None:
     args = parser.parse_args()
 
     model, tokenizer = starting_model(args.init, args.seed)
-    layout = {"order": args.order, "letters": args.letters}
+    kinds = tuple(args.kinds.split(","))
+    if not kinds or not set(kinds) <= set(KINDS):
+        parser.error(f"--kinds {args.kinds!r}: choose from {', '.join(KINDS)}")
+    layout = {"order": args.order, "letters": args.letters, "kinds": kinds}
     # Held-out lines come from their own stream; training draws from seed + 1.
     held_rng = random.Random(10_000 + args.seed)
     held_out: list = []
@@ -247,10 +253,12 @@ def main() -> None:
         scores = accuracy(model, tokenizer, held_out, shots)
         rows = [[0, round(time.time() - start), "-", scores["judge"], scores["choice"]]]
         how = f"no training; each line scored after {args.shots} solved lines (in context)"
-    notes = [f"start: {args.init}; order {args.order}, letters {args.letters}; {how}; "
+    notes = [f"start: {args.init}; order {args.order}, letters {args.letters}, facts "
+             f"{args.kinds}; {how}; "
              f"{args.held_out} held-out lines per tier, greedy first verdict token; "
              "chance: judge 50%, choice 20%"]
-    report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters})",
+    facts = "" if kinds == KINDS else f", {args.kinds} facts"
+    report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters}{facts})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
            notes=notes, append=not args.no_append)
 

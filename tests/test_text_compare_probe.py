@@ -108,3 +108,11 @@ def test_echo_restates_the_fact_as_its_option_is_written_and_the_letter_follows_
     _, labels = probe.encode(tokenizer, lines)
     kept = [tokenizer.decode([t]) for t in labels if t != -100]
     assert kept == [probe.spoken(p, v) for p, v, _ in lines]
+
+
+def test_kinds_limit_the_facts_to_the_forms_asked_for():
+    rng = random.Random(4)
+    for _ in range(100):
+        prompt, _, tier = probe.draw_line(rng, order="task", kinds=("number",))
+        fact = prompt.rsplit("It is ", 1)[1].rstrip(".")
+        assert fact.isdigit()
