@@ -135,7 +135,8 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
                                       "--sft_batch_size", "4", "--n_general", "12",
                                       "--box_repeat", "2", "--locate_steps", "2",
                                       "--locate_objects", "1", "--locate_scenes", "40",
-                                      "--logging_steps", "1", "--n_test", "10", "--output", str(out)])
+                                      "--logging_steps", "1", "--n_test", "10", "--output", str(out),
+                                      "--vision_steps", "0", "--freeze_vision", "false"])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "reftbench_run.json").read_text())
     assert run["config"]["box_repeat"] == 2 and run["config"]["n_general"] == 12
@@ -152,7 +153,8 @@ def test_a_build_can_stop_after_the_vision_phase_and_go_on_later(tmp_path, monke
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
     common = ["base", "--model", "random-micro", "--sft_steps", "1", "--sft_batch_size", "2",
               "--n_general", "12", "--vision_steps", "2", "--vision_batch_size", "4",
-              "--n_test", "10", "--output", str(tmp_path / "base")]
+              "--locate_steps", "1", "--locate_scenes", "40", "--n_test", "10",
+              "--output", str(tmp_path / "base")]
     result = CliRunner().invoke(app, common + ["--stop_after", "vision"])
     assert result.exit_code == 0, result.output
     vision = tmp_path / "home" / "models" / "base.work-random-micro" / "vision"
@@ -187,6 +189,7 @@ def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, mon
                                       "--locate_steps", "1", "--locate_objects", "1",
                                       "--locate_scenes", "40", "--lr_scheduler", "constant",
                                       "--sft_lr", "5e-5", "--n_test", "10",
+                                      "--vision_steps", "0", "--freeze_vision", "false",
                                       "--output", str(tmp_path / "base")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "base" / "locate_metrics.jsonl").exists()
