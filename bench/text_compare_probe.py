@@ -229,10 +229,10 @@ def main() -> None:
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
 
-    model, tokenizer = starting_model(args.init, args.seed)
     kinds = tuple(args.kinds.split(","))
-    if not kinds or not set(kinds) <= set(KINDS):
+    if not set(kinds) <= set(KINDS):
         parser.error(f"--kinds {args.kinds!r}: choose from {', '.join(KINDS)}")
+    model, tokenizer = starting_model(args.init, args.seed)
     layout = {"order": args.order, "letters": args.letters, "kinds": kinds}
     # Held-out lines come from their own stream; training draws from seed + 1.
     held_rng = random.Random(10_000 + args.seed)

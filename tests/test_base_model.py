@@ -135,8 +135,9 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
                                       "--sft_batch_size", "4", "--n_general", "12",
                                       "--box_repeat", "2", "--locate_steps", "2",
                                       "--locate_objects", "1", "--locate_scenes", "40",
-                                      "--logging_steps", "1", "--n_test", "10", "--output", str(out),
-                                      "--vision_steps", "0", "--freeze_vision", "false"])
+                                      "--logging_steps", "1", "--n_test", "10",
+                                      "--vision_steps", "0", "--freeze_vision", "false",
+                                      "--output", str(out)])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "reftbench_run.json").read_text())
     assert run["config"]["box_repeat"] == 2 and run["config"]["n_general"] == 12
