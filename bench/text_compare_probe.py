@@ -22,6 +22,11 @@ answer). `--letters after` lists options as "[3, 45, 102, 7] (B)"; `--letters ec
 the line as "It is [3, 45, 102, 7] (", so the letter can be copied from the list (the pattern
 an induction head completes) instead of looked up behind the option.
 
+`--loss all` trains on every token instead of the verdict alone (language modelling: restating
+an option's text after its first token is in-sequence copying, from which induction heads
+form). The last scores are also given per fact form (box, number, shapes; `--kinds` trains and
+scores one form alone).
+
     python bench/text_compare_probe.py --init random --steps 2000
     python bench/text_compare_probe.py --init random-tiny --order task --letters echo --steps 800
 
@@ -107,9 +112,19 @@ def spoken(prompt: str, verdict: str) -> str:
     return verdict if prompt.endswith("(") else f" {verdict}"
 
 
-def encode(tokenizer, lines: list[tuple[str, str, str]]) -> tuple[list[int], list[int]]:
-    """(input ids, labels) of lines joined into one sequence; labels keep each verdict's first
-    token and ignore (-100) everything else."""
+def kind_of(prompt: str) -> str:
+    """The fact form a line compares: box, shapes or number."""
+    if "[" in prompt:
+        return "box"
+    return "shapes" if any(shape in prompt for shape in SHAPES) else "number"
+
+
+def encode(tokenizer, lines: list[tuple[str, str, str]],
+           loss: str = "verdict") -> tuple[list[int], list[int]]:
+    """(input ids, labels) of lines joined into one sequence. loss "verdict": labels keep each
+    verdict's first token and ignore (-100) everything else; "all": every token is a target
+    (language modelling), so restating an option's text is trained too, the in-sequence
+    copying from which induction heads form."""
     ids: list[int] = []
     labels: list[int] = []
     for prompt, verdict, _ in lines:
@@ -117,7 +132,7 @@ def encode(tokenizer, lines: list[tuple[str, str, str]]) -> tuple[list[int], lis
         tail = tokenizer(spoken(prompt, verdict) + "\n", add_special_tokens=False)["input_ids"]
         ids += head + tail
         labels += [-100] * len(head) + tail[:1] + [-100] * (len(tail) - 1)
-    return ids, labels
+    return ids, (list(ids) if loss == "all" else labels)
 
 
 def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
@@ -135,8 +150,9 @@ def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
 
 def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
              shots: list[tuple[str, str, str]] = ()) -> dict[str, float]:
-    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first;
-    `shots` (solved lines) come first in every prompt, in the training layout (in-context)."""
+    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first,
+    and "tier/kind" -> the same per fact form (box, number, shapes); `shots` (solved lines)
+    come first in every prompt, in the training layout (in-context)."""
     import torch
 
     hits: dict[str, list[int]] = {}
@@ -154,9 +170,10 @@ def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
             for (prompt, verdict, tier), guess in zip(chunk, guesses):
                 spoken_ids = tokenizer(spoken(prompt, verdict), add_special_tokens=False)
                 first = spoken_ids["input_ids"][0]
-                cell = hits.setdefault(tier, [0, 0])
-                cell[0] += int(guess == first)
-                cell[1] += 1
+                for key in (tier, f"{tier}/{kind_of(prompt)}"):
+                    cell = hits.setdefault(key, [0, 0])
+                    cell[0] += int(guess == first)
+                    cell[1] += 1
     model.train()
     return {tier: round(100 * a / n, 1) for tier, (a, n) in sorted(hits.items())}
 
@@ -175,8 +192,10 @@ def starting_model(init: str, seed: int):
 
 
 def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
-          seed: int, held_out: list, log=print, layout: dict | None = None) -> list[list]:
-    """AdamW, constant lr after a 5% warm-up; rows [step, seconds, mean loss, judge %, choice %]."""
+          seed: int, held_out: list, log=print, layout: dict | None = None,
+          loss: str = "verdict") -> tuple[list[list], dict[str, float]]:
+    """AdamW, constant lr after a 5% warm-up; (rows [step, seconds, mean loss, judge %,
+    choice %], the last scores by tier and by tier/kind)."""
     import torch
 
     torch.manual_seed(seed)
@@ -186,10 +205,11 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
     start, losses = time.time(), []
-    rows = [[0, 0, "-", *accuracy(model, tokenizer, held_out).values()]]
+    scores = accuracy(model, tokenizer, held_out)
+    rows = [[0, 0, "-", scores.get("judge"), scores.get("choice")]]
     for step in range(1, steps + 1):
-        drawn = [encode(tokenizer, [draw_line(rng, **(layout or {})) for _ in range(lines)])
-                 for _ in range(sequences)]
+        drawn = [encode(tokenizer, [draw_line(rng, **(layout or {})) for _ in range(lines)],
+                        loss) for _ in range(sequences)]
         ids, mask, labels = batch(tokenizer, drawn)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -203,7 +223,16 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
                          scores.get("judge"), scores.get("choice")])
             log(*rows[-1], flush=True)
             losses = []
-    return rows
+    return rows, scores
+
+
+def by_kind(scores: dict[str, float]) -> str:
+    """"judge: box 61.0, number 70.2, ...; choice: ..." from accuracy()'s tier/kind keys."""
+    parts = []
+    for tier in ("judge", "choice"):
+        kinds = [f"{k.split('/')[1]} {v}" for k, v in scores.items() if k.startswith(tier + "/")]
+        parts.append(f"{tier}: " + ", ".join(kinds))
+    return "; ".join(parts) + " (%)"
 
 
 def main() -> None:
@@ -226,6 +255,8 @@ def main() -> None:
     parser.add_argument("--letters", default="before", choices=("before", "after", "echo"),
                         help='options as "A. x" (before) or "x (A)" (after); echo: "x (A)" '
                              'and the fact restated as "It is x (" before the letter')
+    parser.add_argument("--loss", default="verdict", choices=("verdict", "all"),
+                        help="train on each verdict token alone, or on every token")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
 
@@ -243,10 +274,11 @@ def main() -> None:
             if line[2] == tier:
                 held_out.append(line)
     if args.steps:
-        rows = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines,
-                     args.every, args.seed, held_out, layout=layout)
-        how = (f"{args.sequences} sequences of {args.lines} lines per step, AdamW lr {args.lr} "
-               f"(5% warm-up, then constant), seed {args.seed}")
+        rows, scores = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines,
+                             args.every, args.seed, held_out, layout=layout, loss=args.loss)
+        how = (f"{args.sequences} sequences of {args.lines} lines per step, loss on "
+               f"{'every token' if args.loss == 'all' else 'the verdict token'}, AdamW lr "
+               f"{args.lr} (5% warm-up, then constant), seed {args.seed}")
     else:
         start = time.time()
         shots = [draw_line(random.Random(20_000 + i), **layout) for i in range(args.shots)]
@@ -256,8 +288,10 @@ def main() -> None:
     notes = [f"start: {args.init}; order {args.order}, letters {args.letters}, facts "
              f"{args.kinds}; {how}; "
              f"{args.held_out} held-out lines per tier, greedy first verdict token; "
-             "chance: judge 50%, choice 20%"]
+             "chance: judge 50%, choice 20%",
+             "last row by fact form: " + by_kind(scores)]
     facts = "" if kinds == KINDS else f", {args.kinds} facts"
+    facts += ", loss on every token" if args.loss == "all" else ""
     report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters}{facts})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
            notes=notes, append=not args.no_append)

@@ -55,11 +55,44 @@ def test_training_rows_report_loss_and_accuracy_per_tier(micro):
     model, processor = micro
     model = copy.deepcopy(model)
     held = [probe.draw_line(random.Random(100 + i)) for i in range(30)]
-    rows = probe.train(model, processor.tokenizer, steps=2, lr=1e-3, sequences=2, lines=3,
-                       every=1, seed=0, held_out=held, log=lambda *a, **k: None)
+    rows, last = probe.train(model, processor.tokenizer, steps=2, lr=1e-3, sequences=2,
+                             lines=3, every=1, seed=0, held_out=held, log=lambda *a, **k: None)
     assert [r[0] for r in rows] == [0, 1, 2]
     assert rows[0][2] == "-" and all(r[2] > 0 for r in rows[1:])
     assert all(0 <= r[3] <= 100 and 0 <= r[4] <= 100 for r in rows)
+    assert rows[-1][3:] == [last["judge"], last["choice"]]
+
+
+def test_accuracy_is_also_split_by_fact_form(micro):
+    model, processor = micro
+    held = [probe.draw_line(random.Random(200 + i)) for i in range(60)]
+    scores = probe.accuracy(model, processor.tokenizer, held)
+    for tier in ("judge", "choice"):
+        mine = [line for line in held if line[2] == tier]
+        parts = {k: v for k, v in scores.items() if k.startswith(tier + "/")}
+        assert set(parts) == {f"{tier}/{probe.kind_of(p)}" for p, _, _ in mine}
+        # the tier's accuracy is the line-weighted mean of its forms'
+        counts = {k: sum(f"{tier}/{probe.kind_of(p)}" == k for p, _, _ in mine) for k in parts}
+        mean = sum(parts[k] * counts[k] for k in parts) / len(mine)
+        assert abs(mean - scores[tier]) < 0.2
+    assert "judge: " in probe.by_kind(scores) and "choice: " in probe.by_kind(scores)
+
+
+def test_kind_of_names_the_form_of_the_fact():
+    rng = random.Random(5)
+    for kind in probe.KINDS:
+        for _ in range(30):
+            prompt, _, _ = probe.draw_line(rng, order="task", letters="echo", kinds=(kind,))
+            assert probe.kind_of(prompt) == kind
+
+
+def test_loss_all_targets_every_token_and_verdict_only_the_verdicts(micro):
+    _, processor = micro
+    lines = [probe.draw_line(random.Random(i)) for i in range(4)]
+    ids, labels = probe.encode(processor.tokenizer, lines, loss="all")
+    assert labels == ids
+    _, verdict_only = probe.encode(processor.tokenizer, lines)
+    assert sum(t != -100 for t in verdict_only) == len(lines)
 
 
 def test_shots_come_before_every_scored_line(micro, monkeypatch):

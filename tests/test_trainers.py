@@ -40,8 +40,10 @@ def test_grpo_settings_reach_trl(tmp_path):
     plugin = load_trainer("curr-rl")
     cfg = resolve(plugin.config_cls, plugin.presets, "qwen2.5-vl-3b",
                   overrides=["--temperature", "0.7", "--beta", "0.02", "--grpo_lr", "3e-6",
-                             "--max_completion_length", "99"])
+                             "--max_completion_length", "99", "--num_iterations", "2",
+                             "--epsilon", "0.3"])
     args = grpo_args(cfg, tmp_path, steps=7, num_generations=2)
+    assert (args.num_iterations, args.epsilon) == (2, 0.3)
     assert args.temperature == 0.7
     assert args.beta == 0.02
     assert args.learning_rate == 3e-6

@@ -35,7 +35,7 @@ BOUNDS = {
     "prompts_per_step": at_least(1), "beta": at_least(0), "temperature": above(0),
     "max_completion_length": at_least(1), "format_weight": at_least(0),
     "accuracy_weight": at_least(0),
-    "loss_type": one_of(*LOSS_TYPES),
+    "loss_type": one_of(*LOSS_TYPES), "num_iterations": at_least(1), "epsilon": above(0),
     "sft_steps": at_least(1), "sft_lr": above(0), "sft_batch_size": at_least(1),
     "stage_steps": at_least(1), "stage_generations": at_least(2),
     "rs_samples": at_least(1), "rs_temperature": above(0), "rs_threshold": Bound(),
@@ -150,6 +150,12 @@ class GRPOFields:
     max_completion_length: int = 48
     # TRL loss type, one of LOSS_TYPES ("dr_grpo" and "dapo" remove the length bias).
     loss_type: str = "grpo"
+    # Optimiser steps per rollout batch (GRPO's mu): above 1, each batch of completions is
+    # reused for mu steps under the clipped ratio, so `grpo_steps` optimiser steps generate
+    # grpo_steps / mu batches.
+    num_iterations: int = 1
+    # Clipping range of the importance ratio (matters only when num_iterations > 1).
+    epsilon: float = 0.2
     # Weight of the format reward (1 if the completion is <think>..</think><answer>..</answer>).
     format_weight: float = 1.0
     # Weight of the accuracy reward (the tier's strict metric).

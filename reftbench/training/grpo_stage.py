@@ -36,6 +36,8 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
         repetition_penalty=cfg.repetition_penalty,
         max_completion_length=cfg.max_completion_length,
         loss_type=cfg.loss_type,
+        num_iterations=cfg.num_iterations,
+        epsilon=cfg.epsilon,
         gradient_checkpointing=cfg.gradient_checkpointing,
         use_vllm=cfg.use_vllm,
         vllm_mode=cfg.vllm_mode,
