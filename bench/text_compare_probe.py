@@ -211,12 +211,12 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
         drawn = [encode(tokenizer, [draw_line(rng, **(layout or {})) for _ in range(lines)],
                         loss) for _ in range(sequences)]
         ids, mask, labels = batch(tokenizer, drawn)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
+        step_loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        step_loss.backward()
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        losses.append(loss.item())
+        losses.append(step_loss.item())
         if step % every == 0 or step == steps:
             scores = accuracy(model, tokenizer, held_out)
             rows.append([step, round(time.time() - start), round(sum(losses) / len(losses), 4),

@@ -149,3 +149,22 @@ def test_kinds_limit_the_facts_to_the_forms_asked_for():
         prompt, _, tier = probe.draw_line(rng, order="task", kinds=("number",))
         fact = prompt.rsplit("It is ", 1)[1].rstrip(".")
         assert fact.isdigit()
+
+
+def test_every_training_step_uses_the_loss_asked_for(micro, monkeypatch):
+    import copy
+
+    model, processor = micro
+    model = copy.deepcopy(model)
+    asked = []
+    real = probe.encode
+
+    def spy(tokenizer, lines, loss="verdict"):
+        asked.append(loss)
+        return real(tokenizer, lines, loss)
+
+    monkeypatch.setattr(probe, "encode", spy)
+    held = [probe.draw_line(random.Random(300 + i)) for i in range(4)]
+    probe.train(model, processor.tokenizer, steps=3, lr=1e-3, sequences=2, lines=2, every=3,
+                seed=0, held_out=held, log=lambda *a, **k: None, loss="all")
+    assert asked == ["all"] * 6
