@@ -9,6 +9,13 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
+# The demo needs reftbench's own dependencies only: not pytest, and not lmms-eval with its
+# large dependency tree. `make test` adds both.
+$(VENV)/.core: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e .
+	touch $@
+
 # lmms-eval needs filelock<4 (the rest of the stack is tested with 4.x, and runs with 3.x), and
 # drags in a CUDA-linked torchvision that breaks transformers' image processing on a CPU: so
 # it installs against the constraints minus filelock, and torchvision is removed afterwards.
@@ -17,9 +24,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	grep -v '^filelock==' constraints.txt > $(VENV)/constraints-lmms.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(VENV)/constraints-lmms.txt -e '.[test,lmms]'
 	$(BIN)/python -m pip uninstall -q -y torchvision
-	touch $@
+	touch $(VENV)/.core $@
 
-demo: install
+demo: $(VENV)/.core
 	$(BIN)/reftbench demo
 
 test: install
