@@ -25,7 +25,10 @@ an induction head completes) instead of looked up behind the option.
 `--loss all` trains on every token instead of the verdict alone (language modelling: restating
 an option's text after its first token is in-sequence copying, from which induction heads
 form). The last scores are also given per fact form (box, number, shapes; `--kinds` trains and
-scores one form alone).
+scores one form alone). Each report also gives what the length rule scores on the judge lines
+("yes" iff the proposal is as long as the fact): a judge score near it means the model compares
+lengths, not contents; `--negatives same-length` draws only wrong proposals and options as
+long as the fact, so that shortcut answers nothing.
 
     python bench/text_compare_probe.py --init random --steps 2000
     python bench/text_compare_probe.py --init random-tiny --order task --letters echo --steps 800
@@ -71,26 +74,41 @@ def other_fact(rng: random.Random, fact: str, kind: str) -> str:
     return other
 
 
+def same_length_fact(rng: random.Random, fact: str, kind: str, tries: int = 100) -> str:
+    """A fact that is not `fact` but has as many characters, so comparing lengths cannot tell
+    them apart; any other fact if none turns up in `tries` draws (e.g. "star" has no other
+    four-letter shape)."""
+    other = other_fact(rng, fact, kind)
+    for _ in range(tries):
+        if len(other) == len(fact):
+            return other
+        other = other_fact(rng, fact, kind)
+    return other
+
+
 def draw_line(rng: random.Random, order: str = "fact-first", letters: str = "before",
-              kinds: tuple[str, ...] = KINDS) -> tuple[str, str, str]:
+              kinds: tuple[str, ...] = KINDS,
+              negatives: str = "any") -> tuple[str, str, str]:
     """(prompt, verdict, tier) of one comparison; judge answers are yes half the time.
 
     order "fact-first" states the fact before the proposal or options; "task" puts it after
     them, where the tasks have it (the question holds the proposal, the model's completion
     states the fact). letters "before" lists options as "A. x", "after" as "x (A)", and "echo"
     as "x (A)" with the fact restated the same way, "It is x (", before the letter. `kinds`
-    are the fact forms drawn from (KINDS: box, number, shapes)."""
+    are the fact forms drawn from (KINDS: box, number, shapes). negatives "same-length" draws
+    wrong proposals and options as long as the fact (same_length_fact)."""
+    wrong = same_length_fact if negatives == "same-length" else other_fact
     kind = rng.choice(kinds)
     fact = draw_fact(rng, kind)
     if rng.random() < 0.5:
         same = rng.random() < 0.5
-        proposal = fact if same else other_fact(rng, fact, kind)
+        proposal = fact if same else wrong(rng, fact, kind)
         ask = f"Is it {proposal}?"
         prompt = f"It is {fact}. {ask}" if order == "fact-first" else f"{ask} It is {fact}."
         return prompt, "yes" if same else "no", "judge"
     options = [fact]
     while len(options) < 5:
-        candidate = other_fact(rng, fact, kind)
+        candidate = wrong(rng, fact, kind)
         if candidate not in options:
             options.append(candidate)
     rng.shuffle(options)
@@ -226,6 +244,22 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
     return rows, scores
 
 
+def judge_parts(prompt: str) -> tuple[str, str]:
+    """(fact, proposal) of a judge line, in either order."""
+    if prompt.startswith("It is "):
+        return tuple(prompt[len("It is "):-1].split(". Is it "))
+    proposal, fact = prompt[len("Is it "):-1].split("? It is ")
+    return fact, proposal
+
+
+def length_rule(lines: list[tuple[str, str, str]]) -> float:
+    """% of judge lines a shortcut gets right: "yes" iff the proposal has as many characters as
+    the fact. A judge score near it says the model compares lengths, not contents."""
+    judges = [(judge_parts(p), v) for p, v, tier in lines if tier == "judge"]
+    hits = sum(v == ("yes" if len(f) == len(q) else "no") for (f, q), v in judges)
+    return round(100 * hits / max(1, len(judges)), 1)
+
+
 def by_kind(scores: dict[str, float]) -> str:
     """"judge: box 61.0, number 70.2, ...; choice: ..." from accuracy()'s tier/kind keys."""
     parts = []
@@ -257,6 +291,9 @@ def main() -> None:
                              'and the fact restated as "It is x (" before the letter')
     parser.add_argument("--loss", default="verdict", choices=("verdict", "all"),
                         help="train on each verdict token alone, or on every token")
+    parser.add_argument("--negatives", default="any", choices=("any", "same-length"),
+                        help="wrong proposals and options: any other fact, or only ones as "
+                             "long as the fact (so comparing lengths does not answer)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
 
@@ -264,7 +301,8 @@ def main() -> None:
     if not set(kinds) <= set(KINDS):
         parser.error(f"--kinds {args.kinds!r}: choose from {', '.join(KINDS)}")
     model, tokenizer = starting_model(args.init, args.seed)
-    layout = {"order": args.order, "letters": args.letters, "kinds": kinds}
+    layout = {"order": args.order, "letters": args.letters, "kinds": kinds,
+              "negatives": args.negatives}
     # Held-out lines come from their own stream; training draws from seed + 1.
     held_rng = random.Random(10_000 + args.seed)
     held_out: list = []
@@ -286,12 +324,15 @@ def main() -> None:
         rows = [[0, round(time.time() - start), "-", scores["judge"], scores["choice"]]]
         how = f"no training; each line scored after {args.shots} solved lines (in context)"
     notes = [f"start: {args.init}; order {args.order}, letters {args.letters}, facts "
-             f"{args.kinds}; {how}; "
+             f"{args.kinds}, negatives {args.negatives}; {how}; "
              f"{args.held_out} held-out lines per tier, greedy first verdict token; "
              "chance: judge 50%, choice 20%",
-             "last row by fact form: " + by_kind(scores)]
+             "last row by fact form: " + by_kind(scores),
+             f"the length rule (yes iff the proposal is as long as the fact) scores "
+             f"{length_rule(held_out)}% on these judge lines"]
     facts = "" if kinds == KINDS else f", {args.kinds} facts"
     facts += ", loss on every token" if args.loss == "all" else ""
+    facts += ", same-length negatives" if args.negatives == "same-length" else ""
     report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters}{facts})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
            notes=notes, append=not args.no_append)

@@ -168,3 +168,38 @@ def test_every_training_step_uses_the_loss_asked_for(micro, monkeypatch):
     probe.train(model, processor.tokenizer, steps=3, lr=1e-3, sequences=2, lines=2, every=3,
                 seed=0, held_out=held, log=lambda *a, **k: None, loss="all")
     assert asked == ["all"] * 6
+
+
+def test_length_rule_scores_the_shortcut_of_comparing_lengths():
+    lines = [("Is it 7? It is 5.", "no", "judge"),      # same length, different: rule says yes
+             ("Is it 12? It is 5.", "no", "judge"),     # lengths differ: rule says no
+             ("It is 3. Is it 3?", "yes", "judge"),     # fact first, equal: yes
+             ("A. 1 B. 2 Which? It is 1.", "A", "choice")]
+    assert probe.judge_parts(lines[0][0]) == ("5", "7")
+    assert probe.judge_parts(lines[2][0]) == ("3", "3")
+    assert probe.length_rule(lines) == round(100 * 2 / 3, 1)
+    rng = random.Random(6)
+    for order in ("fact-first", "task"):
+        for _ in range(50):
+            prompt, verdict, tier = probe.draw_line(rng, order=order)
+            if tier == "judge":
+                fact, proposal = probe.judge_parts(prompt)
+                assert (fact == proposal) == (verdict == "yes")
+
+
+def test_same_length_negatives_defeat_the_length_rule():
+    rng = random.Random(7)
+    lines = [probe.draw_line(rng, order="task", letters="echo", kinds=("number",),
+                             negatives="same-length") for _ in range(300)]
+    judges = [line for line in lines if line[2] == "judge"]
+    for prompt, verdict, _ in judges:
+        fact, proposal = probe.judge_parts(prompt)
+        assert len(fact) == len(proposal) and (fact == proposal) == (verdict == "yes")
+    assert 35 < probe.length_rule(lines) < 65   # "yes" every time: right only on the yes half
+    for prompt, verdict, tier in lines:
+        if tier == "choice":
+            listed, fact = prompt[:-len(" (")].split(" Which? It is ")
+            options = [o.rsplit(" (", 1)[0].lstrip(") ") for o in listed.split(")")[:-1]]
+            assert all(len(o) == len(fact) for o in options)
+    # a form with no same-length alternative still yields a different fact
+    assert probe.same_length_fact(random.Random(0), "star", "shapes") != "star"
