@@ -260,6 +260,20 @@ def length_rule(lines: list[tuple[str, str, str]]) -> float:
     return round(100 * hits / max(1, len(judges)), 1)
 
 
+def length_chooser(lines: list[tuple[str, str, str]]) -> float:
+    """Expected % of choice lines won by picking at random among the options as long as the
+    fact (the options' length shortcut). Option lists in the "x (B)" layouts only."""
+    odds = []
+    for prompt, _, tier in lines:
+        if tier != "choice":
+            continue
+        listed, fact = prompt.split(" Which? It is ")
+        fact = fact.removesuffix(" (").removesuffix(".")
+        options = [o.rsplit(" (", 1)[0].lstrip(") ") for o in listed.split(")")[:-1]]
+        odds.append(1 / sum(len(o) == len(fact) for o in options))
+    return round(100 * sum(odds) / max(1, len(odds)), 1)
+
+
 def by_kind(scores: dict[str, float]) -> str:
     """"judge: box 61.0, number 70.2, ...; choice: ..." from accuracy()'s tier/kind keys."""
     parts = []
@@ -330,6 +344,9 @@ def main() -> None:
              "last row by fact form: " + by_kind(scores),
              f"the length rule (yes iff the proposal is as long as the fact) scores "
              f"{length_rule(held_out)}% on these judge lines"]
+    if args.order == "task" and args.letters != "before":
+        notes.append("picking at random among the options as long as the fact scores "
+                     f"{length_chooser(held_out)}% on these choice lines")
     facts = "" if kinds == KINDS else f", {args.kinds} facts"
     facts += ", loss on every token" if args.loss == "all" else ""
     facts += ", same-length negatives" if args.negatives == "same-length" else ""

@@ -203,3 +203,10 @@ def test_same_length_negatives_defeat_the_length_rule():
             assert all(len(o) == len(fact) for o in options)
     # a form with no same-length alternative still yields a different fact
     assert probe.same_length_fact(random.Random(0), "star", "shapes") != "star"
+
+
+def test_length_chooser_expects_one_over_the_same_length_options():
+    lines = [("5 (A) 12 (B) 7 (C) 19 (D) 20 (E) Which? It is 5 (", "A", "choice"),  # 5, 7
+             ("5 (A) 12 (B) 7 (C) 19 (D) 20 (E) Which? It is 12.", "B", "choice"),  # 3 long
+             ("Is it 7? It is 5.", "no", "judge")]
+    assert probe.length_chooser(lines) == round(100 * (1 / 2 + 1 / 3) / 2, 1)
