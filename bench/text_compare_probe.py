@@ -28,7 +28,9 @@ form). The last scores are also given per fact form (box, number, shapes; `--kin
 scores one form alone). Each report also gives what the length rule scores on the judge lines
 ("yes" iff the proposal is as long as the fact): a judge score near it means the model compares
 lengths, not contents; `--negatives same-length` draws only wrong proposals and options as
-long as the fact, so that shortcut answers nothing.
+long as the fact, so that shortcut answers nothing. The tokenizer writes numbers digit by digit
+(as Qwen's does), so comparing "12" with "17" is comparing token pairs; `--number-tokens` gives
+each whole number 0-111 one token, to see whether that is what makes comparison slow to learn.
 
     python bench/text_compare_probe.py --init random --steps 2000
     python bench/text_compare_probe.py --init random-tiny --order task --letters echo --steps 800
@@ -196,8 +198,11 @@ def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
     return {tier: round(100 * a / n, 1) for tier, (a, n) in sorted(hits.items())}
 
 
-def starting_model(init: str, seed: int):
-    """(model, tokenizer): the base's weights, or its shape at random."""
+def starting_model(init: str, seed: int, number_tokens: bool = False):
+    """(model, tokenizer): the base's weights, or its shape at random. `number_tokens` gives
+    every whole number 10-111 a token of its own (the tokenizer, like Qwen's, writes numbers
+    digit by digit; 0-9 already are single tokens), with new random embedding rows, so every
+    number in a fact is one token and comparing two numbers is comparing two tokens."""
     from reftbench.model.build import random_model
     from reftbench.model.load import load_model
     from reftbench.model.names import resolve_model
@@ -206,7 +211,11 @@ def starting_model(init: str, seed: int):
         model, processor = load_model(resolve_model(init))
     else:
         model, processor, _ = random_model(init, seed)
-    return model, processor.tokenizer
+    tokenizer = processor.tokenizer
+    if number_tokens:
+        tokenizer.add_tokens([str(n) for n in range(10, 112)])
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    return model, tokenizer
 
 
 def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
@@ -308,13 +317,15 @@ def main() -> None:
     parser.add_argument("--negatives", default="any", choices=("any", "same-length"),
                         help="wrong proposals and options: any other fact, or only ones as "
                              "long as the fact (so comparing lengths does not answer)")
+    parser.add_argument("--number-tokens", action="store_true",
+                        help="one token per whole number 0-111 instead of one per digit")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
 
     kinds = tuple(args.kinds.split(","))
     if not set(kinds) <= set(KINDS):
         parser.error(f"--kinds {args.kinds!r}: choose from {', '.join(KINDS)}")
-    model, tokenizer = starting_model(args.init, args.seed)
+    model, tokenizer = starting_model(args.init, args.seed, args.number_tokens)
     layout = {"order": args.order, "letters": args.letters, "kinds": kinds,
               "negatives": args.negatives}
     # Held-out lines come from their own stream; training draws from seed + 1.
@@ -338,7 +349,8 @@ def main() -> None:
         rows = [[0, round(time.time() - start), "-", scores["judge"], scores["choice"]]]
         how = f"no training; each line scored after {args.shots} solved lines (in context)"
     notes = [f"start: {args.init}; order {args.order}, letters {args.letters}, facts "
-             f"{args.kinds}, negatives {args.negatives}; {how}; "
+             f"{args.kinds}, negatives {args.negatives}, numbers "
+             f"{'one token each' if args.number_tokens else 'digit by digit'}; {how}; "
              f"{args.held_out} held-out lines per tier, greedy first verdict token; "
              "chance: judge 50%, choice 20%",
              "last row by fact form: " + by_kind(scores),
@@ -350,6 +362,7 @@ def main() -> None:
     facts = "" if kinds == KINDS else f", {args.kinds} facts"
     facts += ", loss on every token" if args.loss == "all" else ""
     facts += ", same-length negatives" if args.negatives == "same-length" else ""
+    facts += ", one token per number" if args.number_tokens else ""
     report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters}{facts})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
            notes=notes, append=not args.no_append)

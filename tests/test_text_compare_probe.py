@@ -210,3 +210,16 @@ def test_length_chooser_expects_one_over_the_same_length_options():
              ("5 (A) 12 (B) 7 (C) 19 (D) 20 (E) Which? It is 12.", "B", "choice"),  # 3 long
              ("Is it 7? It is 5.", "no", "judge")]
     assert probe.length_chooser(lines) == round(100 * (1 / 2 + 1 / 3) / 2, 1)
+
+
+def test_number_tokens_make_every_number_one_token_and_the_model_reads_them():
+    import torch
+
+    model, tokenizer = probe.starting_model("random-micro", 0, number_tokens=True)
+    ids = tokenizer("Is it [3, 45, 102, 7]? It is 111.", add_special_tokens=False)["input_ids"]
+    pieces = [tokenizer.decode([i]) for i in ids]
+    assert [p for p in pieces if p.isdigit()] == ["3", "45", "102", "7", "111"]
+    assert model(input_ids=torch.tensor([ids])).logits.shape[-1] >= max(ids) + 1
+    _, digits = probe.starting_model("random-micro", 0)
+    assert "45" not in [digits.decode([i]) for i in
+                        digits("It is 45.", add_special_tokens=False)["input_ids"]]
