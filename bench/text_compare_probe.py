@@ -199,23 +199,29 @@ def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
 
 
 def starting_model(init: str, seed: int, number_tokens: bool = False):
-    """(model, tokenizer): the base's weights, or its shape at random. `number_tokens` gives
-    every whole number 10-111 a token of its own (the tokenizer, like Qwen's, writes numbers
-    digit by digit; 0-9 already are single tokens), with new random embedding rows, so every
-    number in a fact is one token and comparing two numbers is comparing two tokens."""
+    """(model, processor): the base's weights, a model saved by `--save` (a folder), or a
+    preset's shape at random. `number_tokens` gives every whole number 10-111 a token of its own
+    (the tokenizer, like Qwen's, writes numbers digit by digit; 0-9 already are single tokens),
+    with new random embedding rows, so every number in a fact is one token and comparing two
+    numbers is comparing two tokens."""
     from reftbench.model.build import random_model
     from reftbench.model.load import load_model
     from reftbench.model.names import resolve_model
 
-    if init in ("base", "smol"):  # smol: SmolLM2-135M, text-pretrained (docs/real-models.md)
+    if init in ("base", "smol") or Path(init).is_dir():  # smol: docs/real-models.md
         model, processor = load_model(resolve_model(init))
     else:
         model, processor, _ = random_model(init, seed)
-    tokenizer = processor.tokenizer
     if number_tokens:
-        tokenizer.add_tokens([str(n) for n in range(10, 112)])
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-    return model, tokenizer
+        processor.tokenizer.add_tokens([str(n) for n in range(10, 112)])
+        model.resize_token_embeddings(len(processor.tokenizer), mean_resizing=False)
+    return model, processor
+
+
+def save(model, processor, folder: str) -> None:
+    """Write the model and its processor (the number tokens included) where --init can read."""
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
 
 
 def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
@@ -295,7 +301,8 @@ def by_kind(scores: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--init", default="base",
-                        help="base, smol, or a random-* preset name (random weights)")
+                        help="base, smol, a random-* preset name (random weights), or a folder "
+                             "written by --save")
     parser.add_argument("--shots", type=int, default=0,
                         help="with --steps 0: score each held-out line after N solved lines")
     parser.add_argument("--held-out", type=int, default=400, help="held-out lines per tier")
@@ -319,13 +326,16 @@ def main() -> None:
                              "long as the fact (so comparing lengths does not answer)")
     parser.add_argument("--number-tokens", action="store_true",
                         help="one token per whole number 0-111 instead of one per digit")
+    parser.add_argument("--save", default="",
+                        help="save the trained model here (a folder --init can start from)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
 
     kinds = tuple(args.kinds.split(","))
     if not set(kinds) <= set(KINDS):
         parser.error(f"--kinds {args.kinds!r}: choose from {', '.join(KINDS)}")
-    model, tokenizer = starting_model(args.init, args.seed, args.number_tokens)
+    model, processor = starting_model(args.init, args.seed, args.number_tokens)
+    tokenizer = processor.tokenizer
     layout = {"order": args.order, "letters": args.letters, "kinds": kinds,
               "negatives": args.negatives}
     # Held-out lines come from their own stream; training draws from seed + 1.
@@ -359,6 +369,8 @@ def main() -> None:
     if args.order == "task" and args.letters != "before":
         notes.append("picking at random among the options as long as the fact scores "
                      f"{length_chooser(held_out)}% on these choice lines")
+    if args.save:
+        save(model, processor, args.save)
     facts = "" if kinds == KINDS else f", {args.kinds} facts"
     facts += ", loss on every token" if args.loss == "all" else ""
     facts += ", same-length negatives" if args.negatives == "same-length" else ""

@@ -215,11 +215,25 @@ def test_length_chooser_expects_one_over_the_same_length_options():
 def test_number_tokens_make_every_number_one_token_and_the_model_reads_them():
     import torch
 
-    model, tokenizer = probe.starting_model("random-micro", 0, number_tokens=True)
+    model, processor = probe.starting_model("random-micro", 0, number_tokens=True)
+    tokenizer = processor.tokenizer
     ids = tokenizer("Is it [3, 45, 102, 7]? It is 111.", add_special_tokens=False)["input_ids"]
     pieces = [tokenizer.decode([i]) for i in ids]
     assert [p for p in pieces if p.isdigit()] == ["3", "45", "102", "7", "111"]
     assert model(input_ids=torch.tensor([ids])).logits.shape[-1] >= max(ids) + 1
-    _, digits = probe.starting_model("random-micro", 0)
+    digits = probe.starting_model("random-micro", 0)[1].tokenizer
     assert "45" not in [digits.decode([i]) for i in
                         digits("It is 45.", add_special_tokens=False)["input_ids"]]
+
+
+def test_a_saved_model_starts_the_next_run_where_the_last_one_ended(tmp_path):
+    held = [probe.draw_line(random.Random(300 + i), order="task", letters="echo")
+            for i in range(40)]
+    model, processor = probe.starting_model("random-micro", 0, number_tokens=True)
+    probe.train(model, processor.tokenizer, steps=3, lr=1e-2, sequences=2, lines=3, every=3,
+                seed=0, held_out=held, log=lambda *a, **k: None)
+    probe.save(model, processor, str(tmp_path))
+    again, reloaded = probe.starting_model(str(tmp_path), 0)
+    assert len(reloaded.tokenizer) == len(processor.tokenizer)  # the number tokens came along
+    assert (probe.accuracy(again, reloaded.tokenizer, held)
+            == probe.accuracy(model, processor.tokenizer, held))
