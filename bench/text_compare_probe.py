@@ -207,11 +207,12 @@ def starting_model(init: str, seed: int, number_tokens: bool = False):
     from reftbench.model.build import random_model
     from reftbench.model.load import load_model
     from reftbench.model.names import resolve_model
+    from reftbench.model.presets import PRESETS
 
-    if init in ("base", "smol") or Path(init).is_dir():  # smol: docs/real-models.md
-        model, processor = load_model(resolve_model(init))
-    else:
+    if init in PRESETS:  # random weights of that shape, from `seed`
         model, processor, _ = random_model(init, seed)
+    else:  # base, smol (docs/real-models.md) or a folder: whatever --model accepts
+        model, processor = load_model(resolve_model(init))
     if number_tokens:
         processor.tokenizer.add_tokens([str(n) for n in range(10, 112)])
         model.resize_token_embeddings(len(processor.tokenizer), mean_resizing=False)
