@@ -49,154 +49,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import report  # noqa: E402
-
-SHAPES = ("circle", "square", "triangle", "star", "hexagon", "diamond")
-KINDS = ("box", "number", "shapes")
-
-
-def draw_fact(rng: random.Random, kind: str) -> str:
-    """A fact as the families state it: a box, a count, or a sorted shape list."""
-    if kind == "box":
-        return "[" + ", ".join(str(rng.randint(0, 111)) for _ in range(4)) + "]"
-    if kind == "number":
-        return str(rng.randint(0, 20))
-    return ", ".join(sorted(rng.sample(SHAPES, rng.randint(1, 3))))
-
-
-def other_fact(rng: random.Random, fact: str, kind: str) -> str:
-    """A fact that is not `fact`: for a box, half the time the same box with one number moved."""
-    if kind == "box" and rng.random() < 0.5:
-        nums = fact.strip("[]").split(", ")
-        i = rng.randrange(4)
-        nums[i] = str((int(nums[i]) + rng.randint(1, 30)) % 112)
-        return "[" + ", ".join(nums) + "]"
-    other = draw_fact(rng, kind)
-    while other == fact:
-        other = draw_fact(rng, kind)
-    return other
-
-
-def same_length_fact(rng: random.Random, fact: str, kind: str, tries: int = 100) -> str:
-    """A fact that is not `fact` but has as many characters, so comparing lengths cannot tell
-    them apart; any other fact if none turns up in `tries` draws (e.g. "star" has no other
-    four-letter shape)."""
-    other = other_fact(rng, fact, kind)
-    for _ in range(tries):
-        if len(other) == len(fact):
-            return other
-        other = other_fact(rng, fact, kind)
-    return other
-
-
-def draw_line(rng: random.Random, order: str = "fact-first", letters: str = "before",
-              kinds: tuple[str, ...] = KINDS,
-              negatives: str = "any") -> tuple[str, str, str]:
-    """(prompt, verdict, tier) of one comparison; judge answers are yes half the time.
-
-    order "fact-first" states the fact before the proposal or options; "task" puts it after
-    them, where the tasks have it (the question holds the proposal, the model's completion
-    states the fact). letters "before" lists options as "A. x", "after" as "x (A)", and "echo"
-    as "x (A)" with the fact restated the same way, "It is x (", before the letter. `kinds`
-    are the fact forms drawn from (KINDS: box, number, shapes). negatives "same-length" draws
-    wrong proposals and options as long as the fact (same_length_fact)."""
-    wrong = same_length_fact if negatives == "same-length" else other_fact
-    kind = rng.choice(kinds)
-    fact = draw_fact(rng, kind)
-    if rng.random() < 0.5:
-        same = rng.random() < 0.5
-        proposal = fact if same else wrong(rng, fact, kind)
-        ask = f"Is it {proposal}?"
-        prompt = f"It is {fact}. {ask}" if order == "fact-first" else f"{ask} It is {fact}."
-        return prompt, "yes" if same else "no", "judge"
-    options = [fact]
-    while len(options) < 5:
-        candidate = wrong(rng, fact, kind)
-        if candidate not in options:
-            options.append(candidate)
-    rng.shuffle(options)
-    if letters == "before":
-        listed = " ".join(f"{letter}. {o}" for letter, o in zip("ABCDE", options))
-    else:
-        listed = " ".join(f"{o} ({letter})" for letter, o in zip("ABCDE", options))
-    # "echo": the fact is restated as its option is listed, "x (", so the letter that follows
-    # it can be copied from the list (what an induction head does) rather than looked up.
-    end = " (" if letters == "echo" else "."
-    prompt = (f"It is {fact}{end} {listed} Which?" if order == "fact-first"
-              else f"{listed} Which? It is {fact}{end}")
-    return prompt, "ABCDE"[options.index(fact)], "choice"
-
-
-def spoken(prompt: str, verdict: str) -> str:
-    """The verdict as written after its prompt: " yes", " B", or "B" straight after an echoed
-    "(", the token that follows "(" in the option list."""
-    return verdict if prompt.endswith("(") else f" {verdict}"
-
-
-def kind_of(prompt: str) -> str:
-    """The fact form a line compares: box, shapes or number."""
-    if "[" in prompt:
-        return "box"
-    return "shapes" if any(shape in prompt for shape in SHAPES) else "number"
-
-
-def encode(tokenizer, lines: list[tuple[str, str, str]],
-           loss: str = "verdict") -> tuple[list[int], list[int]]:
-    """(input ids, labels) of lines joined into one sequence. loss "verdict": labels keep each
-    verdict's first token and ignore (-100) everything else; "all": every token is a target
-    (language modelling), so restating an option's text is trained too, the in-sequence
-    copying from which induction heads form."""
-    ids: list[int] = []
-    labels: list[int] = []
-    for prompt, verdict, _ in lines:
-        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        tail = tokenizer(spoken(prompt, verdict) + "\n", add_special_tokens=False)["input_ids"]
-        ids += head + tail
-        labels += [-100] * len(head) + tail[:1] + [-100] * (len(tail) - 1)
-    return ids, (list(ids) if loss == "all" else labels)
-
-
-def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
-    """Right-padded tensors (input_ids, attention_mask, labels)."""
-    import torch
-
-    width = max(len(ids) for ids, _ in sequences)
-    pad = tokenizer.pad_token_id
-    ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in sequences])
-    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in sequences])
-    lengths = torch.tensor([len(s) for s, _ in sequences])
-    mask = (torch.arange(width)[None] < lengths[:, None]).long()
-    return ids, mask, labels
-
-
-def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
-             shots: list[tuple[str, str, str]] = ()) -> dict[str, float]:
-    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first,
-    and "tier/kind" -> the same per fact form (box, number, shapes); `shots` (solved lines)
-    come first in every prompt, in the training layout (in-context)."""
-    import torch
-
-    hits: dict[str, list[int]] = {}
-    prefix = "".join(f"{p}{spoken(p, v)}\n" for p, v, _ in shots)
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(lines), 100):
-            chunk = lines[start:start + 100]
-            prompts = [tokenizer(prefix + p, add_special_tokens=False)["input_ids"]
-                       for p, _, _ in chunk]
-            ids, mask, _ = batch(tokenizer, [(p, p) for p in prompts])
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            last = mask.sum(1) - 1
-            guesses = logits[torch.arange(len(chunk)), last].argmax(-1).tolist()
-            for (prompt, verdict, tier), guess in zip(chunk, guesses):
-                spoken_ids = tokenizer(spoken(prompt, verdict), add_special_tokens=False)
-                first = spoken_ids["input_ids"][0]
-                for key in (tier, f"{tier}/{kind_of(prompt)}"):
-                    cell = hits.setdefault(key, [0, 0])
-                    cell[0] += int(guess == first)
-                    cell[1] += 1
-    model.train()
-    return {tier: round(100 * a / n, 1) for tier, (a, n) in sorted(hits.items())}
-
+from reftbench.compare_lines import KINDS, draw_line, held_out_lines  # noqa: E402
+from reftbench.compare_pretrain import accuracy, train  # noqa: E402
 
 def starting_model(init: str, seed: int, number_tokens: bool = False):
     """(model, processor): the base's weights, a model saved by `--save` (a folder), or a
@@ -223,41 +77,6 @@ def save(model, processor, folder: str) -> None:
     """Write the model and its processor (the number tokens included) where --init can read."""
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
-
-
-def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
-          seed: int, held_out: list, log=print, layout: dict | None = None,
-          loss: str = "verdict") -> tuple[list[list], dict[str, float]]:
-    """AdamW, constant lr after a 5% warm-up; (rows [step, seconds, mean loss, judge %,
-    choice %], the last scores by tier and by tier/kind)."""
-    import torch
-
-    torch.manual_seed(seed)
-    rng = random.Random(seed + 1)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
-    start, losses = time.time(), []
-    scores = accuracy(model, tokenizer, held_out)
-    rows = [[0, 0, "-", scores.get("judge"), scores.get("choice")]]
-    for step in range(1, steps + 1):
-        drawn = [encode(tokenizer, [draw_line(rng, **(layout or {})) for _ in range(lines)],
-                        loss) for _ in range(sequences)]
-        ids, mask, labels = batch(tokenizer, drawn)
-        step_loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        step_loss.backward()
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        losses.append(step_loss.item())
-        if step % every == 0 or step == steps:
-            scores = accuracy(model, tokenizer, held_out)
-            rows.append([step, round(time.time() - start), round(sum(losses) / len(losses), 4),
-                         scores.get("judge"), scores.get("choice")])
-            log(*rows[-1], flush=True)
-            losses = []
-    return rows, scores
 
 
 def judge_parts(prompt: str) -> tuple[str, str]:
@@ -339,14 +158,7 @@ def main() -> None:
     tokenizer = processor.tokenizer
     layout = {"order": args.order, "letters": args.letters, "kinds": kinds,
               "negatives": args.negatives}
-    # Held-out lines come from their own stream; training draws from seed + 1.
-    held_rng = random.Random(10_000 + args.seed)
-    held_out: list = []
-    for tier in ("judge", "choice"):
-        while sum(1 for line in held_out if line[2] == tier) < args.held_out:
-            line = draw_line(held_rng, **layout)
-            if line[2] == tier:
-                held_out.append(line)
+    held_out = held_out_lines(args.seed, args.held_out, layout)
     if args.steps:
         rows, scores = train(model, tokenizer, args.steps, args.lr, args.sequences, args.lines,
                              args.every, args.seed, held_out, layout=layout, loss=args.loss)

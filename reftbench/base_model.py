@@ -3,7 +3,11 @@
 The paper starts from Qwen2.5-VL-Instruct; reftbench's embedded default starts from a tiny
 Qwen2.5-VL trained here, by supervised learning on the general mixture (tasks/general: scene
 descriptions, counting, object boxes, reading numbers, all three tiers, in the answer format),
-never on the benchmark's train or test splits. Boxes come first: a box-only warm-up
+never on the benchmark's train or test splits. The phases, each optional and resumable: the
+vision tower alone on dense targets (reftbench/vision_pretrain.py); the language model alone
+on text-only comparison lines (reftbench/compare_pretrain.py), since the mixture alone never
+teaches a tiny model to compare a stated fact with a proposal; then the box warm-up and the
+mixture. Boxes come first among the questions: a box-only warm-up
 (`locate_steps`) on simple scenes (`locate_objects`), because on the mixture alone a tiny
 model answers every box question with one constant box. A copy ships in `reftbench/assets/base/`; a local
 build (`<REFTBENCH_HOME>/models/base`) takes precedence. `--model base` (every trainer's
@@ -66,13 +70,27 @@ class BaseConfig(RunFields, SFTFields):
     # n_general); images only, a larger pool than the mixture's keeps the tower from
     # memorising (scene i is the same in every pool).
     vision_scenes: int = 0
+    # Steps of text-only comparison training of the language model after the vision phase
+    # (reftbench/compare_pretrain.py): dense synthetic lines that each compare a stated fact
+    # with a proposal or find it among options, in the families' fact forms. The mixture alone
+    # leaves a tiny model at chance on the judge and choice tiers even when the fact is handed
+    # to it. First `compare_number_steps` on number facts alone (the comparison appears there
+    # first, after about 1,750 steps), then `compare_steps` on every form (boxes, numbers,
+    # shape lists); 0 and 0 = no comparison phase.
+    compare_number_steps: int = 0
+    compare_steps: int = 0
+    # Learning rate of the comparison phase (AdamW, 5% warm-up, then constant).
+    compare_lr: float = 3e-4
+    # Sequences per step, and comparison lines per sequence, in the comparison phase.
+    compare_sequences: int = 16
+    compare_lines: int = 10
     # Keep the pretrained vision encoder (patch embedding and blocks) frozen while the
     # language model learns the mixture; the merger (the projector into the language model)
     # still trains. Only meaningful after vision pretraining.
     freeze_vision: bool = False
-    # Stop after this phase ("vision" or "locate"), keeping the work folder, so a later
-    # `reftbench base` (same settings) goes on from there, on another machine if need be
-    # (e.g. the vision phase on a GPU); "" = build the whole model.
+    # Stop after this phase ("vision", "compare" or "locate"), keeping the work folder, so a
+    # later `reftbench base` (same settings) goes on from there, on another machine if need
+    # be (e.g. the vision phase on a GPU); "" = build the whole model.
     stop_after: str = ""
 
 
@@ -131,9 +149,11 @@ BASE_PRESETS = {
 # interrupted build reuses either only if its settings are the same as when it started.
 VISION_SETTINGS = ("model", "seed", "data_seed", "n_general", "vision_steps", "vision_lr",
                    "vision_batch_size", "vision_scenes")
+COMPARE_SETTINGS = VISION_SETTINGS + ("compare_number_steps", "compare_steps", "compare_lr",
+                                       "compare_sequences", "compare_lines")
 # Phases `stop_after` may name.
-PHASES = ("vision", "locate")
-WARM_UP_SETTINGS = VISION_SETTINGS + ("sft_lr", "sft_batch_size", "lr_scheduler", "locate_steps",
+PHASES = ("vision", "compare", "locate")
+WARM_UP_SETTINGS = COMPARE_SETTINGS + ("sft_lr", "sft_batch_size", "lr_scheduler", "locate_steps",
                                       "locate_objects", "locate_scenes", "freeze_vision")
 MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
                                        "sft_steps")
@@ -195,6 +215,22 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
     return model
 
 
+def _compare_phase(cfg: BaseConfig, work: Path, start, progress) -> Path:
+    """Train the language model to compare (once: finished stages with the same settings are
+    reused)."""
+    from reftbench.compare_lines import KINDS
+    from reftbench.compare_pretrain import pretrain_compare
+
+    folder = work / "compare"
+    _fresh_unless_same(cfg, folder, COMPARE_SETTINGS, ("stage0", "stage1", "metrics.jsonl"))
+    stages = [(kinds, steps) for kinds, steps in ((("number",), cfg.compare_number_steps),
+                                                   (KINDS, cfg.compare_steps)) if steps]
+    log = folder / "metrics.jsonl"
+    return pretrain_compare(start, folder, stages, cfg.compare_lr, cfg.compare_sequences,
+                            cfg.compare_lines, cfg.seed, progress,
+                            log=lambda row: fileio.append_jsonl(log, [row]))
+
+
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                target: Path | None = None) -> Path:
     """Train the base model (resuming an interrupted build) and install it atomically
@@ -209,7 +245,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     if cfg.stop_after not in ("", *PHASES):
         raise UserError(f"--stop_after must be one of {', '.join(PHASES)} (got {cfg.stop_after!r})")
     for name in ("locate_steps", "locate_objects", "locate_scenes", "vision_steps",
-                 "vision_scenes"):
+                 "vision_scenes", "compare_number_steps", "compare_steps"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
     # One work folder per starting model, so building two presets' bases never mixes them.
@@ -226,6 +262,10 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
         start = _vision_phase(cfg, work, samples, progress)
     if cfg.stop_after == "vision":
         return work / "vision"
+    if cfg.compare_number_steps or cfg.compare_steps:
+        start = _compare_phase(cfg, work, start, progress)
+    if cfg.stop_after == "compare":
+        return work / "compare"
     if cfg.locate_steps:
         warm = work / "locate"
         _fresh_unless_same(cfg, warm, WARM_UP_SETTINGS, ("trainer", "model", "metrics.jsonl"))
@@ -261,6 +301,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     for log, name in ((work / "metrics.jsonl", "metrics.jsonl"),
                       (work / "locate" / "metrics.jsonl", "locate_metrics.jsonl"),
                       (work / "vision" / "metrics.jsonl", "vision_metrics.jsonl"),
+                      (work / "compare" / "metrics.jsonl", "compare_metrics.jsonl"),
                       (work / "vision" / "provenance.json", "vision_provenance.json")):
         if log.exists():
             shutil.copy(log, target / name)

@@ -1,4 +1,5 @@
-"""bench/text_compare_probe.py: synthetic comparison lines, their labels, and the training loop."""
+"""Comparison lines (reftbench/compare_lines.py), their training loop (compare_pretrain.py) and
+bench/text_compare_probe.py around them."""
 
 import random
 import sys
@@ -7,11 +8,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import text_compare_probe as probe  # noqa: E402
+from reftbench import compare_lines as cl  # noqa: E402
+from reftbench import compare_pretrain as cp  # noqa: E402
 
 
 def test_lines_have_the_verdict_their_fact_and_proposal_imply():
     rng = random.Random(0)
-    lines = [probe.draw_line(rng) for _ in range(400)]
+    lines = [cl.draw_line(rng) for _ in range(400)]
     judges = [line for line in lines if line[2] == "judge"]
     choices = [line for line in lines if line[2] == "choice"]
     yes = sum(v == "yes" for _, v, _ in judges)
@@ -31,8 +34,8 @@ def test_a_moved_box_differs_in_one_number():
     rng = random.Random(1)
     moved = 0
     for _ in range(200):
-        fact = probe.draw_fact(rng, "box")
-        other = probe.other_fact(rng, fact, "box")
+        fact = cl.draw_fact(rng, "box")
+        other = cl.other_fact(rng, fact, "box")
         assert other != fact
         moved += sum(a != b for a, b in zip(fact.strip("[]").split(", "),
                                             other.strip("[]").split(", "))) == 1
@@ -42,8 +45,8 @@ def test_a_moved_box_differs_in_one_number():
 def test_labels_keep_one_token_per_line_the_verdicts_first(micro):
     _, processor = micro
     tokenizer = processor.tokenizer
-    lines = [probe.draw_line(random.Random(i)) for i in range(6)]
-    ids, labels = probe.encode(tokenizer, lines)
+    lines = [cl.draw_line(random.Random(i)) for i in range(6)]
+    ids, labels = cp.encode(tokenizer, lines)
     kept = [t for t in labels if t != -100]
     assert len(ids) == len(labels) and len(kept) == len(lines)
     assert [tokenizer.decode([t]).strip() for t in kept] == [v for _, v, _ in lines]
@@ -54,9 +57,9 @@ def test_training_rows_report_loss_and_accuracy_per_tier(micro):
 
     model, processor = micro
     model = copy.deepcopy(model)
-    held = [probe.draw_line(random.Random(100 + i)) for i in range(30)]
-    rows, last = probe.train(model, processor.tokenizer, steps=2, lr=1e-3, sequences=2,
-                             lines=3, every=1, seed=0, held_out=held, log=lambda *a, **k: None)
+    held = [cl.draw_line(random.Random(100 + i)) for i in range(30)]
+    rows, last = cp.train(model, processor.tokenizer, steps=2, lr=1e-3, sequences=2,
+                          lines=3, every=1, seed=0, held_out=held, log=lambda *a, **k: None)
     assert [r[0] for r in rows] == [0, 1, 2]
     assert rows[0][2] == "-" and all(r[2] > 0 for r in rows[1:])
     assert all(0 <= r[3] <= 100 and 0 <= r[4] <= 100 for r in rows)
@@ -65,14 +68,14 @@ def test_training_rows_report_loss_and_accuracy_per_tier(micro):
 
 def test_accuracy_is_also_split_by_fact_form(micro):
     model, processor = micro
-    held = [probe.draw_line(random.Random(200 + i)) for i in range(60)]
-    scores = probe.accuracy(model, processor.tokenizer, held)
+    held = [cl.draw_line(random.Random(200 + i)) for i in range(60)]
+    scores = cp.accuracy(model, processor.tokenizer, held)
     for tier in ("judge", "choice"):
         mine = [line for line in held if line[2] == tier]
         parts = {k: v for k, v in scores.items() if k.startswith(tier + "/")}
-        assert set(parts) == {f"{tier}/{probe.kind_of(p)}" for p, _, _ in mine}
+        assert set(parts) == {f"{tier}/{cl.kind_of(p)}" for p, _, _ in mine}
         # the tier's accuracy is the line-weighted mean of its forms'
-        counts = {k: sum(f"{tier}/{probe.kind_of(p)}" == k for p, _, _ in mine) for k in parts}
+        counts = {k: sum(f"{tier}/{cl.kind_of(p)}" == k for p, _, _ in mine) for k in parts}
         mean = sum(parts[k] * counts[k] for k in parts) / len(mine)
         assert abs(mean - scores[tier]) < 0.2
     assert "judge: " in probe.by_kind(scores) and "choice: " in probe.by_kind(scores)
@@ -80,18 +83,18 @@ def test_accuracy_is_also_split_by_fact_form(micro):
 
 def test_kind_of_names_the_form_of_the_fact():
     rng = random.Random(5)
-    for kind in probe.KINDS:
+    for kind in cl.KINDS:
         for _ in range(30):
-            prompt, _, _ = probe.draw_line(rng, order="task", letters="echo", kinds=(kind,))
-            assert probe.kind_of(prompt) == kind
+            prompt, _, _ = cl.draw_line(rng, order="task", letters="echo", kinds=(kind,))
+            assert cl.kind_of(prompt) == kind
 
 
 def test_loss_all_targets_every_token_and_verdict_only_the_verdicts(micro):
     _, processor = micro
-    lines = [probe.draw_line(random.Random(i)) for i in range(4)]
-    ids, labels = probe.encode(processor.tokenizer, lines, loss="all")
+    lines = [cl.draw_line(random.Random(i)) for i in range(4)]
+    ids, labels = cp.encode(processor.tokenizer, lines, loss="all")
     assert labels == ids
-    _, verdict_only = probe.encode(processor.tokenizer, lines)
+    _, verdict_only = cp.encode(processor.tokenizer, lines)
     assert sum(t != -100 for t in verdict_only) == len(lines)
 
 
@@ -106,14 +109,14 @@ def test_shots_come_before_every_scored_line(micro, monkeypatch):
 
     monkeypatch.setattr(processor.tokenizer.__class__, "__call__", spy)
     shots = [("It is 3. Is it 3?", "yes", "judge")]
-    probe.accuracy(model, processor.tokenizer, [("It is 4. Is it 5?", "no", "judge")], shots)
+    cp.accuracy(model, processor.tokenizer, [("It is 4. Is it 5?", "no", "judge")], shots)
     assert "It is 3. Is it 3? yes\nIt is 4. Is it 5?" in seen
 
 
 def test_task_order_states_the_fact_after_the_proposal_and_the_options():
     rng = random.Random(2)
     for _ in range(200):
-        prompt, verdict, tier = probe.draw_line(rng, order="task", letters="after")
+        prompt, verdict, tier = cl.draw_line(rng, order="task", letters="after")
         if tier == "judge":
             proposal, fact = prompt[len("Is it "):-1].split("? It is ")
             assert (fact == proposal) == (verdict == "yes")
@@ -128,25 +131,25 @@ def test_echo_restates_the_fact_as_its_option_is_written_and_the_letter_follows_
     _, processor = micro
     tokenizer = processor.tokenizer
     rng = random.Random(3)
-    lines = [probe.draw_line(rng, order="task", letters="echo") for _ in range(40)]
+    lines = [cl.draw_line(rng, order="task", letters="echo") for _ in range(40)]
     choices = [line for line in lines if line[2] == "choice"]
     assert choices
     for prompt, verdict, _ in choices:
         listed, fact = prompt[:-len(" (")].split(" Which? It is ")
         assert f"{fact} ({verdict})" in listed
-        assert probe.spoken(prompt, verdict) == verdict
+        assert cl.spoken(prompt, verdict) == verdict
     for prompt, verdict, tier in lines:
         if tier == "judge":
-            assert probe.spoken(prompt, verdict) == f" {verdict}"
-    _, labels = probe.encode(tokenizer, lines)
+            assert cl.spoken(prompt, verdict) == f" {verdict}"
+    _, labels = cp.encode(tokenizer, lines)
     kept = [tokenizer.decode([t]) for t in labels if t != -100]
-    assert kept == [probe.spoken(p, v) for p, v, _ in lines]
+    assert kept == [cl.spoken(p, v) for p, v, _ in lines]
 
 
 def test_kinds_limit_the_facts_to_the_forms_asked_for():
     rng = random.Random(4)
     for _ in range(100):
-        prompt, _, tier = probe.draw_line(rng, order="task", kinds=("number",))
+        prompt, _, tier = cl.draw_line(rng, order="task", kinds=("number",))
         fact = prompt.rsplit("It is ", 1)[1].rstrip(".")
         assert fact.isdigit()
 
@@ -157,16 +160,16 @@ def test_every_training_step_uses_the_loss_asked_for(micro, monkeypatch):
     model, processor = micro
     model = copy.deepcopy(model)
     asked = []
-    real = probe.encode
+    real = cp.encode
 
     def spy(tokenizer, lines, loss="verdict"):
         asked.append(loss)
         return real(tokenizer, lines, loss)
 
-    monkeypatch.setattr(probe, "encode", spy)
-    held = [probe.draw_line(random.Random(300 + i)) for i in range(4)]
-    probe.train(model, processor.tokenizer, steps=3, lr=1e-3, sequences=2, lines=2, every=3,
-                seed=0, held_out=held, log=lambda *a, **k: None, loss="all")
+    monkeypatch.setattr(cp, "encode", spy)
+    held = [cl.draw_line(random.Random(300 + i)) for i in range(4)]
+    cp.train(model, processor.tokenizer, steps=3, lr=1e-3, sequences=2, lines=2, every=3,
+             seed=0, held_out=held, log=lambda *a, **k: None, loss="all")
     assert asked == ["all"] * 6
 
 
@@ -181,7 +184,7 @@ def test_length_rule_scores_the_shortcut_of_comparing_lengths():
     rng = random.Random(6)
     for order in ("fact-first", "task"):
         for _ in range(50):
-            prompt, verdict, tier = probe.draw_line(rng, order=order)
+            prompt, verdict, tier = cl.draw_line(rng, order=order)
             if tier == "judge":
                 fact, proposal = probe.judge_parts(prompt)
                 assert (fact == proposal) == (verdict == "yes")
@@ -189,7 +192,7 @@ def test_length_rule_scores_the_shortcut_of_comparing_lengths():
 
 def test_same_length_negatives_defeat_the_length_rule():
     rng = random.Random(7)
-    lines = [probe.draw_line(rng, order="task", letters="echo", kinds=("number",),
+    lines = [cl.draw_line(rng, order="task", letters="echo", kinds=("number",),
                              negatives="same-length") for _ in range(300)]
     judges = [line for line in lines if line[2] == "judge"]
     for prompt, verdict, _ in judges:
@@ -202,7 +205,7 @@ def test_same_length_negatives_defeat_the_length_rule():
             options = [o.rsplit(" (", 1)[0].lstrip(") ") for o in listed.split(")")[:-1]]
             assert all(len(o) == len(fact) for o in options)
     # a form with no same-length alternative still yields a different fact
-    assert probe.same_length_fact(random.Random(0), "star", "shapes") != "star"
+    assert cl.same_length_fact(random.Random(0), "star", "shapes") != "star"
 
 
 def test_length_chooser_expects_one_over_the_same_length_options():
@@ -227,13 +230,13 @@ def test_number_tokens_make_every_number_one_token_and_the_model_reads_them():
 
 
 def test_a_saved_model_starts_the_next_run_where_the_last_one_ended(tmp_path):
-    held = [probe.draw_line(random.Random(300 + i), order="task", letters="echo")
+    held = [cl.draw_line(random.Random(300 + i), order="task", letters="echo")
             for i in range(40)]
     model, processor = probe.starting_model("random-micro", 0, number_tokens=True)
-    probe.train(model, processor.tokenizer, steps=3, lr=1e-2, sequences=2, lines=3, every=3,
+    cp.train(model, processor.tokenizer, steps=3, lr=1e-2, sequences=2, lines=3, every=3,
                 seed=0, held_out=held, log=lambda *a, **k: None)
     probe.save(model, processor, str(tmp_path))
     again, reloaded = probe.starting_model(str(tmp_path), 0)
     assert len(reloaded.tokenizer) == len(processor.tokenizer)  # the number tokens came along
-    assert (probe.accuracy(again, reloaded.tokenizer, held)
-            == probe.accuracy(model, processor.tokenizer, held))
+    assert (cp.accuracy(again, reloaded.tokenizer, held)
+            == cp.accuracy(model, processor.tokenizer, held))

@@ -1,0 +1,160 @@
+"""Train the language model alone to compare: text-only lines from reftbench/compare_lines.py.
+
+The base build's comparison phase (reftbench/base_model.py) runs `pretrain_compare` between
+the vision phase and the box warm-up. No image enters, so the vision tower and its merger get
+no gradient and leave unchanged (AdamW skips parameters without one); only the language model
+learns. Each stage draws fresh lines from its seed, with a fresh optimiser (AdamW, constant
+learning rate after a 5% warm-up), and is saved, so an interrupted phase resumes at the last
+finished stage. bench/text_compare_probe.py runs the same loop with other layouts.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from reftbench.compare_lines import draw_line, held_out_lines, kind_of, spoken
+
+
+def encode(tokenizer, lines: list[tuple[str, str, str]],
+           loss: str = "verdict") -> tuple[list[int], list[int]]:
+    """(input ids, labels) of lines joined into one sequence. loss "verdict": labels keep each
+    verdict's first token and ignore (-100) everything else; "all": every token is a target
+    (language modelling), so restating an option's text is trained too, the in-sequence
+    copying from which induction heads form."""
+    ids: list[int] = []
+    labels: list[int] = []
+    for prompt, verdict, _ in lines:
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        tail = tokenizer(spoken(prompt, verdict) + "\n", add_special_tokens=False)["input_ids"]
+        ids += head + tail
+        labels += [-100] * len(head) + tail[:1] + [-100] * (len(tail) - 1)
+    return ids, (list(ids) if loss == "all" else labels)
+
+
+def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
+    """Right-padded tensors (input_ids, attention_mask, labels)."""
+    import torch
+
+    width = max(len(ids) for ids, _ in sequences)
+    pad = tokenizer.pad_token_id
+    ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in sequences])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in sequences])
+    lengths = torch.tensor([len(s) for s, _ in sequences])
+    mask = (torch.arange(width)[None] < lengths[:, None]).long()
+    return ids, mask, labels
+
+
+def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
+             shots: list[tuple[str, str, str]] = ()) -> dict[str, float]:
+    """Tier -> % of lines whose greedy next token after the prompt is the verdict's first,
+    and "tier/kind" -> the same per fact form (box, number, shapes); `shots` (solved lines)
+    come first in every prompt, in the training layout (in-context)."""
+    import torch
+
+    hits: dict[str, list[int]] = {}
+    prefix = "".join(f"{p}{spoken(p, v)}\n" for p, v, _ in shots)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(lines), 100):
+            chunk = lines[start:start + 100]
+            prompts = [tokenizer(prefix + p, add_special_tokens=False)["input_ids"]
+                       for p, _, _ in chunk]
+            ids, mask, _ = batch(tokenizer, [(p, p) for p in prompts])
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            last = mask.sum(1) - 1
+            guesses = logits[torch.arange(len(chunk)), last].argmax(-1).tolist()
+            for (prompt, verdict, tier), guess in zip(chunk, guesses):
+                spoken_ids = tokenizer(spoken(prompt, verdict), add_special_tokens=False)
+                first = spoken_ids["input_ids"][0]
+                for key in (tier, f"{tier}/{kind_of(prompt)}"):
+                    cell = hits.setdefault(key, [0, 0])
+                    cell[0] += int(guess == first)
+                    cell[1] += 1
+    model.train()
+    return {tier: round(100 * a / n, 1) for tier, (a, n) in sorted(hits.items())}
+
+
+def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, every: int,
+          seed: int, held_out: list, log=print, layout: dict | None = None,
+          loss: str = "verdict", on_step=None) -> tuple[list[list], dict[str, float]]:
+    """AdamW, constant lr after a 5% warm-up; (rows [step, seconds, mean loss, judge %,
+    choice %], the last scores by tier and by tier/kind). `on_step(step, loss)` is called
+    after every step (a progress bar); it does not change what is trained."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed + 1)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    start, losses = time.time(), []
+    scores = accuracy(model, tokenizer, held_out)
+    rows = [[0, 0, "-", scores.get("judge"), scores.get("choice")]]
+    for step in range(1, steps + 1):
+        drawn = [encode(tokenizer, [draw_line(rng, **(layout or {})) for _ in range(lines)],
+                        loss) for _ in range(sequences)]
+        ids, mask, labels = batch(tokenizer, drawn)
+        step_loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        step_loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(step_loss.item())
+        if on_step:
+            on_step(step, losses[-1])
+        if step % every == 0 or step == steps:
+            scores = accuracy(model, tokenizer, held_out)
+            rows.append([step, round(time.time() - start), round(sum(losses) / len(losses), 4),
+                         scores.get("judge"), scores.get("choice")])
+            log(*rows[-1], flush=True)
+            losses = []
+    return rows, scores
+
+
+# The phase's layout: the fact after the proposal or options (where the tasks' completions
+# state it), options listed "x (A)" with the fact restated "It is x (" before the letter, the
+# loss on every token, wrong proposals as long as the fact. Chosen on held-out synthetic
+# lines (results/PERF.md), never on a benchmark split.
+PHASE_LAYOUT = {"order": "task", "letters": "echo", "negatives": "same-length"}
+
+
+def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ...], int]],
+                     lr: float, sequences: int, lines: int, seed: int, progress=None,
+                     log=None, held_out: int = 400) -> Path:
+    """Train `start`'s language model on comparison lines, one stage per (fact kinds, steps)
+    in `stages` (e.g. numbers first, then every form), saving each stage to
+    `out_dir/stage<i>`; a saved stage is reused. Returns the last stage's folder."""
+    from reftbench.model.load import load_model
+
+    current = str(start)
+    for i, (kinds, steps) in enumerate(stages):
+        folder = Path(out_dir) / f"stage{i}"
+        if not (folder / "config.json").exists():
+            model, processor = load_model(current)
+            layout = {**PHASE_LAYOUT, "kinds": tuple(kinds)}
+            task = (progress.add_task(f"compare {','.join(kinds)}", total=steps)
+                    if progress else None)
+
+            def tick(step, loss, task=task):
+                if task is not None:
+                    progress.update(task, completed=step,
+                                    description=f"compare {','.join(kinds)} loss={loss:.3g}")
+
+            def record(step, seconds, mean_loss, judge, choice, flush=True, kinds=kinds):
+                if log:
+                    log({"stage": f"compare{i}", "kinds": list(kinds), "step": step,
+                         "seconds": seconds, "loss": mean_loss, "heldout_judge": judge,
+                         "heldout_choice": choice})
+
+            train(model, processor.tokenizer, steps, lr, sequences, lines,
+                  max(1, steps // 8), seed, held_out_lines(seed, held_out, layout), log=record,
+                  layout=layout, loss="all", on_step=tick)
+            tmp = folder.with_name(folder.name + ".tmp")
+            model.save_pretrained(tmp, safe_serialization=True)
+            processor.save_pretrained(tmp)
+            tmp.rename(folder)
+        current = str(folder)
+    return Path(current)
