@@ -302,6 +302,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                       (work / "locate" / "metrics.jsonl", "locate_metrics.jsonl"),
                       (work / "vision" / "metrics.jsonl", "vision_metrics.jsonl"),
                       (work / "compare" / "metrics.jsonl", "compare_metrics.jsonl"),
+                      (work / "compare" / "provenance.json", "compare_provenance.json"),
                       (work / "vision" / "provenance.json", "vision_provenance.json")):
         if log.exists():
             shutil.copy(log, target / name)

@@ -276,9 +276,9 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
         optimiser.step()
         schedule.step()
         if log and (step % 25 == 0 or step == steps):
-            log({"stage": "vision", "step": step, "loss": float(loss), **parts})
+            log({"stage": "vision", "step": step, "loss": loss.item(), **parts})
         if task is not None:
-            progress.update(task, completed=step, description=f"vision loss={float(loss):.3g}")
+            progress.update(task, completed=step, description=f"vision loss={loss.item():.3g}")
         if scoring and log and (step == steps or eval_every and step % eval_every == 0
                                 or max_minutes and time.monotonic() - began > 60 * max_minutes):
             scores = head_scores(visual, head, scoring, len(held_out))
