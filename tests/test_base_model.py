@@ -153,27 +153,47 @@ def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):
     assert not list((tmp_path / "home" / "models").glob("base.work-*"))
 
 
+def _stop_after_then_finish(tmp_path, phase, settings):
+    """Build a micro base in two calls, stopping after `phase` the first time; (the phase's
+    work folder, its log lines when stopped, the shared command line)."""
+    common = ["base", "--model", "random-micro", "--sft_steps", "1", "--sft_batch_size", "2",
+              "--n_general", "12", "--n_test", "10", *settings,
+              "--output", str(tmp_path / "base")]
+    result = CliRunner().invoke(app, common + ["--stop_after", phase])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "home" / "models" / "base.work-random-micro" / phase
+    assert not (tmp_path / "base").exists()
+    logged = (folder / "metrics.jsonl").read_text().splitlines()
+    result = CliRunner().invoke(app, common)  # goes on from the finished phase
+    assert result.exit_code == 0, result.output
+    return folder, logged, common
+
+
 def test_a_build_can_stop_after_the_vision_phase_and_go_on_later(tmp_path, monkeypatch):
     monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
-    common = ["base", "--model", "random-micro", "--sft_steps", "1", "--sft_batch_size", "2",
-              "--n_general", "12", "--vision_steps", "2", "--vision_batch_size", "4",
-              "--locate_steps", "1", "--locate_scenes", "40", "--n_test", "10",
-              "--output", str(tmp_path / "base")]
-    result = CliRunner().invoke(app, common + ["--stop_after", "vision"])
-    assert result.exit_code == 0, result.output
-    vision = tmp_path / "home" / "models" / "base.work-random-micro" / "vision"
-    assert (vision / "model" / "config.json").exists() and not (tmp_path / "base").exists()
-    first = (vision / "model" / "model.safetensors").read_bytes()
-    logged = [json.loads(line) for line in (vision / "metrics.jsonl").read_text().splitlines()]
-    assert logged[-1]["step"] == 2 and "heldout_cls" in logged[-1]
-    result = CliRunner().invoke(app, common)  # goes on from the finished vision phase
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "base" / "vision_metrics.jsonl").read_text().splitlines() == [
-        json.dumps(row) for row in logged]
+    vision, logged, common = _stop_after_then_finish(
+        tmp_path, "vision", ["--vision_steps", "2", "--vision_batch_size", "4",
+                             "--locate_steps", "1", "--locate_scenes", "40"])
+    last = json.loads(logged[-1])
+    assert last["step"] == 2 and "heldout_cls" in last
+    # The vision model was reused, not retrained: the installed log is the stopped one.
+    assert (tmp_path / "base" / "vision_metrics.jsonl").read_text().splitlines() == logged
     assert json.loads((tmp_path / "base" / "vision_provenance.json").read_text())["git_commit"]
-    assert first  # the vision model was reused, not retrained: its log is unchanged
     bad = CliRunner().invoke(app, common + ["--stop_after", "mixture"])
     assert bad.exit_code != 0
+
+
+def test_a_build_can_stop_after_the_comparison_phase_and_finish_from_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    _, logged, _ = _stop_after_then_finish(
+        tmp_path, "compare", ["--vision_steps", "0", "--freeze_vision", "false",
+                              "--locate_steps", "0", "--compare_number_steps", "1",
+                              "--compare_steps", "1", "--compare_sequences", "2",
+                              "--compare_lines", "2"])
+    assert {json.loads(line)["stage"] for line in logged} == {"compare0", "compare1"}
+    assert (tmp_path / "base" / "compare_metrics.jsonl").read_text().splitlines() == logged
+    built = json.loads((tmp_path / "base" / "reftbench_run.json").read_text())
+    assert built["config"]["compare_number_steps"] == 1 and built["config"]["compare_steps"] == 1
 
 
 def test_resumed_build_retrains_a_warm_up_made_with_other_settings(tmp_path, monkeypatch):

@@ -1,14 +1,11 @@
 """The base build's comparison phase: text-only training of the language model, in stages."""
 
-import json
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
 from reftbench import compare_pretrain
-from reftbench.cli import app
 from reftbench.model.names import resolve_model
 
 
@@ -49,23 +46,4 @@ def test_a_finished_stage_is_reused_not_retrained(tmp_path, monkeypatch):
                                           1e-3, 2, 2, 0, held_out=2)
     assert (tmp_path / "stage0" / "model.safetensors").read_bytes() == saved
     assert not (tmp_path / "stage1").exists()
-
-
-def test_a_build_can_stop_after_the_comparison_phase_and_finish_from_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
-    common = ["base", "--model", "random-micro", "--sft_steps", "1", "--sft_batch_size", "2",
-              "--n_general", "12", "--vision_steps", "0", "--freeze_vision", "false",
-              "--locate_steps", "0", "--n_test", "10", "--compare_number_steps", "1",
-              "--compare_steps", "1", "--compare_sequences", "2", "--compare_lines", "2",
-              "--output", str(tmp_path / "base")]
-    result = CliRunner().invoke(app, common + ["--stop_after", "compare"])
-    assert result.exit_code == 0, result.output
-    work = tmp_path / "home" / "models" / "base.work-random-micro" / "compare"
-    assert (work / "stage1" / "config.json").exists() and not (tmp_path / "base").exists()
-    logged = (work / "metrics.jsonl").read_text().splitlines()
-    result = CliRunner().invoke(app, common)  # the mixture starts from the finished phase
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "base" / "compare_metrics.jsonl").read_text().splitlines() == logged
-    built = json.loads((tmp_path / "base" / "reftbench_run.json").read_text())
-    assert built["config"]["compare_number_steps"] == 1 and built["config"]["compare_steps"] == 1
 
