@@ -54,7 +54,8 @@ def given_fact(sample: dict) -> str:
 def score_model(model: str, samples: list[dict]) -> dict:
     """(family, tier) -> (free %, given-fact %), greedy."""
     from reftbench.data import load_image
-    from reftbench.generation import Sampling, TransformersBackend
+    from reftbench.decoding import Sampling
+    from reftbench.generation import TransformersBackend
     from reftbench.model.load import load_model
     from reftbench.prompts import build_messages
     from reftbench.rewards import score

@@ -43,7 +43,8 @@ def score_model(model: str, samples: list[dict], k: int) -> dict:
     import torch
 
     from reftbench.evaluate import score_row
-    from reftbench.generation import Sampling, TransformersBackend
+    from reftbench.decoding import Sampling
+    from reftbench.generation import TransformersBackend
     from reftbench.model.load import load_model
 
     torch.manual_seed(0)

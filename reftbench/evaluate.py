@@ -202,7 +202,7 @@ def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
     Cheap checks come first (output folder, model), so a typo fails before any slow step.
     `progress(k)` is called with the number of samples finished, already-done ones included.
     """
-    from reftbench.generation import Sampling
+    from reftbench.decoding import Sampling
     from reftbench.runlock import hold
     from reftbench.training.distributed import main_decides, map_sharded
 

@@ -19,12 +19,9 @@ does (vLLM's external launcher), and generates its share of the prompts.
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
 
+from reftbench.decoding import Sampling
 from reftbench.errors import UserError
-
-if TYPE_CHECKING:  # annotations only: generation.load_backend imports this module
-    from reftbench.generation import Sampling
 
 INSTALL_HINT = "install reftbench[vllm] on a GPU machine"
 

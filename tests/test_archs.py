@@ -16,7 +16,8 @@ from types import SimpleNamespace
 import pytest
 
 from reftbench.data import load_image, load_split
-from reftbench.generation import Sampling, TransformersBackend
+from reftbench.decoding import Sampling
+from reftbench.generation import TransformersBackend
 from reftbench.model.load import load_model
 from reftbench.model.tiny_archs import ARCHS, build_tiny, hub_layout, liven
 

@@ -13,7 +13,8 @@ from conftest import N_TEST
 
 from reftbench.data import load_split
 from reftbench.errors import UserError
-from reftbench.generation import Sampling, TransformersBackend, generate_kwargs
+from reftbench.decoding import Sampling
+from reftbench.generation import TransformersBackend, generate_kwargs
 from reftbench.model.load import load_model
 
 MAX_NEW = 10

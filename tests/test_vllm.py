@@ -67,7 +67,7 @@ def test_vllm_backend_generates_n_completions_per_sample():
     from conftest import N_TEST
 
     from reftbench.data import load_split
-    from reftbench.generation import Sampling
+    from reftbench.decoding import Sampling
     from reftbench.generation_vllm import VLLMBackend
 
     samples = load_split("math", "id", n=N_TEST)[:3]

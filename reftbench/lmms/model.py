@@ -33,7 +33,8 @@ from tqdm import tqdm
 
 from reftbench.data import to_rgb
 from reftbench.errors import UserError
-from reftbench.generation import Sampling, TransformersBackend
+from reftbench.decoding import Sampling
+from reftbench.generation import TransformersBackend
 
 # Task generation_kwargs this class reads; others are reported once and ignored.
 KNOWN_GEN_KWARGS = {"max_new_tokens", "do_sample", "temperature", "top_p", "until", "num_beams"}

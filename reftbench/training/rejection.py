@@ -37,7 +37,7 @@ def sample_and_filter(backend, samples: list[dict], k: int, temperature: float,
     (reftbench.training.distributed.map_sharded); the main process writes the one log, round by
     round, and every rank then reads the kept rows back from it.
     """
-    from reftbench.generation import Sampling
+    from reftbench.decoding import Sampling
     from reftbench.training.distributed import barrier, broadcast, map_sharded
 
     done = broadcast({r["id"] for r in fileio.read_jsonl(log_path)})
