@@ -244,6 +244,10 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
             raise UserError(f"--{name} must be at least 1 (got {getattr(cfg, name)})")
     if cfg.stop_after not in ("", *PHASES):
         raise UserError(f"--stop_after must be one of {', '.join(PHASES)} (got {cfg.stop_after!r})")
+    skipped = {"vision": not cfg.vision_steps, "locate": not cfg.locate_steps,
+               "compare": not (cfg.compare_number_steps or cfg.compare_steps)}
+    if skipped.get(cfg.stop_after):
+        raise UserError(f"--stop_after {cfg.stop_after}: that phase is off (its steps are 0)")
     for name in ("locate_steps", "locate_objects", "locate_scenes", "vision_steps",
                  "vision_scenes", "compare_number_steps", "compare_steps"):
         if getattr(cfg, name) < 0:
