@@ -14,6 +14,7 @@ import random
 import time
 from pathlib import Path
 
+from reftbench import fileio
 from reftbench.compare_lines import draw_line, held_out_lines, kind_of, spoken
 
 
@@ -129,32 +130,35 @@ def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ..
     `out_dir/stage<i>`; a saved stage is reused. Returns the last stage's folder."""
     from reftbench.model.load import load_model
 
+    def stage(i: int, kinds: tuple[str, ...], steps: int, start: str, folder: Path) -> None:
+        model, processor = load_model(start)
+        layout = {**PHASE_LAYOUT, "kinds": tuple(kinds)}
+        task = progress.add_task(f"compare {','.join(kinds)}", total=steps) if progress else None
+
+        def tick(step, loss):
+            if task is not None:
+                progress.update(task, completed=step,
+                                description=f"compare {','.join(kinds)} loss={loss:.3g}")
+
+        def record(step, seconds, mean_loss, judge, choice, flush=True):
+            if log:
+                log({"stage": f"compare{i}", "kinds": list(kinds), "step": step,
+                     "seconds": seconds, "loss": mean_loss, "heldout_judge": judge,
+                     "heldout_choice": choice})
+
+        train(model, processor.tokenizer, steps, lr, sequences, lines, max(1, steps // 8), seed,
+              held_out_lines(seed, held_out, layout), log=record, layout=layout, loss="all",
+              on_step=tick)
+        model.save_pretrained(folder, safe_serialization=True)
+        processor.save_pretrained(folder)
+
     current = str(start)
     for i, (kinds, steps) in enumerate(stages):
-        folder = Path(out_dir) / f"stage{i}"
-        if not (folder / "config.json").exists():
-            model, processor = load_model(current)
-            layout = {**PHASE_LAYOUT, "kinds": tuple(kinds)}
-            task = (progress.add_task(f"compare {','.join(kinds)}", total=steps)
-                    if progress else None)
-
-            def tick(step, loss, task=task):
-                if task is not None:
-                    progress.update(task, completed=step,
-                                    description=f"compare {','.join(kinds)} loss={loss:.3g}")
-
-            def record(step, seconds, mean_loss, judge, choice, flush=True, kinds=kinds):
-                if log:
-                    log({"stage": f"compare{i}", "kinds": list(kinds), "step": step,
-                         "seconds": seconds, "loss": mean_loss, "heldout_judge": judge,
-                         "heldout_choice": choice})
-
-            train(model, processor.tokenizer, steps, lr, sequences, lines,
-                  max(1, steps // 8), seed, held_out_lines(seed, held_out, layout), log=record,
-                  layout=layout, loss="all", on_step=tick)
-            tmp = folder.with_name(folder.name + ".tmp")
-            model.save_pretrained(tmp, safe_serialization=True)
-            processor.save_pretrained(tmp)
-            tmp.rename(folder)
+        # Written to a temporary folder and renamed into place: a killed stage leaves nothing
+        # that looks finished.
+        folder = fileio.build_once(
+            Path(out_dir) / f"stage{i}", lambda f: (f / "config.json").exists(),
+            lambda tmp, i=i, kinds=kinds, steps=steps, start=current:
+                stage(i, kinds, steps, start, tmp))
         current = str(folder)
     return Path(current)
