@@ -1,7 +1,8 @@
 """`reftbench demo`: the README's main job on the embedded default, end to end.
 
 1. generate the task splits (cached), 2. evaluate the embedded base model (once),
-3. train Curr-ReFT from it (`reftbench train curr-reft`, resumed if interrupted),
+3. train Curr-ReFT from it (`reftbench train curr-reft` on half the `tiny` preset's steps, so the
+   whole demo ends within 10 minutes on a 2-core CPU; resumed if interrupted),
 4. print the leaderboard (base vs Curr-ReFT, in-domain and out-of-domain), and greedy accuracy
 beside sampled accuracy and pass@K for both (`--samples`): whether training sharpened the
 model's samples into its greedy answer or narrowed them.
@@ -19,8 +20,29 @@ from reftbench.samples import FAMILIES, SPLITS
 
 # Questions per family x split in the demo's evaluations (the comparison uses 500), and the
 # sampled completions per question behind its pass@K column.
-DEMO_LIMIT = 200
+DEMO_LIMIT = 100
 DEMO_SAMPLES = 4
+# The demo's trainer takes the preset's step counts divided by this (curr-reft: stages 18/18/37
+# instead of 37/37/75; its rejection-sampling SFT keeps its 20 steps). `reftbench train` and
+# `reftbench compare` run the full preset.
+DEMO_STEP_DIVISOR = 2
+# The step-count fields the divisor applies to, where the trainer's config has them.
+STEP_FIELDS = ("grpo_steps", "sft_steps", "stage_steps")
+
+
+def demo_budget(trainer: str, preset: str = "tiny") -> list[str]:
+    """Command-line overrides giving `trainer` its `preset` step counts divided by
+    DEMO_STEP_DIVISOR (at least 1 step each)."""
+    from reftbench.registry import load_trainer
+
+    values = load_trainer(trainer).presets[preset]
+    out = []
+    for name in STEP_FIELDS:
+        if name not in values:
+            continue
+        steps = values[name] if isinstance(values[name], tuple) else (values[name],)
+        out += [f"--{name}", ",".join(str(max(1, n // DEMO_STEP_DIVISOR)) for n in steps)]
+    return out
 
 
 def run_demo(console, results_dir: Path = DEMO_RESULTS,
@@ -50,10 +72,11 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
                             samples=DEMO_SAMPLES,
                             max_new_tokens=eval_length("tiny", tuple(overrides or ()))),
                  results_dir, (base_run / "samples.jsonl").exists(), console)
-    console.rule(f"reftbench train {trainer}")
+    budget = demo_budget(trainer)
+    console.rule(f"reftbench train {trainer} {' '.join(budget)} (half the preset's steps)")
     resume = (output / trainer / "stages").exists()
     evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
-    train(trainer, overrides=evaluation + list(overrides or []), output=output / trainer,
+    train(trainer, overrides=budget + evaluation + list(overrides or []), output=output / trainer,
           resume=resume, results_dir=results_dir, console=console)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
