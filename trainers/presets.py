@@ -22,6 +22,7 @@ TINY = {
     # the group's reward spread, so near-unanimous groups do not get huge advantages) raised it
     # (36.5 -> 39.7 in 150 steps) while the training reward rose (0.32 -> 0.39). Reusing each
     # rollout batch for two steps (num_iterations=2) was 9% faster and scored 37.3: mu stays 1.
+    # Rollouts at temperature 0.7 scored 39.4 (the same): T stays 1.
     "grpo_lr": 3e-5,
     "num_generations": 8,
     "prompts_per_step": 8,
