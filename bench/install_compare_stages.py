@@ -52,6 +52,7 @@ def main() -> None:
     from reftbench import fileio, provenance
     from reftbench.base_model import BASE_PRESETS, COMPARE_SETTINGS, BaseConfig
     from reftbench.compare_lines import KINDS
+    from reftbench.compare_pretrain import STAGE_LOG
     from reftbench.config import resolve
     from reftbench.model.names import resolve_model
     from reftbench.paths import models_dir
@@ -88,10 +89,11 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         shutil.copytree(vision, out)  # its config, generation config and processor, as a load+save
         save_file(merged, str(out / "model.safetensors"), metadata={"format": "pt"})
-        rows += log_rows(Path(log), i, kinds[i])
+        mine = log_rows(Path(log), i, kinds[i])
+        fileio.write_atomic(out / STAGE_LOG, fileio.dumps_jsonl(mine))  # as the phase keeps it
+        rows += mine
     fileio.write_json(folder / "settings.json", {n: getattr(cfg, n) for n in COMPARE_SETTINGS})
-    (folder / "metrics.jsonl").unlink(missing_ok=True)
-    fileio.append_jsonl(folder / "metrics.jsonl", rows)
+    fileio.write_atomic(folder / STAGE_LOG, fileio.dumps_jsonl(rows))
     fileio.write_json(folder / "provenance.json", {
         "made_by": "bench/text_compare_probe.py (same loop and settings), assembled by "
                    "bench/install_compare_stages.py", "stages": args.stages,

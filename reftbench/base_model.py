@@ -225,10 +225,8 @@ def _compare_phase(cfg: BaseConfig, work: Path, start, progress) -> Path:
     _fresh_unless_same(cfg, folder, COMPARE_SETTINGS, ("stage0", "stage1", "metrics.jsonl"))
     stages = [(kinds, steps) for kinds, steps in ((("number",), cfg.compare_number_steps),
                                                    (KINDS, cfg.compare_steps)) if steps]
-    log = folder / "metrics.jsonl"
     return pretrain_compare(start, folder, stages, cfg.compare_lr, cfg.compare_sequences,
-                            cfg.compare_lines, cfg.seed, progress,
-                            log=lambda row: fileio.append_jsonl(log, [row]))
+                            cfg.compare_lines, cfg.seed, progress)
 
 
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,

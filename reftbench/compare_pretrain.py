@@ -120,6 +120,8 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
 # loss on every token, wrong proposals as long as the fact. Chosen on held-out synthetic
 # lines (results/PERF.md), never on a benchmark split.
 PHASE_LAYOUT = {"order": "task", "letters": "echo", "negatives": "same-length"}
+# A stage's log, in its folder; the phase's log (all finished stages) has the same name.
+STAGE_LOG = "metrics.jsonl"
 
 
 def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ...], int]],
@@ -127,7 +129,11 @@ def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ..
                      log=None, held_out: int = 400) -> Path:
     """Train `start`'s language model on comparison lines, one stage per (fact kinds, steps)
     in `stages` (e.g. numbers first, then every form), saving each stage to
-    `out_dir/stage<i>`; a saved stage is reused. Returns the last stage's folder."""
+    `out_dir/stage<i>`; a saved stage is reused. Returns the last stage's folder.
+
+    Each stage's log rows are kept in its own folder, so a stage killed midway leaves none
+    behind; `out_dir/metrics.jsonl` is rewritten from the finished stages' rows at the end.
+    `log`, if given, also sees each row as it is made."""
     from reftbench.model.load import load_model
 
     def stage(i: int, kinds: tuple[str, ...], steps: int, start: str, folder: Path) -> None:
@@ -141,10 +147,12 @@ def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ..
                                 description=f"compare {','.join(kinds)} loss={loss:.3g}")
 
         def record(step, seconds, mean_loss, judge, choice, flush=True):
+            row = {"stage": f"compare{i}", "kinds": list(kinds), "step": step,
+                   "seconds": seconds, "loss": mean_loss, "heldout_judge": judge,
+                   "heldout_choice": choice}
+            fileio.append_jsonl(folder / STAGE_LOG, [row])
             if log:
-                log({"stage": f"compare{i}", "kinds": list(kinds), "step": step,
-                     "seconds": seconds, "loss": mean_loss, "heldout_judge": judge,
-                     "heldout_choice": choice})
+                log(row)
 
         train(model, processor.tokenizer, steps, lr, sequences, lines, max(1, steps // 8), seed,
               held_out_lines(seed, held_out, layout), log=record, layout=layout, loss="all",
@@ -161,4 +169,7 @@ def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ..
             lambda tmp, i=i, kinds=kinds, steps=steps, start=current:
                 stage(i, kinds, steps, start, tmp))
         current = str(folder)
+    rows = [row for i in range(len(stages))
+            for row in fileio.read_jsonl(Path(out_dir) / f"stage{i}" / STAGE_LOG)]
+    fileio.write_atomic(Path(out_dir) / STAGE_LOG, fileio.dumps_jsonl(rows))
     return Path(current)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from reftbench import compare_pretrain
+from reftbench import compare_pretrain, fileio
 from reftbench.model.names import resolve_model
 
 
@@ -47,3 +47,23 @@ def test_a_finished_stage_is_reused_not_retrained(tmp_path, monkeypatch):
     assert (tmp_path / "stage0" / "model.safetensors").read_bytes() == saved
     assert not (tmp_path / "stage1").exists()
 
+
+
+def test_a_stage_killed_midway_leaves_no_log_rows_behind(tmp_path, monkeypatch):
+    start = Path(resolve_model("random-micro"))
+    real_train = compare_pretrain.train
+
+    def killed(*args, log, **kwargs):
+        log(1, 0.0, 9.9, 50.0, 20.0)  # the first scoring point is logged, then the kill
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_pretrain, "train", killed)
+    with pytest.raises(KeyboardInterrupt):
+        compare_pretrain.pretrain_compare(start, tmp_path, [(("number",), 2)], 1e-3, 2, 2, 0,
+                                          held_out=2)
+    monkeypatch.setattr(compare_pretrain, "train", real_train)
+    compare_pretrain.pretrain_compare(start, tmp_path, [(("number",), 2)], 1e-3, 2, 2, 0,
+                                      held_out=2)
+    rows = fileio.read_jsonl(tmp_path / "metrics.jsonl")
+    assert [(r["stage"], r["step"]) for r in rows] == [("compare0", 1), ("compare0", 2)]
+    assert 9.9 not in [r["loss"] for r in rows]
