@@ -6,9 +6,9 @@
 4. print the leaderboard (base vs Curr-ReFT, in-domain and out-of-domain), and greedy accuracy
 beside sampled accuracy and pass@K for both (`--samples`): whether training sharpened the
 model's samples into its greedy answer or narrowed them.
-Rerunning it reuses everything already finished with the same base model: runs are kept
-under a folder named by the base model's fingerprint, so a rebuilt or updated base model starts
-afresh instead of showing runs made from the old one.
+Rerunning it reuses everything already finished with the same base model and budget: runs are
+kept under a folder named by the base model's fingerprint and the demo's budget, so a rebuilt
+base or a changed budget starts afresh instead of showing runs made under the old one.
 """
 
 from __future__ import annotations
@@ -60,8 +60,11 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
             with console.status(f"generating {family}/{split}"):
                 ensure_split(family, split)
     base = resolve_model("base")
+    # Named by the base and by the demo's own budget: a demo of another base or another
+    # budget starts afresh beside the old one instead of resuming or mixing with it.
     tag = f"base-{model_fingerprint(base)}"
-    results_dir, output = Path(results_dir) / tag, Path(output) / tag
+    budget_tag = f"{DEMO_LIMIT}q-steps1of{DEMO_STEP_DIVISOR}"
+    results_dir, output = (Path(folder) / tag / budget_tag for folder in (results_dir, output))
     console.print(f"base model {base} ({tag}): results in {results_dir}, training in {output}")
     base_run = results_dir / "runs" / "demo-base"
     if not (base_run / "results.json").exists():

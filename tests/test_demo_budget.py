@@ -27,3 +27,28 @@ def test_the_demo_budget_divides_each_step_count_of_the_preset(trainer):
 def test_the_curr_reft_demo_keeps_the_curriculum_shape():
     stages = parse_overrides(demo_budget("curr-reft"))["stage_steps"]
     assert [int(n) for n in str(stages).split(",")] == [12, 12, 25]
+
+
+def test_a_demo_under_another_budget_starts_in_its_own_folder(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from reftbench import data, demo, report
+    from reftbench.training import run
+
+    calls = []
+    monkeypatch.setattr(data, "ensure_split", lambda family, split: None)
+    monkeypatch.setattr(report, "run_eval", lambda cfg, results, resume, console:
+                        calls.append(("eval", results, cfg.limit)))
+    monkeypatch.setattr(report, "show_leaderboard", lambda results, console: None)
+    monkeypatch.setattr(run, "train", lambda trainer, overrides, output, resume, results_dir,
+                        console: calls.append(("train", output, results_dir, overrides)))
+    demo.run_demo(Console(quiet=True), tmp_path / "results", tmp_path / "runs")
+    monkeypatch.setattr(demo, "DEMO_STEP_DIVISOR", 4)
+    demo.run_demo(Console(quiet=True), tmp_path / "results", tmp_path / "runs")
+    (_, first_eval, limit), (_, first_out, first_res, first_args), \
+        (_, second_eval, _), (_, second_out, _, second_args) = calls
+    assert limit == demo.DEMO_LIMIT and first_res == first_eval
+    assert first_out.parent.name.endswith("1of3") and second_out.parent.name.endswith("1of4")
+    assert first_out.parent.parent == second_out.parent.parent  # the same base's folder
+    assert first_eval != second_eval
+    assert "12,12,25" in first_args and "9,9,18" in second_args
