@@ -24,20 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, report  # noqa: E402
 
 
-def written(pattern: str, clone: Path) -> tuple[float, Path]:
-    """(modification time, path) of the one file matching `pattern` under `clone`."""
+def written(pattern: str, clone: Path) -> float:
+    """When the one file matching `pattern` under `clone` was last written."""
     found = sorted(clone.glob(pattern))
     if len(found) != 1:
         raise SystemExit(f"expected one {pattern} in {clone}, found {len(found)}")
-    return found[0].stat().st_mtime, found[0]
+    return found[0].stat().st_mtime
 
 
 def phases(clone: Path, start: float, end: float) -> list[list]:
     """[phase, seconds] rows between the demo's start and end."""
-    marks = [("install", written(".venv/.core", clone)[0]),
+    marks = [("install", written(".venv/.core", clone)),
              ("task data + base evaluation",
-              written("outputs/demo-results/*/runs/demo-base/results.json", clone)[0])]
-    for config in sorted(clone.glob("outputs/demo/*/*/stages/*/model/config.json")):
+              written("outputs/demo-results/*/*/runs/demo-base/results.json", clone))]
+    for config in sorted(clone.glob("outputs/demo/*/*/*/stages/*/model/config.json")):
         marks.append((f"train: {config.parents[1].name}", config.stat().st_mtime))
     marks.append(("final evaluation + leaderboard", end))
     rows, before = [], start
