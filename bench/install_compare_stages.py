@@ -90,10 +90,10 @@ def main() -> None:
         shutil.copytree(vision, out)  # its config, generation config and processor, as a load+save
         save_file(merged, str(out / "model.safetensors"), metadata={"format": "pt"})
         mine = log_rows(Path(log), i, kinds[i])
-        fileio.write_atomic(out / STAGE_LOG, fileio.dumps_jsonl(mine))  # as the phase keeps it
+        # Where the phase keeps a stage's rows; the build writes the phase log from them.
+        fileio.write_atomic(out / STAGE_LOG, fileio.dumps_jsonl(mine))
         rows += mine
     fileio.write_json(folder / "settings.json", {n: getattr(cfg, n) for n in COMPARE_SETTINGS})
-    fileio.write_atomic(folder / STAGE_LOG, fileio.dumps_jsonl(rows))
     fileio.write_json(folder / "provenance.json", {
         "made_by": "bench/text_compare_probe.py (same loop and settings), assembled by "
                    "bench/install_compare_stages.py", "stages": args.stages,
