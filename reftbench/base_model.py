@@ -84,6 +84,11 @@ class BaseConfig(RunFields, SFTFields):
     # Sequences per step, and comparison lines per sequence, in the comparison phase.
     compare_sequences: int = 16
     compare_lines: int = 10
+    # Rehearsal of the comparison during the box warm-up and the mixture
+    # (reftbench/compare_rehearsal.py): each step also trains on this many sequences of
+    # `compare_lines` comparison lines, text only, so the later phases do not erase what the
+    # comparison phase taught; 0 = none.
+    compare_rehearsal: int = 0
     # Keep the pretrained vision encoder (patch embedding and blocks) frozen while the
     # language model learns the mixture; the merger (the projector into the language model)
     # still trains. Only meaningful after vision pretraining.
@@ -153,7 +158,7 @@ COMPARE_SETTINGS = VISION_SETTINGS + ("compare_number_steps", "compare_steps", "
                                        "compare_sequences", "compare_lines")
 # Phases `stop_after` may name.
 PHASES = ("vision", "compare", "locate")
-WARM_UP_SETTINGS = COMPARE_SETTINGS + ("sft_lr", "sft_batch_size", "lr_scheduler", "locate_steps",
+WARM_UP_SETTINGS = COMPARE_SETTINGS + ("compare_rehearsal", "sft_lr", "sft_batch_size", "lr_scheduler", "locate_steps",
                                       "locate_objects", "locate_scenes", "freeze_vision")
 MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
                                        "sft_steps")
@@ -247,7 +252,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     if skipped.get(cfg.stop_after):
         raise UserError(f"--stop_after {cfg.stop_after}: that phase is off (its steps are 0)")
     for name in ("locate_steps", "locate_objects", "locate_scenes", "vision_steps",
-                 "vision_scenes", "compare_number_steps", "compare_steps"):
+                 "vision_scenes", "compare_number_steps", "compare_steps", "compare_rehearsal"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
     # One work folder per starting model, so building two presets' bases never mixes them.
@@ -287,13 +292,14 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                                    "background" if cfg.locate_objects else ""))
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
             start = run_sft(cfg, str(start), boxes, warm, cfg.locate_steps, cfg.sft_lr,
-                            cfg.sft_batch_size, "locate", progress)
+                            cfg.sft_batch_size, "locate", progress,
+                            rehearse=cfg.compare_rehearsal > 0)
     if cfg.stop_after == "locate":
         return work / "locate"
     data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
                                      cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
-                    "base", progress)
+                    "base", progress, rehearse=cfg.compare_rehearsal > 0)
     fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
                                                  "provenance": provenance.describe()})
     target = Path(target or base_dir())

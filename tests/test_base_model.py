@@ -126,6 +126,8 @@ def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeyp
                                 ("--compare_steps", "-1", "--compare_steps must be 0 or more"),
                                 ("--compare_number_steps", "-2",
                                  "--compare_number_steps must be 0 or more"),
+                                ("--compare_rehearsal", "-1",
+                                 "--compare_rehearsal must be 0 or more"),
                                 ("--stop_after", "compare", "--stop_after compare: that phase "
                                                             "is off")):
         code, _, err = cli("base", key, value, "--output", tmp_path / "o")

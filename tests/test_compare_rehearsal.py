@@ -1,0 +1,81 @@
+"""The base build's comparison rehearsal: a text-only batch of comparison lines every step."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from reftbench.cli import app
+from reftbench.compare_rehearsal import rehearsal_batch, with_rehearsal
+from reftbench.model.load import load_model
+from reftbench.model.names import resolve_model
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return load_model(resolve_model("random-micro"))
+
+
+def test_batches_are_drawn_from_seed_and_step_and_train_every_real_token(micro):
+    tokenizer = micro[1].tokenizer
+    ids, mask, labels = rehearsal_batch(tokenizer, step=3, seed=0, sequences=3, lines=4)
+    again, _, _ = rehearsal_batch(tokenizer, step=3, seed=0, sequences=3, lines=4)
+    other, _, _ = rehearsal_batch(tokenizer, step=4, seed=0, sequences=3, lines=4)
+    assert ids.shape[0] == 3 and torch.equal(ids, again)  # a resumed step draws the same lines
+    assert not (other.shape == ids.shape and torch.equal(other, ids))
+    assert torch.equal(labels[mask == 1], ids[mask == 1]) and (labels[mask == 0] == -100).all()
+    text = tokenizer.decode(ids[0][mask[0] == 1])
+    assert text.count("\n") == 4 and "It is" in text
+
+
+class _Trainer:
+    """Stands in for a TRL trainer: a fixed step loss, a step counter, a logger."""
+
+    def __init__(self, tokenizer):
+        self.processing_class = SimpleNamespace(tokenizer=tokenizer)
+        self.state = SimpleNamespace(global_step=5)
+        self.logged = []
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = torch.tensor(1.0)
+        return (loss, "outputs") if return_outputs else loss
+
+    def log(self, logs, *args, **kwargs):
+        self.logged.append(dict(logs))
+
+
+def test_training_steps_add_the_rehearsal_loss_and_log_it(micro):
+    model, processor = micro
+    trainer = with_rehearsal(_Trainer, seed=0, sequences=2, lines=3)(processor.tokenizer)
+    ids, mask, labels = rehearsal_batch(processor.tokenizer, 5, 0, 2, 3)
+    model.train()
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask, labels=labels).loss.item()
+        loss = trainer.compute_loss(model, {})
+        with_outputs = trainer.compute_loss(model, {}, return_outputs=True)
+    assert loss.item() == pytest.approx(1.0 + expected, rel=1e-5)
+    assert with_outputs[1] == "outputs" and with_outputs[0].item() == pytest.approx(loss.item())
+    trainer.log({"loss": 2.0})
+    assert trainer.logged[-1]["rehearsal_loss"] == pytest.approx(expected, abs=1e-3)
+    trainer.log({"loss": 2.0})  # nothing rehearsed since the last row: no stale figure
+    assert "rehearsal_loss" not in trainer.logged[-1]
+    model.eval()  # evaluation losses stay the trainer's own
+    with torch.no_grad():
+        assert trainer.compute_loss(model, {}).item() == 1.0
+    model.train()
+
+
+def test_a_micro_build_rehearses_in_the_warm_up_and_the_mixture(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "base"
+    result = CliRunner().invoke(app, [
+        "base", "--model", "random-micro", "--sft_steps", "2", "--sft_batch_size", "2",
+        "--n_general", "12", "--n_test", "10", "--vision_steps", "0", "--freeze_vision", "false",
+        "--locate_steps", "1", "--locate_scenes", "40", "--logging_steps", "1",
+        "--compare_rehearsal", "2", "--compare_lines", "2", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    for log in ("locate_metrics.jsonl", "metrics.jsonl"):
+        rows = [json.loads(line) for line in (out / log).read_text().splitlines()]
+        assert any(row.get("rehearsal_loss", 0) > 0 for row in rows), log
