@@ -146,6 +146,10 @@ def main() -> None:
                              "long as the fact (so comparing lengths does not answer)")
     parser.add_argument("--number-tokens", action="store_true",
                         help="one token per whole number 0-111 instead of one per digit")
+    parser.add_argument("--among-verdicts", action="store_true",
+                        help="with --steps 0: pick the likeliest possible verdict (yes/no, "
+                             "A-E), not the likeliest token, so a model whose next token has "
+                             "left the lines' format is still scored on its comparison")
     parser.add_argument("--save", default="",
                         help="save the trained model here (a folder --init can start from)")
     parser.add_argument("--no-append", action="store_true")
@@ -154,6 +158,8 @@ def main() -> None:
     kinds = tuple(args.kinds.split(","))
     if not set(kinds) <= set(KINDS):
         parser.error(f"--kinds {args.kinds!r}: choose from {', '.join(KINDS)}")
+    if args.among_verdicts and args.steps:
+        parser.error("--among-verdicts scores a model as it is: use it with --steps 0")
     model, processor = starting_model(args.init, args.seed, args.number_tokens)
     tokenizer = processor.tokenizer
     layout = {"order": args.order, "letters": args.letters, "kinds": kinds,
@@ -168,9 +174,11 @@ def main() -> None:
     else:
         start = time.time()
         shots = [draw_line(random.Random(20_000 + i), **layout) for i in range(args.shots)]
-        scores = accuracy(model, tokenizer, held_out, shots)
+        scores = accuracy(model, tokenizer, held_out, shots, among_verdicts=args.among_verdicts)
         rows = [[0, round(time.time() - start), "-", scores["judge"], scores["choice"]]]
         how = f"no training; each line scored after {args.shots} solved lines (in context)"
+        if args.among_verdicts:
+            how += "; the likeliest of the possible verdicts, not the likeliest token"
     notes = [f"start: {args.init}; order {args.order}, letters {args.letters}, facts "
              f"{args.kinds}, negatives {args.negatives}, numbers "
              f"{'one token each' if args.number_tokens else 'digit by digit'}; {how}; "

@@ -47,15 +47,27 @@ def batch(tokenizer, sequences: list[tuple[list[int], list[int]]]):
     return ids, mask, labels
 
 
+# The verdicts a line can have, per tier: what `accuracy(..., among_verdicts=True)` picks from.
+VERDICTS = {"judge": ("yes", "no"), "choice": ("A", "B", "C", "D", "E")}
+
+
 def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
-             shots: list[tuple[str, str, str]] = ()) -> dict[str, float]:
+             shots: list[tuple[str, str, str]] = (),
+             among_verdicts: bool = False) -> dict[str, float]:
     """Tier -> % of lines whose greedy next token after the prompt is the verdict's first,
     and "tier/kind" -> the same per fact form (box, number, shapes); `shots` (solved lines)
-    come first in every prompt, in the training layout (in-context)."""
+    come first in every prompt, in the training layout (in-context). `among_verdicts` picks
+    the likeliest of the tier's possible verdicts (VERDICTS) instead of the likeliest token,
+    so a model whose next token has drifted to another format is still scored on its
+    comparison (chance: 50% and 20%)."""
     import torch
 
     hits: dict[str, list[int]] = {}
     prefix = "".join(f"{p}{spoken(p, v)}\n" for p, v, _ in shots)
+
+    def first_token(prompt: str, verdict: str) -> int:
+        return tokenizer(spoken(prompt, verdict), add_special_tokens=False)["input_ids"][0]
+
     model.eval()
     with torch.no_grad():
         for start in range(0, len(lines), 100):
@@ -65,10 +77,14 @@ def accuracy(model, tokenizer, lines: list[tuple[str, str, str]],
             ids, mask, _ = batch(tokenizer, [(p, p) for p in prompts])
             logits = model(input_ids=ids, attention_mask=mask).logits
             last = mask.sum(1) - 1
-            guesses = logits[torch.arange(len(chunk)), last].argmax(-1).tolist()
-            for (prompt, verdict, tier), guess in zip(chunk, guesses):
-                spoken_ids = tokenizer(spoken(prompt, verdict), add_special_tokens=False)
-                first = spoken_ids["input_ids"][0]
+            scores = logits[torch.arange(len(chunk)), last]
+            for (prompt, verdict, tier), row in zip(chunk, scores):
+                first = first_token(prompt, verdict)
+                if among_verdicts:
+                    options = [first_token(prompt, v) for v in VERDICTS[tier]]
+                    guess = options[int(row[options].argmax())]
+                else:
+                    guess = int(row.argmax())
                 for key in (tier, f"{tier}/{kind_of(prompt)}"):
                     cell = hits.setdefault(key, [0, 0])
                     cell[0] += int(guess == first)

@@ -240,3 +240,36 @@ def test_a_saved_model_starts_the_next_run_where_the_last_one_ended(tmp_path):
     assert len(reloaded.tokenizer) == len(processor.tokenizer)  # the number tokens came along
     assert (cp.accuracy(again, reloaded.tokenizer, held)
             == cp.accuracy(model, processor.tokenizer, held))
+
+
+def test_among_verdicts_scores_the_comparison_of_a_model_whose_format_drifted(micro):
+    """A model whose likeliest next token is never a verdict scores 0 by the plain rule; among
+    the verdicts it prefers "yes" and "A", so it scores the share of lines whose verdict that is."""
+    import torch
+
+    tokenizer = micro[1].tokenizer
+    layout = {"order": "task", "letters": "echo"}
+    held = [cl.draw_line(random.Random(300 + i), **layout) for i in range(80)]
+    ranking = {tokenizer(text, add_special_tokens=False)["input_ids"][0]: score
+               for text, score in ((" yes", 3.0), (" no", 2.0), ("A", 3.0), ("B", 2.0),
+                                   ("C", 1.0), (" The", 9.0))}
+
+    class Drifted:
+        def __call__(self, input_ids, attention_mask):
+            logits = torch.zeros(*input_ids.shape, len(tokenizer))
+            for token, score in ranking.items():
+                logits[..., token] = score
+            return type("Out", (), {"logits": logits})()
+
+        def eval(self):
+            pass
+
+        def train(self):
+            pass
+
+    plain = cp.accuracy(Drifted(), tokenizer, held)
+    among = cp.accuracy(Drifted(), tokenizer, held, among_verdicts=True)
+    assert plain["judge"] == 0 and plain["choice"] == 0
+    for tier, best in (("judge", "yes"), ("choice", "A")):
+        mine = [v for _, v, t in held if t == tier]
+        assert among[tier] == round(100 * mine.count(best) / len(mine), 1) > 0
