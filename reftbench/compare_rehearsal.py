@@ -33,7 +33,9 @@ def rehearsal_batch(tokenizer, step: int, seed: int, sequences: int, lines: int)
 
 def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int):
     """A subclass of the TRL trainer `trainer_cls` whose training loss adds, at every step,
-    the language-model loss of one rehearsal batch; its log rows carry `rehearsal_loss`."""
+    the language-model loss of one rehearsal batch. Its log rows carry that loss as
+    `rehearsal_loss`; their `loss` is the sum, their token accuracy and entropy the trainer's
+    own batch's."""
 
     class Rehearsing(trainer_cls):
         _rehearsal_losses: list[float] = []
