@@ -113,14 +113,22 @@ def verdict_labels(inputs: dict, targets: list[str], tokenizer):
     return labels
 
 
-def verdict_phase(model: str, steps: int, lr: float, batch: int, scenes: int, out: Path) -> str:
+def verdict_phase(model: str, steps: int, lr: float, batch: int, scenes: int, out: Path,
+                  text_only: bool = False) -> str:
     """Fine-tune with the loss on the verdict alone (after the gold fact, as in `given_fact`);
-    the saved model's path. A plain torch loop: TRL's SFT puts the loss on the whole completion."""
+    the saved model's path. A plain torch loop: TRL's SFT puts the loss on the whole completion.
+    `text_only` leaves the images out (the verdict follows from the question and the stated
+    fact alone), so only the language model learns, from the same words."""
     import torch
 
     from reftbench.data import load_image, load_split
     from reftbench.model.load import load_model
-    from reftbench.prompts import build_messages
+    from reftbench.prompts import build_messages, prompt_text
+
+    def messages(sample: dict) -> list[dict]:
+        if not text_only:
+            return build_messages(sample)
+        return [{"role": "user", "content": [{"type": "text", "text": prompt_text(sample)}]}]
 
     torch.manual_seed(0)
     policy, processor = load_model(model)
@@ -134,12 +142,12 @@ def verdict_phase(model: str, steps: int, lr: float, batch: int, scenes: int, ou
     recent: list[float] = []
     for step in range(steps):
         chunk = [rows[order[(step * batch + i) % len(rows)]] for i in range(batch)]
-        prompts = [processor.apply_chat_template(build_messages(s), tokenize=False,
+        prompts = [processor.apply_chat_template(messages(s), tokenize=False,
                                                  add_generation_prompt=True) + given_fact(s)
                    for s in chunk]
         # The verdict, the closing tag and the end of the turn (so the model still stops).
         targets = [f"{s['answer']}</answer>{tokenizer.eos_token}" for s in chunk]
-        images = [load_image(s["image_path"]) for s in chunk]
+        images = None if text_only else [load_image(s["image_path"]) for s in chunk]
         inputs = processor(text=[p + t for p, t in zip(prompts, targets)], images=images,
                            padding=True, return_tensors="pt")
         loss = policy(**inputs, labels=verdict_labels(inputs, targets, tokenizer)).loss
@@ -165,6 +173,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="comparison-phase steps (0: none)")
     parser.add_argument("--verdict-only", action="store_true",
                         help="the comparison phase puts its loss on the verdict alone")
+    parser.add_argument("--text-only", action="store_true",
+                        help="with --verdict-only: train on the questions without their images")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--general-scenes", type=int, default=24000)
@@ -172,6 +182,8 @@ def main() -> None:
                         "a temporary folder, deleted)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
+    if args.text_only and not args.verdict_only:
+        parser.error("--text-only needs --verdict-only")
 
     samples = questions(args.first, args.scenes, seed=0)
     models = {args.model: resolve_model(args.model)}
@@ -180,10 +192,13 @@ def main() -> None:
         where = args.keep or Path(tmp)
         if args.steps:
             start = time.time()
-            phase = verdict_phase if args.verdict_only else comparison_phase
             kind = "verdict-only" if args.verdict_only else "comparison"
-            models[f"+ {args.steps} {kind} steps"] = phase(
-                models[args.model], args.steps, args.lr, args.batch, args.general_scenes, where)
+            kind += " text-only" if args.text_only else ""
+            phase_args = (models[args.model], args.steps, args.lr, args.batch,
+                          args.general_scenes, where)
+            models[f"+ {args.steps} {kind} steps"] = (
+                verdict_phase(*phase_args, text_only=args.text_only) if args.verdict_only
+                else comparison_phase(*phase_args))
             seconds = time.time() - start
         rows = []
         for label, path in models.items():
@@ -196,6 +211,7 @@ def main() -> None:
     if args.steps:
         kind = ("loss on the verdict alone, after the gold fact" if args.verdict_only
                 else "TRL SFT, loss on the whole gold completion")
+        kind += ", questions without their images" if args.text_only else ""
         notes.append(f"comparison phase ({kind}): {args.steps} steps of {args.batch} at lr {args.lr} on the "
                      f"judge/choice records of {args.general_scenes} general train scenes, "
                      f"{seconds:.0f} s")

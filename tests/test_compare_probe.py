@@ -46,3 +46,19 @@ def test_score_model_reports_free_and_given_fact_accuracy_per_family_and_tier(mi
     scores = compare_probe.score_model(str(tmp_path), rows)
     assert set(scores) == {(r["family"], r["tier"]) for r in rows}
     assert all(0 <= free <= 100 and 0 <= given <= 100 for free, given in scores.values())
+
+
+def test_a_text_only_verdict_phase_trains_the_language_model_alone(micro, tmp_path):
+    from safetensors.torch import load_file
+
+    model, processor = micro
+    start = tmp_path / "start"
+    model.save_pretrained(start)
+    processor.save_pretrained(start)
+    saved = compare_probe.verdict_phase(str(start), steps=2, lr=1e-2, batch=2, scenes=4,
+                                        out=tmp_path, text_only=True)
+    before = load_file(str(start / "model.safetensors"))
+    after = load_file(str(Path(saved) / "model.safetensors"))
+    visual = [k for k in before if "visual" in k]
+    assert visual and all((before[k] == after[k]).all() for k in visual)
+    assert any((before[k] != after[k]).any() for k in before if k not in visual)
