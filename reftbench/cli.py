@@ -271,7 +271,9 @@ def base(
 ):
     """Build the embedded base model (random-tiny trained on the general mixture).
 
-    Example: reftbench base --fresh
+    Every field of reftbench.base_model.BaseConfig is also an option (--name value).
+
+    Example: reftbench base --fresh --output /tmp/mybase --sft_steps 700
     """
     from reftbench.base_model import BASE_PRESETS, BaseConfig, build_base
     from reftbench.config import resolve
