@@ -242,7 +242,8 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     from reftbench.training.datasets import sft_dataset
     from reftbench.training.sft_stage import run_sft
 
-    for name in ("box_repeat", "label_repeat", "math_repeat"):
+    for name in ("box_repeat", "label_repeat", "math_repeat", "compare_sequences",
+                 "compare_lines"):
         if getattr(cfg, name) < 1:
             raise UserError(f"--{name} must be at least 1 (got {getattr(cfg, name)})")
     if cfg.stop_after not in ("", *PHASES):
