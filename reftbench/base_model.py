@@ -158,8 +158,9 @@ COMPARE_SETTINGS = VISION_SETTINGS + ("compare_number_steps", "compare_steps", "
                                        "compare_sequences", "compare_lines")
 # Phases `stop_after` may name.
 PHASES = ("vision", "compare", "locate")
-WARM_UP_SETTINGS = COMPARE_SETTINGS + ("compare_rehearsal", "sft_lr", "sft_batch_size", "lr_scheduler", "locate_steps",
-                                      "locate_objects", "locate_scenes", "freeze_vision")
+WARM_UP_SETTINGS = COMPARE_SETTINGS + ("compare_rehearsal", "sft_lr", "sft_batch_size",
+                                      "lr_scheduler", "locate_steps", "locate_objects",
+                                      "locate_scenes", "freeze_vision")
 MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
                                        "sft_steps")
 
@@ -234,6 +235,18 @@ def _compare_phase(cfg: BaseConfig, work: Path, start, progress) -> Path:
                             cfg.compare_lines, cfg.seed, progress)
 
 
+def _sft_trainer(cfg: BaseConfig):
+    """The warm-up's and the mixture's trainer: TRL's SFTTrainer, rehearsing the comparison
+    when `compare_rehearsal` is on (reftbench/compare_rehearsal.py)."""
+    from trl import SFTTrainer
+
+    if not cfg.compare_rehearsal:
+        return SFTTrainer
+    from reftbench.compare_rehearsal import with_rehearsal
+
+    return with_rehearsal(SFTTrainer, cfg.seed, cfg.compare_rehearsal, cfg.compare_lines)
+
+
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                target: Path | None = None) -> Path:
     """Train the base model (resuming an interrupted build) and install it atomically
@@ -293,14 +306,13 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                                    "background" if cfg.locate_objects else ""))
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
             start = run_sft(cfg, str(start), boxes, warm, cfg.locate_steps, cfg.sft_lr,
-                            cfg.sft_batch_size, "locate", progress,
-                            rehearse=cfg.compare_rehearsal > 0)
+                            cfg.sft_batch_size, "locate", progress, _sft_trainer(cfg))
     if cfg.stop_after == "locate":
         return work / "locate"
     data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
                                      cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
-                    "base", progress, rehearse=cfg.compare_rehearsal > 0)
+                    "base", progress, _sft_trainer(cfg))
     fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
                                                  "provenance": provenance.describe()})
     target = Path(target or base_dir())

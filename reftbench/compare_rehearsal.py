@@ -38,7 +38,7 @@ def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int):
     own batch's."""
 
     class Rehearsing(trainer_cls):
-        _rehearsal_losses: list[float] = []
+        _rehearsal_losses: list[float] = []  # a fresh class, so a fresh list, per call
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
@@ -63,6 +63,5 @@ def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int):
                 losses.clear()
             return super().log(logs, *args, **kwargs)
 
-    Rehearsing._rehearsal_losses = []
     Rehearsing.__name__ = f"Rehearsing{trainer_cls.__name__}"
     return Rehearsing

@@ -28,18 +28,12 @@ def sft_args(cfg, out_dir: Path, steps: int, lr: float, batch_size: int):
 
 
 def run_sft(cfg, model_path: str, dataset, out_dir: Path, steps: int, lr: float,
-            batch_size: int, stage: str, progress=None, rehearse: bool = False) -> Path:
+            batch_size: int, stage: str, progress=None, trainer_cls=None) -> Path:
     """Fine-tune `model_path` on a prompt/completion dataset; return the saved model dir.
-    `rehearse` adds the base build's comparison rehearsal to every step
-    (reftbench/compare_rehearsal.py; `cfg.compare_rehearsal` sequences a step)."""
+    `trainer_cls` replaces TRL's SFTTrainer (a subclass of it, e.g. the base build's
+    rehearsing trainer)."""
     from trl import SFTTrainer
 
-    trainer_cls = SFTTrainer
-    if rehearse:
-        from reftbench.compare_rehearsal import with_rehearsal
-
-        trainer_cls = with_rehearsal(SFTTrainer, cfg.seed, cfg.compare_rehearsal,
-                                     cfg.compare_lines)
     args = sft_args(cfg, out_dir, steps, lr, batch_size)
-    return trl_common.fit(trainer_cls, cfg, args, model_path, out_dir, stage, steps, progress,
-                          train_dataset=dataset)
+    return trl_common.fit(trainer_cls or SFTTrainer, cfg, args, model_path, out_dir, stage, steps,
+                          progress, train_dataset=dataset)
