@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import report  # noqa: E402
+from reftbench.compare_rehearsal import given_fact  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 from reftbench.samples import FAMILIES  # noqa: E402
 
@@ -44,11 +45,6 @@ def questions(first: int, scenes: int, seed: int) -> list[dict]:
         rows = load_split(family, "train", n=first + scenes, seed=seed, tiers=("judge", "choice"))
         out += [r for r in rows if int(r["base_id"].rsplit("-", 1)[1]) >= first]
     return out
-
-
-def given_fact(sample: dict) -> str:
-    """The gold completion up to the verdict."""
-    return f"<think>{sample['think']}</think><answer>"
 
 
 def score_model(model: str, samples: list[dict]) -> dict:

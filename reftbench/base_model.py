@@ -89,6 +89,11 @@ class BaseConfig(RunFields, SFTFields):
     # `compare_lines` comparison lines, text only, so the later phases do not erase what the
     # comparison phase taught; 0 = none.
     compare_rehearsal: int = 0
+    # Chat-form rehearsal in the same phases (reftbench/compare_rehearsal.py): each step also
+    # trains on this many of the mixture's own judge and choice questions, text only, answered
+    # after the gold fact with the loss on the verdict alone, so the comparison is used in the
+    # tasks' own prompt and answer format; 0 = none.
+    compare_chat: int = 0
     # Keep the pretrained vision encoder (patch embedding and blocks) frozen while the
     # language model learns the mixture; the merger (the projector into the language model)
     # still trains. Only meaningful after vision pretraining.
@@ -158,9 +163,9 @@ COMPARE_SETTINGS = VISION_SETTINGS + ("compare_number_steps", "compare_steps", "
                                        "compare_sequences", "compare_lines")
 # Phases `stop_after` may name.
 PHASES = ("vision", "compare", "locate")
-WARM_UP_SETTINGS = COMPARE_SETTINGS + ("compare_rehearsal", "sft_lr", "sft_batch_size",
-                                      "lr_scheduler", "locate_steps", "locate_objects",
-                                      "locate_scenes", "freeze_vision")
+WARM_UP_SETTINGS = COMPARE_SETTINGS + ("compare_rehearsal", "compare_chat", "sft_lr",
+                                      "sft_batch_size", "lr_scheduler", "locate_steps",
+                                      "locate_objects", "locate_scenes", "freeze_vision")
 MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
                                        "sft_steps")
 
@@ -235,16 +240,19 @@ def _compare_phase(cfg: BaseConfig, work: Path, start, progress) -> Path:
                             cfg.compare_lines, cfg.seed, progress)
 
 
-def _sft_trainer(cfg: BaseConfig):
+def _sft_trainer(cfg: BaseConfig, samples: list[dict]):
     """The warm-up's and the mixture's trainer: TRL's SFTTrainer, rehearsing the comparison
-    when `compare_rehearsal` is on (reftbench/compare_rehearsal.py)."""
+    (as lines, or on the judge and choice questions of `samples`) when `compare_rehearsal` or
+    `compare_chat` is on (reftbench/compare_rehearsal.py)."""
     from trl import SFTTrainer
 
-    if not cfg.compare_rehearsal:
+    if not (cfg.compare_rehearsal or cfg.compare_chat):
         return SFTTrainer
     from reftbench.compare_rehearsal import with_rehearsal
 
-    return with_rehearsal(SFTTrainer, cfg.seed, cfg.compare_rehearsal, cfg.compare_lines)
+    chat_rows = [s for s in samples if s["tier"] in ("judge", "choice")]
+    return with_rehearsal(SFTTrainer, cfg.seed, cfg.compare_rehearsal, cfg.compare_lines,
+                          chat_rows, cfg.compare_chat)
 
 
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
@@ -266,7 +274,8 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     if skipped.get(cfg.stop_after):
         raise UserError(f"--stop_after {cfg.stop_after}: that phase is off (its steps are 0)")
     for name in ("locate_steps", "locate_objects", "locate_scenes", "vision_steps",
-                 "vision_scenes", "compare_number_steps", "compare_steps", "compare_rehearsal"):
+                 "vision_scenes", "compare_number_steps", "compare_steps", "compare_rehearsal",
+                 "compare_chat"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
     # One work folder per starting model, so building two presets' bases never mixes them.
@@ -306,13 +315,13 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                                    "background" if cfg.locate_objects else ""))
             boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
             start = run_sft(cfg, str(start), boxes, warm, cfg.locate_steps, cfg.sft_lr,
-                            cfg.sft_batch_size, "locate", progress, _sft_trainer(cfg))
+                            cfg.sft_batch_size, "locate", progress, _sft_trainer(cfg, samples))
     if cfg.stop_after == "locate":
         return work / "locate"
     data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
                                      cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
-                    "base", progress, _sft_trainer(cfg))
+                    "base", progress, _sft_trainer(cfg, samples))
     fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
                                                  "provenance": provenance.describe()})
     target = Path(target or base_dir())

@@ -12,6 +12,13 @@ adds the language-model loss of one more, text-only batch of the comparison phas
 (same layout, every fact form, loss on every token) to the step's loss, weight 1. No image
 enters that batch, so only the language model learns from it. Lines are drawn from the seed
 and the step number, so a resumed build draws the same ones.
+
+The lines alone keep the comparison but do not route it into the tasks' own chat form: after
+a build with them, a model handed the gold fact still answers math's judge questions at chance
+(results/PERF.md). So `compare_chat` adds a second text-only batch: the mixture's own judge and
+choice questions, without their images, each answered after the gold fact, with the loss on
+the verdict, the closing tag and the end of turn alone (the fact cannot be known without the
+image, so it is given, never trained).
 """
 
 from __future__ import annotations
@@ -31,36 +38,74 @@ def rehearsal_batch(tokenizer, step: int, seed: int, sequences: int, lines: int)
                                     loss="all") for _ in range(sequences)])
 
 
-def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int):
+def given_fact(sample: dict) -> str:
+    """A judge or choice question's gold completion up to its verdict."""
+    return f"<think>{sample['think']}</think><answer>"
+
+
+def chat_batch(processor, rows: list[dict], step: int, seed: int, sequences: int):
+    """(input_ids, attention_mask, labels): `sequences` judge/choice `rows` drawn from
+    (seed, step), each a text-only chat turn answered after its gold fact; labels are the
+    verdict, the closing tag and the end of turn alone."""
+    from reftbench.compare_pretrain import batch
+    from reftbench.prompts import prompt_text
+
+    rng = random.Random(f"chat-{seed}-{step}")
+    tokenizer = processor.tokenizer
+    encoded = []
+    for _ in range(sequences):
+        row = rows[rng.randrange(len(rows))]
+        messages = [{"role": "user", "content": [{"type": "text", "text": prompt_text(row)}]}]
+        prompt = processor.apply_chat_template(messages, tokenize=False,
+                                               add_generation_prompt=True) + given_fact(row)
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        tail = tokenizer(f"{row['answer']}</answer>{tokenizer.eos_token}",
+                         add_special_tokens=False)["input_ids"]
+        encoded.append((head + tail, [-100] * len(head) + tail))
+    return batch(tokenizer, encoded)
+
+
+def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int,
+                   chat_rows: list[dict] = (), chat_sequences: int = 0):
     """A subclass of the TRL trainer `trainer_cls` whose training loss adds, at every step,
-    the language-model loss of one rehearsal batch. Its log rows carry that loss as
-    `rehearsal_loss`; their `loss` is the sum, their token accuracy and entropy the trainer's
-    own batch's."""
+    the language-model loss of a batch of `sequences` comparison lines (if any) and of
+    `chat_sequences` text-only judge/choice turns of `chat_rows` (if any). Its log rows carry
+    those losses as `rehearsal_loss` and `chat_loss`; their `loss` is the sum, their token
+    accuracy and entropy the trainer's own batch's."""
+
+    def batches(trainer):
+        step = trainer.state.global_step
+        if sequences:
+            yield "rehearsal_loss", rehearsal_batch(trainer.processing_class.tokenizer, step,
+                                                    seed, sequences, lines)
+        if chat_sequences:
+            yield "chat_loss", chat_batch(trainer.processing_class, chat_rows, step, seed,
+                                          chat_sequences)
 
     class Rehearsing(trainer_cls):
-        _rehearsal_losses: list[float] = []  # a fresh class, so a fresh list, per call
+        _extra_losses: dict[str, list[float]] = {}  # a fresh class, so a fresh dict, per call
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                           num_items_in_batch=num_items_in_batch)
             if not model.training:
                 return result
-            ids, mask, labels = rehearsal_batch(self.processing_class.tokenizer,
-                                                self.state.global_step, seed, sequences, lines)
             device = next(model.parameters()).device
-            extra = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                          labels=labels.to(device)).loss
-            self._rehearsal_losses.append(extra.item())
-            if return_outputs:
-                return result[0] + extra, result[1]
-            return result + extra
+            loss = result[0] if return_outputs else result
+            for name, (ids, mask, labels) in batches(self):
+                extra = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                              labels=labels.to(device)).loss
+                self._extra_losses.setdefault(name, []).append(extra.item())
+                loss = loss + extra
+            return (loss, result[1]) if return_outputs else loss
 
         def log(self, logs, *args, **kwargs):
-            # The rehearsal loss beside the trainer's own, averaged since the last log row.
-            if self._rehearsal_losses and "loss" in logs:
-                losses = self._rehearsal_losses
-                logs["rehearsal_loss"] = round(sum(losses) / len(losses), 4)
-                losses.clear()
+            # The extra losses beside the trainer's own, averaged since the last log row.
+            if "loss" in logs:
+                for name, losses in self._extra_losses.items():
+                    if losses:
+                        logs[name] = round(sum(losses) / len(losses), 4)
+                        losses.clear()
             return super().log(logs, *args, **kwargs)
 
     Rehearsing.__name__ = f"Rehearsing{trainer_cls.__name__}"

@@ -128,6 +128,7 @@ def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeyp
                                  "--compare_number_steps must be 0 or more"),
                                 ("--compare_rehearsal", "-1",
                                  "--compare_rehearsal must be 0 or more"),
+                                ("--compare_chat", "-3", "--compare_chat must be 0 or more"),
                                 ("--compare_lines", "0", "--compare_lines must be at least 1"),
                                 ("--compare_sequences", "0",
                                  "--compare_sequences must be at least 1"),
