@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import report  # noqa: E402
-from reftbench.compare_rehearsal import given_fact  # noqa: E402
+from reftbench.compare_rehearsal import given_fact, verdict_target  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 from reftbench.samples import FAMILIES  # noqa: E402
 
@@ -119,12 +119,7 @@ def verdict_phase(model: str, steps: int, lr: float, batch: int, scenes: int, ou
 
     from reftbench.data import load_image, load_split
     from reftbench.model.load import load_model
-    from reftbench.prompts import build_messages, prompt_text
-
-    def messages(sample: dict) -> list[dict]:
-        if not text_only:
-            return build_messages(sample)
-        return [{"role": "user", "content": [{"type": "text", "text": prompt_text(sample)}]}]
+    from reftbench.prompts import build_messages
 
     torch.manual_seed(0)
     policy, processor = load_model(model)
@@ -138,11 +133,10 @@ def verdict_phase(model: str, steps: int, lr: float, batch: int, scenes: int, ou
     recent: list[float] = []
     for step in range(steps):
         chunk = [rows[order[(step * batch + i) % len(rows)]] for i in range(batch)]
-        prompts = [processor.apply_chat_template(messages(s), tokenize=False,
-                                                 add_generation_prompt=True) + given_fact(s)
-                   for s in chunk]
-        # The verdict, the closing tag and the end of the turn (so the model still stops).
-        targets = [f"{s['answer']}</answer>{tokenizer.eos_token}" for s in chunk]
+        prompts = [processor.apply_chat_template(build_messages(s, image=not text_only),
+                                                 tokenize=False, add_generation_prompt=True)
+                   + given_fact(s) for s in chunk]
+        targets = [verdict_target(s, tokenizer) for s in chunk]
         images = None if text_only else [load_image(s["image_path"]) for s in chunk]
         inputs = processor(text=[p + t for p, t in zip(prompts, targets)], images=images,
                            padding=True, return_tensors="pt")

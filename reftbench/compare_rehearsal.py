@@ -43,30 +43,34 @@ def given_fact(sample: dict) -> str:
     return f"<think>{sample['think']}</think><answer>"
 
 
+def verdict_target(sample: dict, tokenizer) -> str:
+    """What follows `given_fact`: the verdict, the closing tag and the end of the turn (so a
+    model trained on it still stops)."""
+    return f"{sample['answer']}</answer>{tokenizer.eos_token}"
+
+
 def chat_batch(processor, rows: list[dict], step: int, seed: int, sequences: int):
     """(input_ids, attention_mask, labels): `sequences` judge/choice `rows` drawn from
     (seed, step), each a text-only chat turn answered after its gold fact; labels are the
     verdict, the closing tag and the end of turn alone."""
     from reftbench.compare_pretrain import batch
-    from reftbench.prompts import prompt_text
+    from reftbench.prompts import build_messages
 
     rng = random.Random(f"chat-{seed}-{step}")
     tokenizer = processor.tokenizer
     encoded = []
     for _ in range(sequences):
         row = rows[rng.randrange(len(rows))]
-        messages = [{"role": "user", "content": [{"type": "text", "text": prompt_text(row)}]}]
-        prompt = processor.apply_chat_template(messages, tokenize=False,
+        prompt = processor.apply_chat_template(build_messages(row, image=False), tokenize=False,
                                                add_generation_prompt=True) + given_fact(row)
         head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        tail = tokenizer(f"{row['answer']}</answer>{tokenizer.eos_token}",
-                         add_special_tokens=False)["input_ids"]
+        tail = tokenizer(verdict_target(row, tokenizer), add_special_tokens=False)["input_ids"]
         encoded.append((head + tail, [-100] * len(head) + tail))
     return batch(tokenizer, encoded)
 
 
 def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int,
-                   chat_rows: list[dict] = (), chat_sequences: int = 0):
+                   chat_rows: tuple | list = (), chat_sequences: int = 0):
     """A subclass of the TRL trainer `trainer_cls` whose training loss adds, at every step,
     the language-model loss of a batch of `sequences` comparison lines (if any) and of
     `chat_sequences` text-only judge/choice turns of `chat_rows` (if any). Its log rows carry

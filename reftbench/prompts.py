@@ -45,14 +45,8 @@ def prompt_text(sample: dict) -> str:
     return "\n".join(part for part in (sample["question"], form, FORMAT_INSTRUCTION) if part)
 
 
-def build_messages(sample: dict) -> list[dict]:
-    """Chat messages (transformers' multimodal format) with one image placeholder."""
-    return [
-        {
-            "role": "user",
-            "content": [
-                {"type": "image"},
-                {"type": "text", "text": prompt_text(sample)},
-            ],
-        }
-    ]
+def build_messages(sample: dict, image: bool = True) -> list[dict]:
+    """Chat messages (transformers' multimodal format) with one image placeholder, or with
+    none when `image` is False (the question's words alone)."""
+    text = {"type": "text", "text": prompt_text(sample)}
+    return [{"role": "user", "content": [{"type": "image"}, text] if image else [text]}]
