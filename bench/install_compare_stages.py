@@ -50,8 +50,8 @@ def main() -> None:
     from safetensors.torch import load_file, save_file
 
     from reftbench import fileio, provenance
-    from reftbench.base_model import BASE_PRESETS, COMPARE_SETTINGS, BaseConfig
-    from reftbench.compare_lines import KINDS
+    from reftbench.base_model import (BASE_PRESETS, COMPARE_SETTINGS, FORMS_SETTINGS, BaseConfig,
+                                      fact_kinds)
     from reftbench.compare_pretrain import STAGE_LOG
     from reftbench.config import resolve
     from reftbench.model.names import resolve_model
@@ -68,7 +68,8 @@ def main() -> None:
     if not (vision / "config.json").exists():
         sys.exit(f"no finished vision phase in {vision}: run reftbench base --stop_after vision")
     kinds = [k for k, steps in ((["number"], cfg.compare_number_steps),
-                                (list(KINDS), cfg.compare_steps)) if steps]
+                                (list(fact_kinds(cfg.compare_kinds)), cfg.compare_steps))
+             if steps]
     if len(kinds) != len(args.stages) or len(args.logs) != len(args.stages):
         sys.exit(f"{len(kinds)} stages in the settings, {len(args.stages)} folders given")
     preset = load_file(str(Path(resolve_model(cfg.model)) / "model.safetensors"))
@@ -94,6 +95,8 @@ def main() -> None:
         fileio.write_atomic(out / STAGE_LOG, fileio.dumps_jsonl(mine))
         rows += mine
     fileio.write_json(folder / "settings.json", {n: getattr(cfg, n) for n in COMPARE_SETTINGS})
+    if cfg.compare_steps:
+        fileio.write_json(folder / "forms.json", {n: getattr(cfg, n) for n in FORMS_SETTINGS})
     fileio.write_json(folder / "provenance.json", {
         "made_by": "bench/text_compare_probe.py (same loop and settings), assembled by "
                    "bench/install_compare_stages.py", "stages": args.stages,

@@ -7,18 +7,18 @@ never on the benchmark's train or test splits. The phases, each optional and res
 vision tower alone on dense targets (reftbench/vision_pretrain.py); the language model alone
 on text-only comparison lines (reftbench/compare_pretrain.py), since the mixture alone never
 teaches a tiny model to compare a stated fact with a proposal; then the box warm-up and the
-mixture. Boxes come first among the questions: a box-only warm-up
-(`locate_steps`) on simple scenes (`locate_objects`), because on the mixture alone a tiny
-model answers every box question with one constant box. A copy ships in `reftbench/assets/base/`; a local
-build (`<REFTBENCH_HOME>/models/base`) takes precedence. `--model base` (every trainer's
-default) loads whichever `reftbench.model.names.find_base` returns.
+mixture. Boxes come first among the questions: a box-only warm-up (`locate_steps`) on simple
+scenes (`locate_objects`), because on the mixture alone a tiny model answers every box
+question with one constant box. A copy ships in `reftbench/assets/base/`; a local build
+(`<REFTBENCH_HOME>/models/base`) takes precedence. `--model base` (every trainer's default)
+loads whichever `reftbench.model.names.find_base` returns.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from reftbench import fileio, paths, provenance
@@ -75,10 +75,15 @@ class BaseConfig(RunFields, SFTFields):
     # with a proposal or find it among options, in the families' fact forms. The mixture alone
     # leaves a tiny model at chance on the judge and choice tiers even when the fact is handed
     # to it. First `compare_number_steps` on number facts alone (the comparison appears there
-    # first, after about 1,750 steps), then `compare_steps` on every form (boxes, numbers,
-    # shape lists); 0 and 0 = no comparison phase.
+    # first, after about 1,750 steps), then `compare_steps` on the forms of `compare_kinds`
+    # (boxes, numbers, shape lists); 0 and 0 = no comparison phase.
     compare_number_steps: int = 0
     compare_steps: int = 0
+    # The fact forms, comma-separated, of the second comparison stage (`compare_steps`) and
+    # of the line rehearsal (`compare_rehearsal`): some of box, number, shapes. Shape-list
+    # lines, with their facts drawn at random, may teach the language model a prior of shape
+    # lists of its own that competes with the image in classification answers.
+    compare_kinds: str = "box,number,shapes"
     # Learning rate of the comparison phase (AdamW, 5% warm-up, then constant).
     compare_lr: float = 3e-4
     # Sequences per step, and comparison lines per sequence, in the comparison phase.
@@ -136,9 +141,9 @@ def base_mixture(samples: list[dict], box_repeat: int, label_repeat: int = 1,
 # the mixture with the vision encoder frozen and its open box questions repeated 4x, label
 # lists 6x and numbers 3x. Measured times are in the README.
 BASE_PRESETS = {
-    "tiny": {"model": "random-tiny", "vision_steps": 6000, "vision_lr": 2e-3, "vision_batch_size": 64,
-             "freeze_vision": True, "locate_steps": 400, "locate_objects": 1,
-             "locate_scenes": 96000, "sft_steps": 1400, "sft_lr": 1e-3,
+    "tiny": {"model": "random-tiny", "vision_steps": 6000, "vision_lr": 2e-3,
+             "vision_batch_size": 64, "freeze_vision": True, "locate_steps": 400,
+             "locate_objects": 1, "locate_scenes": 96000, "sft_steps": 1400, "sft_lr": 1e-3,
              "lr_scheduler": "cosine", "sft_batch_size": 32, "n_general": 24000,
              "box_repeat": 4, "label_repeat": 6, "math_repeat": 3, "save_steps": 100,
              "logging_steps": 25, "evaluate": False},
@@ -159,22 +164,26 @@ BASE_PRESETS = {
 # interrupted build reuses either only if its settings are the same as when it started.
 VISION_SETTINGS = ("model", "seed", "data_seed", "n_general", "vision_steps", "vision_lr",
                    "vision_batch_size", "vision_scenes")
-COMPARE_SETTINGS = VISION_SETTINGS + ("compare_number_steps", "compare_steps", "compare_lr",
-                                       "compare_sequences", "compare_lines")
+COMPARE_SETTINGS = VISION_SETTINGS + ("compare_number_steps", "compare_lr", "compare_sequences",
+                                       "compare_lines")
+# What the comparison phase's stage of every form depends on besides COMPARE_SETTINGS: changing
+# these retrains that stage alone, reusing the numbers stage before it.
+FORMS_SETTINGS = ("compare_steps", "compare_kinds")
 # Phases `stop_after` may name.
 PHASES = ("vision", "compare", "locate")
-WARM_UP_SETTINGS = COMPARE_SETTINGS + ("compare_rehearsal", "compare_chat", "sft_lr",
-                                      "sft_batch_size", "lr_scheduler", "locate_steps",
-                                      "locate_objects", "locate_scenes", "freeze_vision")
+WARM_UP_SETTINGS = COMPARE_SETTINGS + FORMS_SETTINGS + (
+    "compare_rehearsal", "compare_chat", "sft_lr", "sft_batch_size", "lr_scheduler",
+    "locate_steps", "locate_objects", "locate_scenes", "freeze_vision")
 MIXTURE_SETTINGS = WARM_UP_SETTINGS + ("n_general", "box_repeat", "label_repeat", "math_repeat",
                                        "sft_steps")
 
 
-def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], parts) -> None:
+def _fresh_unless_same(cfg: BaseConfig, folder: Path, names: tuple[str, ...], parts,
+                       record: str = "settings.json") -> None:
     """Delete `parts` of `folder` (earlier work) unless it was started with the same settings
-    `names`; then record the settings it goes on with."""
+    `names` (as `folder/record` says); then record the settings it goes on with."""
     wanted = {name: getattr(cfg, name) for name in names}
-    recorded = folder / "settings.json"
+    recorded = folder / record
     if not recorded.exists() or json.loads(recorded.read_text()) != wanted:
         for part in parts:
             target = folder / part
@@ -229,15 +238,31 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
 def _compare_phase(cfg: BaseConfig, work: Path, start, progress) -> Path:
     """Train the language model to compare (once: finished stages with the same settings are
     reused)."""
-    from reftbench.compare_lines import KINDS
     from reftbench.compare_pretrain import pretrain_compare
 
     folder = work / "compare"
     _fresh_unless_same(cfg, folder, COMPARE_SETTINGS, ("stage0", "stage1", "metrics.jsonl"))
     stages = [(kinds, steps) for kinds, steps in ((("number",), cfg.compare_number_steps),
-                                                   (KINDS, cfg.compare_steps)) if steps]
+                                                   (fact_kinds(cfg.compare_kinds),
+                                                    cfg.compare_steps)) if steps]
+    if cfg.compare_steps:  # the stage of every form is the last
+        _fresh_unless_same(cfg, folder, FORMS_SETTINGS, (f"stage{len(stages) - 1}",),
+                           record="forms.json")
     return pretrain_compare(start, folder, stages, cfg.compare_lr, cfg.compare_sequences,
                             cfg.compare_lines, cfg.seed, progress)
+
+
+def fact_kinds(text: str) -> tuple[str, ...]:
+    """`--compare_kinds` as fact forms in compare_lines.KINDS' order, so "number,box" and
+    "box,number" draw the same lines; a one-line error if it names none, an unknown one, or
+    one twice."""
+    from reftbench.compare_lines import KINDS
+
+    named = [k.strip() for k in text.split(",") if k.strip()]
+    if not named or len(set(named)) != len(named) or set(named) - set(KINDS):
+        raise UserError(f"--compare_kinds must name some of {', '.join(KINDS)}, each once "
+                        f"(got {text!r})")
+    return tuple(k for k in KINDS if k in named)
 
 
 def _sft_trainer(cfg: BaseConfig, samples: list[dict]):
@@ -252,7 +277,7 @@ def _sft_trainer(cfg: BaseConfig, samples: list[dict]):
 
     chat_rows = [s for s in samples if s["tier"] in ("judge", "choice")]
     return with_rehearsal(SFTTrainer, cfg.seed, cfg.compare_rehearsal, cfg.compare_lines,
-                          chat_rows, cfg.compare_chat)
+                          chat_rows, cfg.compare_chat, fact_kinds(cfg.compare_kinds))
 
 
 def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
@@ -278,6 +303,8 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                  "compare_chat"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
+    # One spelling per set of forms, so the resume keys do not depend on the order given.
+    cfg = replace(cfg, compare_kinds=",".join(fact_kinds(cfg.compare_kinds)))
     # One work folder per starting model, so building two presets' bases never mixes them.
     work = paths.models_dir() / f"base.work-{Path(cfg.model).name}"
     if not resume:
@@ -322,8 +349,9 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                                      cfg.math_repeat)).shuffle(seed=cfg.seed)
     model = run_sft(cfg, str(start), data, work, cfg.sft_steps, cfg.sft_lr, cfg.sft_batch_size,
                     "base", progress, _sft_trainer(cfg, samples))
-    fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base", "config": asdict(cfg),
-                                                 "provenance": provenance.describe()})
+    fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base",
+                                                     "config": asdict(cfg),
+                                                     "provenance": provenance.describe()})
     target = Path(target or base_dir())
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)

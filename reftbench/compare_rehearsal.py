@@ -9,9 +9,9 @@ after the gold fact) neither keep it nor teach it.
 
 So, when `compare_rehearsal` is on, every training step of the box warm-up and of the mixture
 adds the language-model loss of one more, text-only batch of the comparison phase's own lines
-(same layout, every fact form, loss on every token) to the step's loss, weight 1. No image
-enters that batch, so only the language model learns from it. Lines are drawn from the seed
-and the step number, so a resumed build draws the same ones.
+(same layout, the fact forms of `compare_kinds`, loss on every token) to the step's loss,
+weight 1. No image enters that batch, so only the language model learns from it. Lines are
+drawn from the seed and the step number, so a resumed build draws the same ones.
 
 The lines alone keep the comparison but do not route it into the tasks' own chat form: after
 a build with them, a model handed the gold fact still answers math's judge questions at chance
@@ -25,15 +25,19 @@ from __future__ import annotations
 
 import random
 
+from reftbench.compare_lines import KINDS
 
-def rehearsal_batch(tokenizer, step: int, seed: int, sequences: int, lines: int):
+
+def rehearsal_batch(tokenizer, step: int, seed: int, sequences: int, lines: int,
+                    kinds: tuple[str, ...] = KINDS):
     """(input_ids, attention_mask, labels): `sequences` sequences of `lines` comparison lines
-    in the comparison phase's layout, drawn from (seed, step); labels are every token."""
-    from reftbench.compare_lines import KINDS, draw_line
+    of the fact forms `kinds` in the comparison phase's layout, drawn from (seed, step);
+    labels are every token."""
+    from reftbench.compare_lines import draw_line
     from reftbench.compare_pretrain import PHASE_LAYOUT, batch, encode
 
     rng = random.Random(seed * 1_000_003 + step)
-    layout = {**PHASE_LAYOUT, "kinds": KINDS}
+    layout = {**PHASE_LAYOUT, "kinds": tuple(kinds)}
     return batch(tokenizer, [encode(tokenizer, [draw_line(rng, **layout) for _ in range(lines)],
                                     loss="all") for _ in range(sequences)])
 
@@ -70,9 +74,11 @@ def chat_batch(processor, rows: list[dict], step: int, seed: int, sequences: int
 
 
 def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int,
-                   chat_rows: tuple | list = (), chat_sequences: int = 0):
+                   chat_rows: tuple | list = (), chat_sequences: int = 0,
+                   kinds: tuple[str, ...] = KINDS):
     """A subclass of the TRL trainer `trainer_cls` whose training loss adds, at every step,
-    the language-model loss of a batch of `sequences` comparison lines (if any) and of
+    the language-model loss of a batch of `sequences` comparison lines of the fact forms
+    `kinds` (if any) and of
     `chat_sequences` text-only judge/choice turns of `chat_rows` (if any). Its log rows carry
     those losses as `rehearsal_loss` and `chat_loss`; their `loss` is the sum, their token
     accuracy and entropy the trainer's own batch's."""
@@ -81,7 +87,7 @@ def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int,
         step = trainer.state.global_step
         if sequences:
             yield "rehearsal_loss", rehearsal_batch(trainer.processing_class.tokenizer, step,
-                                                    seed, sequences, lines)
+                                                    seed, sequences, lines, kinds)
         if chat_sequences:
             yield "chat_loss", chat_batch(trainer.processing_class, chat_rows, step, seed,
                                           chat_sequences)

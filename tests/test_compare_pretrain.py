@@ -67,3 +67,29 @@ def test_a_stage_killed_midway_leaves_no_log_rows_behind(tmp_path, monkeypatch):
     rows = fileio.read_jsonl(tmp_path / "metrics.jsonl")
     assert [(r["stage"], r["step"]) for r in rows] == [("compare0", 1), ("compare0", 2)]
     assert 9.9 not in [r["loss"] for r in rows]
+
+
+def test_changing_the_forms_retrains_only_the_stage_of_every_form(tmp_path):
+    from dataclasses import replace
+
+    from reftbench.base_model import BaseConfig, _compare_phase
+
+    cfg = BaseConfig(model="random-micro", compare_number_steps=1, compare_steps=1,
+                     compare_sequences=2, compare_lines=2)
+    start = resolve_model("random-micro")
+    last = _compare_phase(cfg, tmp_path, start, None)
+    stages = tmp_path / "compare"
+    numbers = (stages / "stage0" / "model.safetensors").stat().st_mtime_ns
+    forms = fileio.read_jsonl(last / compare_pretrain.STAGE_LOG)
+    assert last == stages / "stage1" and forms[0]["kinds"] == ["box", "number", "shapes"]
+    # Other forms: the numbers stage is reused, the stage of every form trained again.
+    last = _compare_phase(replace(cfg, compare_kinds="box,number"), tmp_path, start, None)
+    assert (stages / "stage0" / "model.safetensors").stat().st_mtime_ns == numbers
+    assert fileio.read_jsonl(last / compare_pretrain.STAGE_LOG)[0]["kinds"] == ["box", "number"]
+    rows = fileio.read_jsonl(stages / "metrics.jsonl")
+    assert {tuple(r["kinds"]) for r in rows} == {("number",), ("box", "number")}
+    # A setting of the numbers stage: both stages are trained again.
+    _compare_phase(replace(cfg, compare_kinds="box,number", compare_number_steps=2), tmp_path,
+                   start, None)
+    assert (stages / "stage0" / "model.safetensors").stat().st_mtime_ns != numbers
+    assert [r["step"] for r in fileio.read_jsonl(stages / "stage0" / "metrics.jsonl")][-1] == 2

@@ -31,6 +31,21 @@ def test_batches_are_drawn_from_seed_and_step_and_train_every_real_token(micro):
     assert text.count("\n") == 4 and "It is" in text
 
 
+def test_batches_hold_only_the_fact_forms_asked_for(micro):
+    from reftbench.compare_lines import SHAPES, kind_of
+
+    tokenizer = micro[1].tokenizer
+    for kinds in (("number",), ("box", "number")):
+        ids, mask, _ = rehearsal_batch(tokenizer, 7, 0, 4, 6, kinds)
+        lines = [line for row, keep in zip(ids, mask)
+                 for line in tokenizer.decode(row[keep == 1]).splitlines()]
+        assert len(lines) == 24 and {kind_of(line) for line in lines} <= set(kinds)
+        assert not any(shape in line for line in lines for shape in SHAPES)
+    both, _, _ = rehearsal_batch(tokenizer, 7, 0, 4, 6, ("box", "number"))
+    every, _, _ = rehearsal_batch(tokenizer, 7, 0, 4, 6)
+    assert not (both.shape == every.shape and torch.equal(both, every))
+
+
 class _Trainer:
     """Stands in for a TRL trainer: a fixed step loss, a step counter, a logger."""
 
