@@ -15,7 +15,6 @@ from conftest import N_TEST
 
 from reftbench.data import ensure_split, split_dir
 from reftbench.errors import UserError
-from reftbench.paths import data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

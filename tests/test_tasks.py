@@ -4,7 +4,6 @@ answers, domains, YAML."""
 import hashlib
 import importlib
 import json
-import random
 import re
 import subprocess
 import sys
