@@ -80,9 +80,8 @@ class BaseConfig(RunFields, SFTFields):
     compare_number_steps: int = 0
     compare_steps: int = 0
     # The fact forms, comma-separated, of the second comparison stage (`compare_steps`) and
-    # of the line rehearsal (`compare_rehearsal`): some of box, number, shapes. Shape-list
-    # lines, with their facts drawn at random, may teach the language model a prior of shape
-    # lists of its own that competes with the image in classification answers.
+    # of the line rehearsal (`compare_rehearsal`): some of box, number, shapes. (Leaving out
+    # shape lists does not spare classification's open answers: results/PERF.md.)
     compare_kinds: str = "box,number,shapes"
     # Learning rate of the comparison phase (AdamW, 5% warm-up, then constant).
     compare_lr: float = 3e-4
