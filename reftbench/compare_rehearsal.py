@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 
-from reftbench.compare_lines import KINDS
+from reftbench.compare_lines import KINDS, draw_line
 
 
 def rehearsal_batch(tokenizer, step: int, seed: int, sequences: int, lines: int,
@@ -33,11 +33,10 @@ def rehearsal_batch(tokenizer, step: int, seed: int, sequences: int, lines: int,
     """(input_ids, attention_mask, labels): `sequences` sequences of `lines` comparison lines
     of the fact forms `kinds` in the comparison phase's layout, drawn from (seed, step);
     labels are every token."""
-    from reftbench.compare_lines import draw_line
     from reftbench.compare_pretrain import PHASE_LAYOUT, batch, encode
 
     rng = random.Random(seed * 1_000_003 + step)
-    layout = {**PHASE_LAYOUT, "kinds": tuple(kinds)}
+    layout = {**PHASE_LAYOUT, "kinds": kinds}
     return batch(tokenizer, [encode(tokenizer, [draw_line(rng, **layout) for _ in range(lines)],
                                     loss="all") for _ in range(sequences)])
 
@@ -78,10 +77,9 @@ def with_rehearsal(trainer_cls, seed: int, sequences: int, lines: int,
                    kinds: tuple[str, ...] = KINDS):
     """A subclass of the TRL trainer `trainer_cls` whose training loss adds, at every step,
     the language-model loss of a batch of `sequences` comparison lines of the fact forms
-    `kinds` (if any) and of
-    `chat_sequences` text-only judge/choice turns of `chat_rows` (if any). Its log rows carry
-    those losses as `rehearsal_loss` and `chat_loss`; their `loss` is the sum, their token
-    accuracy and entropy the trainer's own batch's."""
+    `kinds` (if any) and of `chat_sequences` text-only judge/choice turns of `chat_rows` (if
+    any). Its log rows carry those losses as `rehearsal_loss` and `chat_loss`; their `loss`
+    is the sum, their token accuracy and entropy the trainer's own batch's."""
 
     def batches(trainer):
         step = trainer.state.global_step
