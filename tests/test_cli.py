@@ -54,12 +54,15 @@ def test_help_names_types_plainly_and_shows_an_example(cli, command):
 
 def test_unknown_task_family_suggests_the_nearest(cli):
     one_line_error(*cli("eval", "--tasks", "detectoin")[::2], "detectoin", "did you mean detection")
-    one_line_error(*cli("data", "--tasks", "math,clasification")[::2], "did you mean classification")
+    one_line_error(*cli("data", "--tasks", "math,clasification")[::2],
+                   "did you mean classification")
 
 
 def test_unknown_tier_and_split(cli):
-    one_line_error(*cli("eval", "--tiers", "open,opne")[::2], "unknown tier 'opne'", "did you mean open")
-    one_line_error(*cli("eval", "--splits", "oods")[::2], "unknown split 'oods'", "did you mean ood")
+    one_line_error(*cli("eval", "--tiers", "open,opne")[::2], "unknown tier 'opne'",
+                   "did you mean open")
+    one_line_error(*cli("eval", "--splits", "oods")[::2], "unknown split 'oods'",
+                   "did you mean ood")
 
 
 def test_bad_numbers_are_one_line_errors(cli):
@@ -83,7 +86,8 @@ def test_missing_model_path_fails_before_generating_data(cli, tmp_path):
 
 
 def test_a_folder_that_is_not_a_model(cli, tmp_path):
-    code, _, err = cli("eval", "--model", tmp_path, "--n-test", N_TEST, "--results-dir", tmp_path / "r")
+    code, _, err = cli("eval", "--model", tmp_path, "--n-test", N_TEST,
+                       "--results-dir", tmp_path / "r")
     one_line_error(code, err, str(tmp_path), "not a model folder")
 
 
@@ -116,7 +120,8 @@ def test_unwritable_results_folder_fails_first(cli, tmp_path):
     # Tests may run as root, where chmod does not stop writes; a file as parent always does.
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code, _, err = cli("eval", "--model", "random-micro", "--n-test", 11, "--results-dir", blocker / "results")
+    code, _, err = cli("eval", "--model", "random-micro", "--n-test", 11,
+                       "--results-dir", blocker / "results")
     one_line_error(code, err, str(blocker / "results"), "not writable")
     assert not split_dir("math", "id", 11, 0).exists()
 
@@ -256,7 +261,8 @@ def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, m
 
     monkeypatch.setattr(reftbench.lmms.run, "run_lmms_tasks", fake_run)
     monkeypatch.setattr(reftbench.report, "results_table", lambda results: "table")
-    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "none", "--lmms-tasks", "fake_bench",
+    code, _, err = cli("eval", "--model", "random-micro", "--tasks", "none",
+                       "--lmms-tasks", "fake_bench",
                        "--run-id", "bench-only", "--results-dir", tmp_path)
     assert code == 0, err
     assert calls == [["fake_bench"]]

@@ -29,7 +29,8 @@ def test_verdict_labels_keep_only_the_target_tokens(micro):
     _, processor = micro
     tokenizer = processor.tokenizer
     tokenizer.padding_side = "right"
-    texts, targets = ["a long prompt here <answer>", "short <answer>"], ["yes</answer>", "B</answer>"]
+    texts, targets = (["a long prompt here <answer>", "short <answer>"],
+                      ["yes</answer>", "B</answer>"])
     inputs = tokenizer([t + v for t, v in zip(texts, targets)], padding=True, return_tensors="pt")
     labels = compare_probe.verdict_labels(inputs, targets, tokenizer)
     for i, target in enumerate(targets):

@@ -145,18 +145,19 @@ def test_bounds_name_the_key_and_the_range():
     bounds = {"steps": at_least(1), "lr": above(0), "seed": between(0, 9),
               "dtype": one_of("float32", "bfloat16"), "sizes": at_least(2), "limit": at_least(1)}
     check_bounds(C(), bounds)
-    for field, value, message in (
+    for key, value, message in (
             ("steps", -5, "config key 'steps' must be at least 1, got -5"),
             ("lr", 0.0, "config key 'lr' must be above 0, got 0.0"),
             ("lr", float("nan"), "config key 'lr' must be a finite number, got nan"),
             ("lr", float("inf"), "config key 'lr' must be a finite number, got inf"),
             ("seed", 10, "config key 'seed' must be between 0 and 9, got 10"),
             ("seed", -1, "config key 'seed' must be between 0 and 9, got -1"),
-            ("dtype", "float8", "config key 'dtype' must be one of float32, bfloat16, got 'float8'"),
+            ("dtype", "float8",
+             "config key 'dtype' must be one of float32, bfloat16, got 'float8'"),
             ("sizes", (2, 1), "config key 'sizes' must be at least 2, got 1"),
             ("limit", 0, "config key 'limit' must be at least 1, got 0")):
         with pytest.raises(UserError) as err:
-            check_bounds(C(**{field: value}), bounds)
+            check_bounds(C(**{key: value}), bounds)
         assert str(err.value) == message
     assert Bound().problem(-1e300) is None
     # A range open at its low end says so (top_p = 0 is not "between 0 and 1").

@@ -107,10 +107,12 @@ def test_two_process_curr_reft_samples_and_evaluates_sharded(tmp_path):
     """Every stage, the rejection sampler and the final evaluation, as one two-process job."""
     ensure_preset("random-micro")
     run, results = tmp_path / "run", tmp_path / "results"
-    proc = launch(tmp_path, "train", "curr-reft", "--model", "random-micro", "--stages", "judge,open",
+    proc = launch(tmp_path, "train", "curr-reft", "--model", "random-micro",
+                  "--stages", "judge,open",
                   "--stage_steps", "1,1", "--stage_generations", "2,2", "--n_train", "12",
                   "--n_test", "8", "--prompts_per_step", "2", "--max_completion_length", "8",
-                  "--eval_max_new_tokens", "8", "--rs_prompts", "3", "--rs_samples", "2", "--rs_sft_steps", "1",
+                  "--eval_max_new_tokens", "8", "--rs_prompts", "3", "--rs_samples", "2",
+                  "--rs_sft_steps", "1",
                   "--sft_batch_size", "2", "--eval_limit", "3", "--eval_batch_size", "2",
                   "--output", str(run), "--results-dir", str(results))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -23,7 +23,8 @@ class Oracle:
     """Answers every sample with its gold answer, in the required format."""
 
     def generate(self, samples, sampling):
-        return [[f"<think>easy</think><answer>{s['answer']}</answer>"] * sampling.n for s in samples]
+        return [[f"<think>easy</think><answer>{s['answer']}</answer>"] * sampling.n
+                for s in samples]
 
 
 class Garbage:
@@ -166,8 +167,10 @@ def test_a_cut_last_line_is_tolerated_on_resume(tmp_path, rows_before_cut):
 
 def test_resume_without_run_id_picks_this_models_newest_unfinished_run(tmp_path):
     runs = tmp_path / "runs"
-    for name, finished in (("random-micro-20260101-000000", False), ("random-micro-20260102-000000", False),
-                           ("random-micro-20260103-000000", True), ("random-micro-tuned-20260104-000000", False)):
+    for name, finished in (("random-micro-20260101-000000", False),
+                           ("random-micro-20260102-000000", False),
+                           ("random-micro-20260103-000000", True),
+                           ("random-micro-tuned-20260104-000000", False)):
         (runs / name).mkdir(parents=True)
         (runs / name / "samples.jsonl").write_text("")
         if finished:
@@ -250,7 +253,8 @@ def test_resume_refuses_another_model_data_or_settings(tmp_path):
     (other / "config.json").write_text("{}")
     (other / "model.safetensors").write_bytes(b"other weights")
     for change, named in (({"model": str(other)}, "model"), ({"seed": 1}, "seed"),
-                          ({"tiers": ("open",)}, "tiers"), ({"max_new_tokens": 9}, "max_new_tokens"),
+                          ({"tiers": ("open",)}, "tiers"),
+                          ({"max_new_tokens": 9}, "max_new_tokens"),
                           ({"limit": 2}, "limit"), ({"samples": 2}, "samples"),
                           ({"dtype": "bfloat16"}, "dtype"), ({"max_pixels": 12544}, "max_pixels")):
         with pytest.raises(UserError, match=f"was started with a different {named} \\(") as err:
@@ -261,4 +265,5 @@ def test_resume_refuses_another_model_data_or_settings(tmp_path):
     resumed = evaluate(config(run_id="cut", batch_size=5, label="renamed"), tmp_path, resume=True,
                        backend=HalfRight())
     assert resumed["label"] == "renamed"
-    assert resumed["metrics"] == evaluate(config(run_id="full"), tmp_path, backend=HalfRight())["metrics"]
+    assert resumed["metrics"] == evaluate(config(run_id="full"), tmp_path,
+                                          backend=HalfRight())["metrics"]

@@ -36,7 +36,8 @@ def lively(reftbench_home):
 def samples(reftbench_home):
     """Eight samples of all families and tiers, in-domain and out-of-domain."""
     chosen = []
-    for family, split, k in (("detection", "id", 3), ("classification", "ood", 3), ("math", "ood", 2)):
+    for family, split, k in (("detection", "id", 3), ("classification", "ood", 3),
+                             ("math", "ood", 2)):
         chosen += load_split(family, split, n=N_TEST)[:k]  # scene 0's judge, choice, open
     return chosen
 
@@ -70,7 +71,8 @@ def test_sampling_returns_n_completions_per_prompt_in_order(lively, samples):
     # Almost-greedy sampling: each prompt's n completions are its own greedy answer, which
     # shows the flat output of generate() is regrouped per prompt in the right order.
     greedy = backend(lively, 4).generate(batch, Sampling(max_new_tokens=MAX_NEW))
-    cold = backend(lively, 4).generate(batch, Sampling(max_new_tokens=MAX_NEW, temperature=1e-6, n=3))
+    cold = backend(lively, 4).generate(
+        batch, Sampling(max_new_tokens=MAX_NEW, temperature=1e-6, n=3))
     assert cold == [c * 3 for c in greedy]
 
 

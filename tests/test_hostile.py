@@ -107,7 +107,8 @@ def truncated_weights(inputs, work, mp):
 
 
 def garbage_header(inputs, work, mp):
-    model_copy(inputs, lambda f: write(f / "model.safetensors", b"\x10" + b"\0" * 7 + b"garbage!" * 2))
+    model_copy(inputs,
+               lambda f: write(f / "model.safetensors", b"\x10" + b"\0" * 7 + b"garbage!" * 2))
 
 
 def bad_model_config(inputs, work, mp):
@@ -212,9 +213,11 @@ CASES = [
     Case("image-bomb", DATA, "id.jsonl:1: image bomb.png has over 89,478,485 pixels",
          row=dict(GOOD, image="images/bomb.png"), setup=bomb),
     # training config: every range checked before any folder, data or model
-    Case("steps-negative", (*TRAIN, "--grpo_steps", "-5"), "'grpo_steps' must be at least 1, got -5"),
+    Case("steps-negative", (*TRAIN, "--grpo_steps", "-5"),
+         "'grpo_steps' must be at least 1, got -5"),
     Case("beta-negative", (*TRAIN, "--beta", "-1"), "'beta' must be at least 0, got -1.0"),
-    Case("group-of-zero", (*TRAIN, "--num_generations", "0"), "'num_generations' must be at least 2"),
+    Case("group-of-zero", (*TRAIN, "--num_generations", "0"),
+         "'num_generations' must be at least 2"),
     Case("lr-nan", (*TRAIN, "--grpo_lr", "nan"), "'grpo_lr' must be a finite number, got nan"),
     Case("lr-zero", (*TRAIN, "--grpo_lr", "0"), "'grpo_lr' must be above 0"),
     Case("temperature-negative", (*TRAIN, "--temperature", "-1"), "'temperature' must be above 0"),
@@ -226,18 +229,22 @@ CASES = [
     Case("seed-huge", (*TRAIN, "--seed", str(2**40)), "'seed' must be between 0 and 4294967295"),
     Case("seed-negative", (*TRAIN, "--seed", "-1"), "'seed' must be between 0 and 4294967295"),
     Case("scheduler-typo", (*TRAIN, "--lr_scheduler", "cosinus"), "'lr_scheduler' must be one of"),
-    Case("stage-steps-zero", ("train", "curr-rl", "--model", "random-micro", "--stage_steps", "0,1,1"),
+    Case("stage-steps-zero",
+         ("train", "curr-rl", "--model", "random-micro", "--stage_steps", "0,1,1"),
          "'stage_steps' must be at least 1, got 0"),
-    Case("stages-typo", ("train", "curr-rl", "--model", "random-micro", "--stages", "judge,opne,open"),
+    Case("stages-typo",
+         ("train", "curr-rl", "--model", "random-micro", "--stages", "judge,opne,open"),
          "unknown tier 'opne' (did you mean open?)"),
-    Case("stages-lengths", ("train", "curr-rl", "--model", "random-micro", "--stages", "judge,open"),
+    Case("stages-lengths",
+         ("train", "curr-rl", "--model", "random-micro", "--stages", "judge,open"),
          "stages, stage_steps and stage_generations must have the same length"),
     Case("unknown-key", (*TRAIN, "--grpo_stepz", "3"), "unknown config key 'grpo_stepz'"),
     Case("wrong-type", (*TRAIN, "--grpo_steps", "three"), "'grpo_steps' expects int, got 'three'"),
     Case("override-no-value", (*TRAIN, "--beta"), "override --beta needs a value"),
     Case("stray-argument", (*TRAIN, "oops"), "unexpected argument 'oops'"),
     Case("unknown-family", (*TRAIN, "--families", "maths"), "unknown task family 'maths'"),
-    Case("yaml-missing", (*TRAIN, "--config", "{in}/nope.yaml"), "does not exist (or is not a file)"),
+    Case("yaml-missing", (*TRAIN, "--config", "{in}/nope.yaml"),
+         "does not exist (or is not a file)"),
     Case("yaml-a-folder", (*TRAIN, "--config", "{in}"), "does not exist (or is not a file)"),
     Case("yaml-malformed", (*TRAIN, "--config", "{in}/c.yaml"), "is not valid YAML at line",
          setup=yaml_file("beta: [1,\n")),
@@ -274,7 +281,8 @@ CASES = [
          "is not writable: {work}/blocker is a file", setup=a_file("blocker")),
     Case("train-results-under-a-file", (*TRAIN, "--results-dir", "{work}/blocker/r"),
          "is not writable: {work}/blocker is a file", setup=a_file("blocker")),
-    Case("train-run-exists", (*TRAIN, "--output", "{work}/run"), "already holds a run; pass --resume",
+    Case("train-run-exists", (*TRAIN, "--output", "{work}/run"),
+         "already holds a run; pass --resume",
          setup=train_run()),
     Case("train-resume-nothing", (*TRAIN, "--output", "{work}/run", "--resume"),
          "holds no run to resume"),
@@ -283,7 +291,8 @@ CASES = [
     Case("eval-resume-other-model", (*EVAL, "--run-id", "r1", "--resume"),
          "was started with a different model ('fingerprint 000000000000'",
          setup=eval_run("fingerprint 000000000000")),
-    Case("eval-resume-nothing", (*EVAL, "--resume"), "--resume: no unfinished run of 'random-micro'"),
+    Case("eval-resume-nothing", (*EVAL, "--resume"),
+         "--resume: no unfinished run of 'random-micro'"),
     Case("eval-run-has-results", (*EVAL, "--run-id", "r1"), "already has results; pass --resume",
          setup=eval_run("random-micro", results=True)),
     # the command line
@@ -304,7 +313,8 @@ def tree(root: Path) -> dict[str, bool]:
 
 
 def prepare_inputs(case: Case, inputs: Path, work: Path, monkeypatch) -> None:
-    """The --data folder (its id.jsonl: the case's bad row, then a good one) and the case's setup."""
+    ("The --data folder (its id.jsonl: the case's bad row, then a good one) "
+     "and the case's setup.")
     data = inputs / "data"
     shutil.copytree(FIXTURE / "images", data / "images")
     lines = [] if case.row is None else [case.row]

@@ -1,4 +1,5 @@
-"""bench/install_compare_stages.py: probe-made comparison stages equal what the build would train."""
+("bench/install_compare_stages.py: probe-made comparison stages equal what the build "
+ "would train.")
 
 import sys
 from pathlib import Path

@@ -146,7 +146,8 @@ def test_lmms_metrics_equal_reftbench_eval_on_mixed_scores(micro, lmms_env, monk
     monkeypatch.setenv("REFTBENCH_LMMS_TIERS", "judge,choice,open")
     lm = HalfRightLMM(backend=TransformersBackend(*micro))
     metrics = run_lmms_tasks(lm, ["reftbench_all"], limit=2 * LIMIT)  # scenes 0 and 1, all tiers
-    cfg = EvalConfig(model="random-micro", n_test=N_TEST, limit=2, tiers=("judge", "choice", "open"),
+    cfg = EvalConfig(model="random-micro", n_test=N_TEST, limit=2,
+                     tiers=("judge", "choice", "open"),
                      run_id="half")
     reference = evaluate(cfg, results_dir=tmp_path, backend=HalfRightBackend())
     accuracies = set()
@@ -238,7 +239,8 @@ def damaged(reftbench_home, tmp_path):
     ("pretrained={tmp}/no-model", "", "does not exist"),
     ("pretrained={damaged}", "", "its weights are damaged"),
     ("pretrained=random-micro,dtype=float8", "", "unknown dtype 'float8'"),
-    ("pretrained=random-micro,batchsize=3", "", "unknown model_args for the reftbench model: batchsize"),
+    ("pretrained=random-micro,batchsize=3", "",
+     "unknown model_args for the reftbench model: batchsize"),
     ("pretrained=random-micro", "opne", "unknown tier 'opne'"),
 ])
 def test_a_bad_model_or_setting_stops_lmms_eval_with_one_line(damaged, tmp_path, capsys,

@@ -100,7 +100,8 @@ def test_preset_sizes_and_deterministic_build(tmp_path):
     assert 2 * counts["random-tiny"] < counts["random-small"] < 10_000_000
     build_model("random-micro", tmp_path / "again")
     build_model("random-micro", tmp_path / "seed1", seed=1)
-    weights = [(tmp_path / d / "model.safetensors").read_bytes() for d in ("random-micro", "again", "seed1")]
+    weights = [(tmp_path / d / "model.safetensors").read_bytes()
+               for d in ("random-micro", "again", "seed1")]
     assert weights[0] == weights[1] and weights[0] != weights[2]
 
 

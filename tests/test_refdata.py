@@ -92,7 +92,8 @@ def test_bad_rows_are_skipped_with_file_and_line(copy, caplog):
     for line, reason in BAD_LINES.items():
         hits = [m for m in messages if f"id.jsonl:{line}: " in m]
         assert len(hits) == 1 and reason in hits[0], (line, hits)
-    assert messages[-1] == f"{copy}: skipped 8 malformed row(s); --strict stops at the first instead"
+    assert messages[-1] == (
+        f"{copy}: skipped 8 malformed row(s); --strict stops at the first instead")
     caplog.clear()
     read_folder(copy)  # cached: read and reported once
     assert not caplog.records
@@ -128,13 +129,15 @@ def test_image_paths_must_stay_inside_the_folder(tmp_path):
 
 
 def test_options_and_letter_answers():
-    assert parse_options("Q?\nA. red\nB. blue\nC. green\nAnswer with a letter.") == ["red", "blue", "green"]
+    assert (parse_options("Q?\nA. red\nB. blue\nC. green\nAnswer with a letter.")
+            == ["red", "blue", "green"])
     assert parse_options("Q? (A) cat (B) dog (C) cow") == ["cat", "dog", "cow"]
     assert parse_options("Choices:\nA:30°\nB:60°") == ["30°", "60°"]
     assert parse_options("In picture A. the cat sits. Which?\nA) x\nB) y") == ["x", "y"]
     assert parse_options("E.g. the cat. A. one") == []
     choice = infer_tier("classification", "Which?\nA. a\nB. b\nC. c", "(C), A.")
-    assert (choice["tier"], choice["answer"], choice["options"]) == ("choice", "A,C", ["a", "b", "c"])
+    assert ((choice["tier"], choice["answer"], choice["options"])
+            == ("choice", "A,C", ["a", "b", "c"]))
     assert infer_tier("math", "Which segment is longest?", "AB")["tier"] == "open"
     assert infer_tier("math", "Solve for a.", "a")["metric"] == "math_equiv"
     assert infer_tier("detection", "Correct?", "TRUE")["answer"] == "yes"
@@ -191,7 +194,8 @@ def test_eval_cli_end_to_end(cli, tmp_path, micro):
     code, out, err = cli("eval", "--model", "random-micro", "--data", FIXTURE, "--limit", 2,
                          "--tiers", "judge,choice,open", "--results-dir", tmp_path)
     assert code == 0, err
-    results = json.loads(next((tmp_path / "runs").glob("random-micro@refdata-*/results.json")).read_text())
+    results = json.loads(
+        next((tmp_path / "runs").glob("random-micro@refdata-*/results.json")).read_text())
     expected = {f"{f}/{s}/{t}" for f, s, t, *_ in EXPECTED.values() if s != "train"}
     assert set(results["metrics"]) == expected
     assert {m["n"] for m in results["metrics"].values()} == {1}
@@ -208,7 +212,8 @@ def test_training_reads_the_folder(tmp_path):
     cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(FIXTURE)})
     train_ids = [k for k, v in EXPECTED.items() if v[1] == "train"]
     assert sorted(r["id"] for r in train_samples(cfg)) == sorted(train_ids)
-    assert [r["id"] for r in train_samples(cfg, tiers=("open",))] == ["train-3", "train-6", "train-9"]
+    assert ([r["id"] for r in train_samples(cfg, tiers=("open",))]
+            == ["train-3", "train-6", "train-9"])
     assert {r["id"] for r in test_samples(cfg)} == set(EXPECTED) - set(train_ids)
     check_data(cfg)  # no training row is a test row
 
@@ -302,7 +307,8 @@ def test_the_folder_is_resolved_once_not_once_per_row(tmp_path, monkeypatch):
     write_jsonl(tmp_path / "train.jsonl", [GOOD] * 200)
     calls = []
     real = Path.resolve
-    monkeypatch.setattr(Path, "resolve", lambda self, *a, **k: calls.append(self) or real(self, *a, **k))
+    monkeypatch.setattr(Path, "resolve",
+                        lambda self, *a, **k: calls.append(self) or real(self, *a, **k))
     assert len(read_folder(tmp_path)) == 200
     assert len(calls) < 10, f"Path.resolve called {len(calls)} times for 200 rows"
 
@@ -333,7 +339,8 @@ def test_training_datasets_scale_wide_images_too(tmp_path):
     ramp = np.tile(np.linspace(0, 1, 64), (16, 1))
     Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "i16.png")
     sample = {"id": "train-1", "family": "math", "split": "train", "tier": "open", "answer": "3",
-              "metric": "math_equiv", "question": "How many?", "image_path": str(tmp_path / "i16.png")}
+              "metric": "math_equiv", "question": "How many?",
+              "image_path": str(tmp_path / "i16.png")}
     for dataset in (grpo_dataset([sample]), sft_dataset([sample])):
         image = dataset[0]["image"]
         assert image.mode == "RGB" and abs(np.asarray(image).mean() - 127.5) < 2

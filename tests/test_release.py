@@ -160,12 +160,14 @@ def test_every_row_is_read_with_its_split_tier_family_and_answer(replica, caplog
         assert s["accuracy"] == 1.0, rid
     # Paths from the authors' machine resolve by their trailing components, others by name.
     clevr = records["test-superclever-superclevr_test200_counting_problems-1"]
-    assert clevr["image_path"] == str(replica / "images/Superclever/images/superCLEVR_new_025000.png")
+    assert clevr["image_path"] == str(
+        replica / "images/Superclever/images/superCLEVR_new_025000.png")
     refgta = records["test-Refgta-refgta_subsample_resize-1"]
     assert refgta["image_path"] == str(replica / "images/refgta/final_resize/refgta_0001.jpg")
     # The stage-3 JSON gold box scores the same box in either form.
     det = records["train-open-coco_3k_2task-detection_coco_train-1"]
-    assert score(det, '<answer>[{"bbox_2d": [2, 3, 18, 20], "label": "cat"}]</answer>')["accuracy"] == 1
+    assert score(det, '<answer>[{"bbox_2d": [2, 3, 18, 20], '
+                      '"label": "cat"}]</answer>')["accuracy"] == 1
 
 
 def test_layout_rules(replica, tmp_path):
@@ -187,7 +189,8 @@ def test_eval_reads_every_family_in_and_out_of_domain_and_skips_none(cli, replic
                            "--image-root", replica / "images", "--results-dir", tmp_path)
     assert code == 0, err
     assert not [r for r in caplog.records if "skipped" in r.getMessage()]
-    results = json.loads(next((tmp_path / "runs").glob("random-micro@grpo_data-*/results.json")).read_text())
+    results = json.loads(
+        next((tmp_path / "runs").glob("random-micro@grpo_data-*/results.json")).read_text())
     counts = {}
     for family, split, tier, _ in EXPECTED.values():
         if split != "train" and tier == "open":

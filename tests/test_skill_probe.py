@@ -15,7 +15,8 @@ from reftbench.model.load import load_model  # noqa: E402
 def _grid(model_dir) -> list[int]:
     _, processor = load_model(str(model_dir))
     image = Image.new("RGB", (112, 112))
-    return processor.image_processor(images=[image], return_tensors="pt")["image_grid_thw"][0].tolist()
+    return processor.image_processor(images=[image],
+                                     return_tensors="pt")["image_grid_thw"][0].tolist()
 
 
 def test_image_side_upscales_a_copy_and_leaves_the_start_alone(tmp_path):

@@ -44,7 +44,8 @@ def test_analyse_counts_perception_agreement_and_the_ideal(tmp_path):
         {"id": row["id"], "tier": "judge", "strict": 1.0,
          "completion": f"<think>{row['think']}</think><answer>{row['answer']}</answer>"},
         {"id": other["id"], "tier": "judge", "strict": 0.0,
-         "completion": f"<think>{other['think']}</think><answer>{flipped[other['answer']]}</answer>"},
+         "completion": f"<think>{other['think']}</think>"
+                       f"<answer>{flipped[other['answer']]}</answer>"},
     ]
     (tmp_path / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     counts = tier_consistency.analyse(tmp_path, N_TEST)[("detection", "id", "judge")]

@@ -91,7 +91,8 @@ def test_bad_curriculum_is_refused():
     plugin = load_trainer("curr-rl")
     cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides=["--stages", "judge,opne",
                                                                           "--stage_steps", "1,1",
-                                                                          "--stage_generations", "2,2"])
+                                                                          "--stage_generations",
+                                                                          "2,2"])
     with pytest.raises(UserError, match="did you mean open"):
         plugin.plan(cfg)
 
@@ -122,7 +123,8 @@ def test_curr_rl_chains_stages(tmp_path, monkeypatch):
     w0 = weights(preset_path("random-micro"))
     assert any(not torch.equal(w0[k], w1[k]) for k in w0)
     logged = [json.loads(line)["stage"] for n in ("1-judge", "2-choice", "3-open")
-              for line in (tmp_path / "run" / "stages" / n / "metrics.jsonl").read_text().splitlines()]
+              for line in (tmp_path / "run" / "stages" / n
+                           / "metrics.jsonl").read_text().splitlines()]
     assert logged[0] == "1-judge" and logged[-1] == "3-open"
     assert (tmp_path / "run" / "reward_curve.png").exists()
 

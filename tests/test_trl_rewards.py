@@ -1,4 +1,5 @@
-"""TRL reward adapters: the columns TRL passes in, string and conversational completions, weights."""
+("TRL reward adapters: the columns TRL passes in, string and conversational completions, "
+ "weights.")
 
 import pickle
 

@@ -59,4 +59,5 @@ def test_batches_cut_patches_exactly_as_the_processor_does():
     assert torch.equal(grid, want["image_grid_thw"])
     assert torch.allclose(pixels, want["pixel_values"], atol=1e-5)
     got_pixels, got_grid, gold = batches.next()
-    assert got_pixels.shape == (3 * 64, want["pixel_values"].shape[1]) and gold["obj"].shape == (3, 16)
+    assert (got_pixels.shape == (3 * 64, want["pixel_values"].shape[1])
+            and gold["obj"].shape == (3, 16))

@@ -145,7 +145,8 @@ def test_each_grpo_stage_lets_its_colocated_engine_go(tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(trl.GRPOTrainer, "train", train_with_engine)
-    cfg = grpo_config(model="random-micro", n_train="12", prompts_per_step="2", max_completion_length="4",
+    cfg = grpo_config(model="random-micro", n_train="12", prompts_per_step="2",
+                      max_completion_length="4",
                       save_steps="5")
     samples = train_samples(cfg, tiers=("open",))
     for stage in ("1", "2"):
