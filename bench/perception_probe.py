@@ -169,6 +169,7 @@ def main() -> None:
                           if args.train_tower else
                           fit_and_score(features(name, records), records, args.train,
                                         args.epochs, 0))
+                print(f"{name} {domain}: exact set {scores['all']}", flush=True)
                 columns = columns or ["model", "domain", *scores]
                 rows.append([name, domain, *scores.values()])
     how = ("the tower and a fresh head (16 tokens -> 256 -> 6) trained end to end"
