@@ -45,20 +45,32 @@ def scenes(domain: str, n: int, folder: Path) -> list[dict]:
 
 def features(model_path: str, records: list[dict]):
     """(n, cells, width) merged image tokens of every record, from the model's frozen tower."""
-    import torch
-
     from reftbench.model.load import load_model
-    from reftbench.vision_pretrain import Batches, image_tokens
+    from reftbench.vision_pretrain import Batches
 
     model, processor = load_model(model_path)
-    visual = model.model.visual.eval()
-    batches = Batches(records, processor, 100, 0)
-    out = []
+    return tokens(model.model.visual.eval(), Batches(records, processor, 100, 0),
+                  range(len(records)))
+
+
+def tokens(visual, batches, rows: range):
+    """The merged image tokens of `rows` of `batches`, in chunks of 100, without gradients."""
+    import torch
+
+    from reftbench.vision_pretrain import image_tokens
+
     with torch.no_grad():
-        for start in range(0, len(records), 100):
-            pixels, grid = batches.encode(list(range(start, min(len(records), start + 100))))
-            out.append(image_tokens(visual, pixels, grid))
-    return torch.cat(out)
+        return torch.cat([image_tokens(visual, *batches.encode(list(rows[i:i + 100])))
+                          for i in range(0, len(rows), 100)])
+
+
+def label_sets(records: list[dict]):
+    """(n, 6) 0/1 matrix: which of the six labels each record's scene holds."""
+    import torch
+
+    from tasks.classification.generate import LABELS
+
+    return torch.tensor([[float(x in r["labels"]) for x in LABELS] for r in records])
 
 
 def fit_and_score(feats, records: list[dict], train: int, epochs: int, seed: int) -> dict:
@@ -69,7 +81,7 @@ def fit_and_score(feats, records: list[dict], train: int, epochs: int, seed: int
     from tasks.classification.generate import LABELS
 
     torch.manual_seed(seed)
-    gold = torch.tensor([[float(x in r["labels"]) for x in LABELS] for r in records])
+    gold = label_sets(records)
     x = feats.flatten(1)
     x = (x - x[:train].mean(0)) / (x[:train].std(0) + 1e-6)
     head = nn.Sequential(nn.Linear(x.shape[1], 256), nn.GELU(), nn.Dropout(0.2),
@@ -105,7 +117,6 @@ def train_tower(model_path: str, records: list[dict], train: int, epochs: int, s
     model, processor = load_model(model_path)
     visual = model.model.visual.train()
     width = visual.merger.mlp[-1].out_features
-    gold = torch.tensor([[float(x in r["labels"]) for x in LABELS] for r in records])
     head = nn.Sequential(nn.LayerNorm(width), nn.Flatten(1), nn.Linear(16 * width, 256),
                          nn.GELU(), nn.Linear(256, len(LABELS)))
     params = [*visual.parameters(), *head.parameters()]
@@ -125,13 +136,10 @@ def train_tower(model_path: str, records: list[dict], train: int, epochs: int, s
         schedule.step()
     visual.eval()
     head.eval()
-    scoring = Batches(records, processor, 100, seed)
-    right = []
     with torch.no_grad():
-        for start in range(train, len(records), 100):
-            index = list(range(start, min(len(records), start + 100)))
-            pred = head(image_tokens(visual, *scoring.encode(index)))
-            right += ((pred > 0) == (gold[index] > 0)).all(1).tolist()
+        pred = head(tokens(visual, Batches(records, processor, 100, seed),
+                           range(train, len(records))))
+    right = ((pred > 0) == (label_sets(records[train:]) > 0)).all(1).tolist()
     return breakdown(right, records[train:])
 
 
