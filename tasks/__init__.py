@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 # Bump when any generator's output changes: cached splits are keyed by it. Adding a benchmark
 # family changes the general mixture (it borrows questions from every benchmark family).
-DATA_VERSION = 8
+DATA_VERSION = 9
 
 
 @dataclass(frozen=True)

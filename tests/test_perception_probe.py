@@ -15,7 +15,7 @@ def test_scenes_are_saved_with_their_objects_and_smallest_side(tmp_path):
         sides = [x2 - x1 for _, _, x1, _, x2, _ in r["objects"]]
         assert r["smallest"] == min(sides)
         assert sorted({name for name, *_ in r["objects"]}) == r["labels"]
-        assert all(colour is None for _, colour, *_ in r["objects"])  # outlines: no colour name
+        assert all(colour is None for _, colour, *_ in r["objects"])  # ood inks: no colour name
     (tmp_path / "again").mkdir()
     again = scenes("ood", 6, tmp_path / "again")
     assert [r["labels"] for r in again] == [r["labels"] for r in records]  # own fixed seeds
