@@ -5,8 +5,8 @@ background. Out of domain (ood), like COCO -> Pascal VOC: the same six categorie
 stickers in an unfamiliar palette (dark or pastel, whichever stands out from the background,
 with a rim of the other kind), on textured, grainy backgrounds. The look shifts, the shapes stay
 perceivable: bare 2-3 px outlines were so hard for a tiny vision tower that even one trained on
-them alone found the exact label set in 3% of scenes, so that column measured chance. The open answer is the
-present labels, sorted and joined with ", " ("circle, star"); scoring is set-IoU.
+them alone found the exact label set in 3% of scenes, so that column measured chance. The open
+answer is the present labels, sorted and joined with ", " ("circle, star"); scoring is set-IoU.
 """
 
 import random
