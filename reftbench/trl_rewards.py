@@ -65,10 +65,10 @@ class RewardColumn:
     A class rather than a closure so the trainer can pickle it; `__name__` is what TRL logs.
     """
 
-    def __init__(self, component: str, weight: float = 1.0):
+    def __init__(self, component: str, weight: float = 1.0, name: str | None = None):
         self.component = component
         self.weight = float(weight)
-        self.__name__ = f"{component}_reward"
+        self.__name__ = f"{name or component}_reward"
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **columns):
         completions = list(completions or [])
@@ -89,10 +89,17 @@ format_reward = RewardColumn("format")
 accuracy_reward = RewardColumn("accuracy")
 
 
-def make_reward_funcs(weights: dict | None = None) -> list:
-    """[format_reward, accuracy_reward], each multiplied by its weight (default 1 and 1)."""
+def make_reward_funcs(weights: dict | None = None, accuracy: str = "accuracy") -> list:
+    """[format_reward, accuracy_reward], each multiplied by its weight (default 1 and 1).
+
+    `accuracy` picks the score behind accuracy_reward: "accuracy" (the metric's, e.g. set-IoU)
+    or "strict" (the reported all-or-nothing score); TRL logs it as accuracy_reward either way.
+    """
     unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise UserError(f"unknown reward weights {sorted(unknown)}: use {sorted(DEFAULT_WEIGHTS)}")
+    if accuracy not in ("accuracy", "strict"):
+        raise UserError(f"accuracy_reward must be 'accuracy' or 'strict', got {accuracy!r}")
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
-    return [RewardColumn(name, weights[name]) for name in ("format", "accuracy")]
+    return [RewardColumn("format", weights["format"]),
+            RewardColumn(accuracy, weights["accuracy"], name="accuracy")]

@@ -166,7 +166,7 @@ if __name__ == "__main__":  # the script each rank runs
     import reftbench.trl_rewards
     from reftbench.cli import main
 
-    reftbench.trl_rewards.make_reward_funcs = lambda weights: [length_reward]
+    reftbench.trl_rewards.make_reward_funcs = lambda *args: [length_reward]
     reftbench.training.rejection.best_answer = keep_first
     backend = reftbench.generation.TransformersBackend
     backend.generate = log_generation(backend.generate)

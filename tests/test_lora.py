@@ -51,7 +51,7 @@ def test_lora_trains_only_adapters_and_saves_a_full_model(tmp_path, monkeypatch,
     from reftbench.model.names import preset_path
     from reftbench.training import trl_common
 
-    monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda w: [length_reward])
+    monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
     plain = trl_common.callbacks
     monkeypatch.setattr(trl_common, "callbacks", lambda *a: plain(*a) + [Trainable()])
     fields = {f for f in vars(config(name))}

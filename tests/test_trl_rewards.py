@@ -103,3 +103,17 @@ def test_same_text_different_gold_not_confused():
     columns = {"id": ["a", "b"], "answer": ["yes", "no"], "metric": ["yes_no", "yes_no"]}
     texts = ["<think>t</think><answer>yes</answer>"] * 2
     assert accuracy_reward(prompts=["p", "p"], completions=texts, **columns) == [1.0, 0.0]
+
+
+def test_strict_accuracy_reward_gives_no_partial_credit_for_an_extra_label():
+    columns = {"id": ["c1", "c2"], "answer": ["circle, star"] * 2,
+               "metric": ["label_set_iou"] * 2}
+    texts = ["<think>t</think><answer>circle, star, square</answer>",  # one label too many
+             "<think>t</think><answer>circle, star</answer>"]
+    paper = make_reward_funcs()[1](prompts=["p", "p"], completions=texts, **columns)
+    strict = make_reward_funcs(accuracy="strict")[1]
+    assert paper == [pytest.approx(2 / 3), 1.0]
+    assert strict(prompts=["p", "p"], completions=texts, **columns) == [0.0, 1.0]
+    assert strict.__name__ == "accuracy_reward"  # TRL's log column and the reward plot stay put
+    with pytest.raises(UserError, match="accuracy_reward"):
+        make_reward_funcs(accuracy="iou")

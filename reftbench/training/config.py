@@ -34,7 +34,7 @@ BOUNDS = {
     "grpo_steps": at_least(1), "grpo_lr": above(0), "num_generations": at_least(2),
     "prompts_per_step": at_least(1), "beta": at_least(0), "temperature": above(0),
     "max_completion_length": at_least(1), "format_weight": at_least(0),
-    "accuracy_weight": at_least(0),
+    "accuracy_weight": at_least(0), "accuracy_reward": one_of("accuracy", "strict"),
     "loss_type": one_of(*LOSS_TYPES), "num_iterations": at_least(1), "epsilon": above(0),
     "sft_steps": at_least(1), "sft_lr": above(0), "sft_batch_size": at_least(1),
     "stage_steps": at_least(1), "stage_generations": at_least(2),
@@ -158,8 +158,12 @@ class GRPOFields:
     epsilon: float = 0.2
     # Weight of the format reward (1 if the completion is <think>..</think><answer>..</answer>).
     format_weight: float = 1.0
-    # Weight of the accuracy reward (the tier's strict metric).
+    # Weight of the accuracy reward.
     accuracy_weight: float = 1.0
+    # Which score the accuracy reward is: "accuracy" (the paper's table: set-IoU for
+    # classification, partial credit for an extra label) or "strict" (the reported metric:
+    # the exact set). Detection and math score the same under both.
+    accuracy_reward: str = "accuracy"
     # Generate rollouts with vLLM (needs the `vllm` extra and a GPU).
     use_vllm: bool = False
     # vLLM mode: "colocate" (same process) or "server" (trl vllm-serve).

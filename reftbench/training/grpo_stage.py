@@ -67,5 +67,5 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
     args = grpo_args(cfg, out_dir, steps, num_generations)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
     return trl_common.fit(GRPOTrainer, cfg, args, model_path, out_dir, stage, steps, progress,
-                          reward_funcs=make_reward_funcs(weights),
+                          reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
                           train_dataset=grpo_dataset(samples))
