@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reftbench import fileio
+from reftbench.config import parse_overrides
 from reftbench.registry import BUILTIN_TRAINERS
 from reftbench.samples import TIERS
 
@@ -50,6 +51,8 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
 
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
               *cfg.overrides]
+    for name in cfg.trainers:  # a key no trainer knows stops here, before the base evaluation
+        trainer_overrides(name, cfg.trainers, common)
     base = resolve_model("base")
     base_run = results_dir / "runs" / "compare-base"
     fingerprint = _same_base(base, output, base_run)
@@ -70,13 +73,35 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
             console.rule(key)
             started = time.perf_counter()
             run_dir = output / key
-            train(name, cfg.preset, overrides=common + ["--seed", str(seed)], output=run_dir,
+            own = trainer_overrides(name, cfg.trainers, common)
+            skipped = sorted(set(parse_overrides(common)) - set(parse_overrides(own)))
+            if skipped:
+                console.print(f"{name} has no {', '.join(skipped)}: not passed to it")
+            train(name, cfg.preset, overrides=own + ["--seed", str(seed)], output=run_dir,
                   resume=(run_dir / "stages").exists(), results_dir=results_dir, console=console)
             timings[key] = round(time.perf_counter() - started, 1)
             fileio.write_json(output / "timings.json", timings)
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+
+
+def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:
+    """The `--key value` overrides that trainer `name`'s config has a field for (a GRPO setting
+    such as --accuracy_reward is not an SFT one); a key that none of `trainers` has is an error."""
+    from dataclasses import fields
+
+    from reftbench.errors import UserError
+    from reftbench.registry import load_trainer
+
+    given = parse_overrides(list(overrides))
+    known = {t: {f.name for f in fields(load_trainer(t).config_cls)} for t in {*trainers, name}}
+    for key in given:
+        if not any(key in names for names in known.values()):
+            raise UserError(f"--{key} is not a setting of any compared trainer "
+                            f"({', '.join(trainers)})")
+    return [part for key, value in given.items() if key in known[name]
+            for part in (f"--{key}", value)]
 
 
 def eval_length(preset: str, overrides: tuple[str, ...] = ()) -> int:

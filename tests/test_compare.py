@@ -1,4 +1,5 @@
-"""`reftbench compare` refuses to resume work that another base model produced."""
+"""`reftbench compare`: refuses to resume work another base model produced; hands each trainer
+only the overrides its config has."""
 
 import pytest
 
@@ -57,3 +58,18 @@ def test_the_base_eval_length_follows_an_override_and_refuses_a_bad_one():
             eval_length("tiny", bad)
     with pytest.raises(UserError, match="preset"):
         eval_length("huge")
+
+
+def test_overrides_go_only_to_trainers_that_have_them():
+    from reftbench.compare import trainer_overrides
+
+    common = ["--eval_limit", "5", "--accuracy_reward", "strict", "--grpo_lr=3e-5"]
+    trainers = ("sft", "grpo")
+    assert trainer_overrides("grpo", trainers, common) == [
+        "--eval_limit", "5", "--accuracy_reward", "strict", "--grpo_lr", "3e-5"]
+    assert trainer_overrides("sft", trainers, common) == ["--eval_limit", "5"]
+    with pytest.raises(UserError, match="--acuracy_reward is not a setting"):
+        trainer_overrides("sft", trainers, ["--acuracy_reward", "strict"])
+    # a GRPO-only key with no GRPO trainer compared is a mistake, not a silent no-op
+    with pytest.raises(UserError, match="--accuracy_reward"):
+        trainer_overrides("sft", ("sft",), ["--accuracy_reward", "strict"])
