@@ -39,6 +39,8 @@ METRICS = {
     "math_equiv": "reftbench.metrics:math_equiv",
 }
 DEFAULT_WEIGHTS = {"format": 1.0, "accuracy": 1.0}
+# The scores a GRPO accuracy reward may be (`accuracy_reward`): the metric's own, or "strict".
+ACCURACY_SCORES = ("accuracy", "strict")
 # Far above any honest answer (a 256-token completion is about 1k characters); longer text inside
 # <answer> is treated as no answer rather than handed to a parser.
 MAX_ANSWER_CHARS = 4096

@@ -15,7 +15,7 @@ being scored twice. A row without "answer" or "metric" returns None: TRL's "cann
 """
 
 from reftbench.errors import UserError
-from reftbench.rewards import DEFAULT_WEIGHTS, score
+from reftbench.rewards import ACCURACY_SCORES, DEFAULT_WEIGHTS, score
 
 # Keyword arguments TRL passes that are not dataset columns.
 _NOT_COLUMNS = {"trainer_state", "log_extra", "log_metric", "environments"}
@@ -98,8 +98,8 @@ def make_reward_funcs(weights: dict | None = None, accuracy: str = "accuracy") -
     unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise UserError(f"unknown reward weights {sorted(unknown)}: use {sorted(DEFAULT_WEIGHTS)}")
-    if accuracy not in ("accuracy", "strict"):
-        raise UserError(f"accuracy_reward must be 'accuracy' or 'strict', got {accuracy!r}")
+    if accuracy not in ACCURACY_SCORES:
+        raise UserError(f"accuracy_reward must be one of {ACCURACY_SCORES}, got {accuracy!r}")
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
     return [RewardColumn("format", weights["format"]),
             RewardColumn(accuracy, weights["accuracy"], name="accuracy")]

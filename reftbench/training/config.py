@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from reftbench.errors import UserError
 from reftbench.config import SEEDS, Bound, above, at_least, between, check_bounds, one_of
 from reftbench.model.load import DTYPES
+from reftbench.rewards import ACCURACY_SCORES
 from reftbench.samples import FAMILIES
 
 # The loss types TRL's GRPOTrainer (1.16) implements (it rejects another only at the first step).
@@ -34,7 +35,7 @@ BOUNDS = {
     "grpo_steps": at_least(1), "grpo_lr": above(0), "num_generations": at_least(2),
     "prompts_per_step": at_least(1), "beta": at_least(0), "temperature": above(0),
     "max_completion_length": at_least(1), "format_weight": at_least(0),
-    "accuracy_weight": at_least(0), "accuracy_reward": one_of("accuracy", "strict"),
+    "accuracy_weight": at_least(0), "accuracy_reward": one_of(*ACCURACY_SCORES),
     "loss_type": one_of(*LOSS_TYPES), "num_iterations": at_least(1), "epsilon": above(0),
     "sft_steps": at_least(1), "sft_lr": above(0), "sft_batch_size": at_least(1),
     "stage_steps": at_least(1), "stage_generations": at_least(2),
