@@ -191,16 +191,25 @@ def _findings(grouped: dict[str, list[dict]]) -> str:
     return ("\n## The paper's claims at this scale\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 
-def _run_note(results_dir: Path) -> str:
-    """How the comparison was produced (written by `reftbench compare`), if it was."""
+def _run_note(results_dir: Path, grouped: dict[str, list[dict]]) -> str:
+    """How the comparison was produced (written by `reftbench compare`), if it was.
+
+    Rows of trainers the command did not run (runs copied in from another comparison) are
+    named, so a reader does not take them for this command's output.
+    """
     path = results_dir / "compare.json"
     if not path.exists():
         return ""
     run = json.loads(path.read_text())
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("timings", {}).items())
+    ran = set(run.get("config", {}).get("trainers", [])) | {"base"}
+    others = [label for label, runs in grouped.items() if label not in ran
+              and not (runs[0].get("config") or {}).get("made_by")]
+    outside = (f"Rows not made by this command (each run's own command and commit are in its "
+               f"results.json): {', '.join(others)}  \n" if others else "")
     return (f"\n## How these numbers were made\n\nCommand: `{run['command']}`  \n"
             f"Commit when recorded: {run['provenance']['git_commit']} (each run's own commit is in "
-            f"its results.json)  \nMachine: {run['provenance']['machine']}"
+            f"its results.json)  \n{outside}Machine: {run['provenance']['machine']}"
             f", torch {run['provenance']['versions']['torch']}  \nWall time per run: {timings}  \n"
             f"Total: {run.get('total_seconds', 0) / 60:.0f} min\n")
 
@@ -227,9 +236,10 @@ def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
     body = ("# reftbench leaderboard\n\nOpen-tier strict accuracy (%) per family on the in-domain "
             "(id) and out-of-domain (ood) test splits (classification: the exact label set); "
             "mean ± std over runs where a row has several.\n"
-            "Written by `reftbench leaderboard` from results/runs/*/results.json.\n\n")
+            f"Written by `reftbench leaderboard` from {results_dir.as_posix()}/runs/*/"
+            "results.json.\n\n")
     fileio.write_atomic(results_dir / "LEADERBOARD.md",
                         body + markdown(header, rows) + _made_elsewhere(grouped)
-                        + _sampling(grouped) + _findings(grouped) + _run_note(results_dir))
+                        + _sampling(grouped) + _findings(grouped) + _run_note(results_dir, grouped))
     plot(grouped, results_dir / "leaderboard.png")
     return header, rows

@@ -99,3 +99,23 @@ def test_a_cut_or_foreign_results_file_is_skipped_with_a_warning(tmp_path, caplo
     messages = [rec.getMessage() for rec in caplog.records]
     assert f"{cut}: skipped: not readable JSON (cut short or edited?)" in messages
     assert any("other/results.json: skipped: not a results file" in m for m in messages)
+
+
+def test_rows_the_comparison_did_not_run_are_named(tmp_path):
+    """A results folder whose compare.json ran grpo only, with an sft run copied in beside it."""
+    write_run(tmp_path, "base", "base", accs(.5, .2, .6, .3, .1, .4))
+    write_run(tmp_path, "grpo-s0", "grpo", accs(.5, .2, .6, .3, .1, .4), seed=0)
+    write_run(tmp_path, "sft-s0", "sft", accs(.5, .2, .6, .3, .1, .4), seed=0)
+    (tmp_path / "compare.json").write_text(json.dumps({
+        "command": "reftbench compare --trainers grpo", "config": {"trainers": ["grpo"]},
+        "provenance": {"git_commit": "abc", "machine": "m", "versions": {"torch": "t"}},
+        "timings": {"grpo-seed0": 1.0}, "total_seconds": 60}))
+    build(tmp_path)
+    text = (tmp_path / "LEADERBOARD.md").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("Rows not made by this command"))
+    assert line.rstrip().endswith(": sft")
+    assert f"from {tmp_path.as_posix()}/runs/*/results.json" in text
+    # Without the copied run, no such line.
+    (tmp_path / "runs" / "sft-s0" / "results.json").unlink()
+    build(tmp_path)
+    assert "Rows not made by this command" not in (tmp_path / "LEADERBOARD.md").read_text()
