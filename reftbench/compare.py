@@ -51,8 +51,9 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
 
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
               *cfg.overrides]
-    for name in cfg.trainers:  # a key no trainer knows stops here, before the base evaluation
-        trainer_overrides(name, cfg.trainers, common)
+    # A key no compared trainer knows stops here, before the base evaluation (the check does not
+    # depend on which trainer is asked for).
+    trainer_overrides(cfg.trainers[0], cfg.trainers, common)
     base = resolve_model("base")
     base_run = results_dir / "runs" / "compare-base"
     fingerprint = _same_base(base, output, base_run)

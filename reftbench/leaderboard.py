@@ -203,8 +203,7 @@ def _run_note(results_dir: Path, grouped: dict[str, list[dict]]) -> str:
     run = json.loads(path.read_text())
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("timings", {}).items())
     ran = set(run.get("config", {}).get("trainers", [])) | {"base"}
-    others = [label for label, runs in grouped.items() if label not in ran
-              and not (runs[0].get("config") or {}).get("made_by")]
+    others = [label for label, runs in grouped.items() if label not in ran and not _made_by(runs)]
     outside = (f"Rows not made by this command (each run's own command and commit are in its "
                f"results.json): {', '.join(others)}  \n" if others else "")
     return (f"\n## How these numbers were made\n\nCommand: `{run['command']}`  \n"
@@ -214,9 +213,14 @@ def _run_note(results_dir: Path, grouped: dict[str, list[dict]]) -> str:
             f"Total: {run.get('total_seconds', 0) / 60:.0f} min\n")
 
 
+def _made_by(runs: list[dict]) -> str | None:
+    """The script that wrote a row's runs (`made_by` in their results.json), or None."""
+    return (runs[0].get("config") or {}).get("made_by")
+
+
 def _made_elsewhere(grouped: dict[str, list[dict]]) -> str:
     """Which rows a script wrote rather than the evaluator (their results.json says `made_by`)."""
-    found = {label: (runs[0].get("config") or {}).get("made_by") for label, runs in grouped.items()}
+    found = {label: _made_by(runs) for label, runs in grouped.items()}
     rows = [f"{label} (`{by}`)" for label, by in found.items() if by]
     return ("\nRows written by a script, not by evaluating a model: " + ", ".join(rows) + ".\n"
             if rows else "")
