@@ -72,7 +72,10 @@ def csv(value: str, kind: str, valid) -> tuple[str, ...]:
     """Split a comma list and check every name (suggesting the nearest on a typo)."""
     from reftbench.registry import check_names
 
-    return tuple(check_names(kind, [v.strip() for v in value.split(",") if v.strip()], valid))
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise UserError(f"no {kind} given: name at least one (comma-separated)")
+    return tuple(check_names(kind, names, valid))
 
 
 @app.callback()

@@ -58,6 +58,11 @@ def test_unknown_task_family_suggests_the_nearest(cli):
                    "did you mean classification")
 
 
+def test_an_empty_name_list_is_a_one_line_error(cli):
+    one_line_error(*cli("compare", "--trainers", ",")[::2], "no trainer given")
+    one_line_error(*cli("eval", "--tasks", "")[::2], "no task family given")
+
+
 def test_unknown_tier_and_split(cli):
     one_line_error(*cli("eval", "--tiers", "open,opne")[::2], "unknown tier 'opne'",
                    "did you mean open")
