@@ -1,0 +1,33 @@
+"""bench/majority.py and bench/transfer.py: the majority answer of K samples, row labels."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.majority import answer_key, majority  # noqa: E402
+from bench.transfer import run_label  # noqa: E402
+
+
+def done(answer: str) -> str:
+    return f"<think>x</think><answer>{answer}</answer>"
+
+
+def test_equal_answers_vote_together_whatever_their_order_spacing_or_case():
+    assert answer_key("classification", done("Square, circle")) == "circle,square"
+    assert answer_key("classification", done("circle,square,")) == "circle,square"
+    assert answer_key("detection", done("[1, 2, 3, 4]")) == answer_key("detection", done("[1,2,3,4]"))
+    assert answer_key("math", done("3")) != answer_key("math", done("4"))
+    assert answer_key("math", "no answer block") is None
+
+
+def test_the_most_frequent_answer_wins_ties_go_to_the_first_and_none_without_answers():
+    votes = [done("circle"), done("square, circle"), done("circle,square"), "junk"]
+    assert majority("classification", votes) == done("square, circle")
+    assert majority("math", [done("4"), done("3")]) == done("4")
+    assert majority("math", ["junk", "<answer>"]) is None
+
+
+def test_rows_are_labelled_by_their_run_folder():
+    assert run_label("/tmp/p/grpo-17/stages/1-grpo/model") == "grpo-17"
+    assert run_label("base") == "base"
