@@ -1,4 +1,4 @@
-"""bench/majority.py and bench/transfer.py: the majority answer of K samples, row labels."""
+"""bench/majority.py, transfer.py and by_kind.py: majority answers, row labels, kinds."""
 
 import sys
 from pathlib import Path
@@ -32,3 +32,15 @@ def test_the_most_frequent_answer_wins_ties_go_to_the_first_and_none_without_ans
 def test_rows_are_labelled_by_their_run_folder():
     assert run_label("/tmp/p/grpo-17/stages/1-grpo/model") == "grpo-17"
     assert run_label("base") == "base"
+
+
+def test_accuracy_by_kind_counts_each_kind_apart():
+    from bench.by_kind import by_kind
+
+    def row(kind, gold):
+        return {"family": "math", "kind": kind, "tier": "open", "answer": gold,
+                "metric": "math_equiv"}
+
+    rows = [row("sum", "3"), row("sum", "4"), row("read", "2")]
+    got = by_kind(rows, [done("3"), done("5"), done("2")])
+    assert got == {"sum": (50.0, 2), "read": (100.0, 1)}
