@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CORNERS = {"circle": 0, "triangle": 3, "square": 4, "pentagon": 5, "hexagon": 6}
+from bench.settle_probe import train_into  # noqa: E402
+from tasks.math.generate import CORNERS  # noqa: E402
 
 
 def reasoning(question: str, objects: list[list]) -> str | None:
@@ -74,15 +74,10 @@ def fine_tune(rows: list[dict], steps: int, lr: float, output: Path) -> Path:
     from reftbench.base_model import BASE_PRESETS, BaseConfig
     from reftbench.model.names import resolve_model
     from reftbench.training.datasets import sft_dataset
-    from reftbench.training.sft_stage import run_sft
 
     cfg = replace(BaseConfig(**BASE_PRESETS["tiny"]), save_steps=steps, logging_steps=10)
-    work = output.with_name(output.name + ".work")
-    shutil.rmtree(work, ignore_errors=True)
-    saved = run_sft(cfg, resolve_model("base"), sft_dataset(rows).shuffle(seed=0), work, steps,
-                    lr, cfg.sft_batch_size, "reason")
-    shutil.rmtree(output, ignore_errors=True)
-    Path(saved).rename(output)
+    train_into(cfg, resolve_model("base"), sft_dataset(rows).shuffle(seed=0), steps, lr, "reason",
+               output)
     return output
 
 

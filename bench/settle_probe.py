@@ -34,7 +34,6 @@ def settle(model: str, steps: int, lr: float, chat: int, output: Path) -> Path:
     from reftbench.base_model import BASE_PRESETS, BaseConfig, _sft_trainer, base_mixture
     from reftbench.data import load_split
     from reftbench.training.datasets import sft_dataset
-    from reftbench.training.sft_stage import run_sft
 
     # The shipped (tiny preset) build's mixture settings; one checkpoint, at the end.
     cfg = replace(BaseConfig(**BASE_PRESETS["tiny"]), save_steps=steps, logging_steps=10,
@@ -42,17 +41,27 @@ def settle(model: str, steps: int, lr: float, chat: int, output: Path) -> Path:
     samples = load_split("general", "train", n=cfg.n_general, seed=cfg.data_seed)
     data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
                                     cfg.math_repeat)).shuffle(seed=cfg.seed)
-    work = output.with_name(output.name + ".work")
-    shutil.rmtree(work, ignore_errors=True)
-    saved = run_sft(cfg, model, data, work, steps, lr, cfg.sft_batch_size, "settle", None,
-                    _sft_trainer(cfg, samples))
-    shutil.rmtree(output, ignore_errors=True)
-    Path(saved).rename(output)
-    losses = [json.loads(line)["loss"] for line in (work / "metrics.jsonl").read_text().splitlines()
-              if "loss" in json.loads(line)]
+    work = train_into(cfg, model, data, steps, lr, "settle", output, _sft_trainer(cfg, samples))
+    rows = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
+    losses = [row["loss"] for row in rows if "loss" in row]
     if losses:
         print(f"loss first {losses[0]:.3f}, last {losses[-1]:.3f}")
     return output
+
+
+def train_into(cfg, model: str, data, steps: int, lr: float, stage: str, output: Path,
+               trainer_cls=None) -> Path:
+    """TRL SFT of `model` on `data` at cfg's batch size, in a fresh `OUTPUT.work` folder; the
+    model is moved to `output` (replacing it) and the work folder (its metrics) returned."""
+    from reftbench.training.sft_stage import run_sft
+
+    work = output.with_name(output.name + ".work")
+    shutil.rmtree(work, ignore_errors=True)
+    saved = run_sft(cfg, model, data, work, steps, lr, cfg.sft_batch_size, stage, None,
+                    trainer_cls)
+    shutil.rmtree(output, ignore_errors=True)
+    Path(saved).rename(output)
+    return work
 
 
 def main() -> None:
