@@ -98,10 +98,6 @@ class BaseConfig(RunFields, SFTFields):
     # after the gold fact with the loss on the verdict alone, so the comparison is used in the
     # tasks' own prompt and answer format; 0 = none.
     compare_chat: int = 0
-    # Keep the pretrained vision encoder (patch embedding and blocks) frozen while the
-    # language model learns the mixture; the merger (the projector into the language model)
-    # still trains. Only meaningful after vision pretraining.
-    freeze_vision: bool = False
     # Stop after this phase ("vision", "compare" or "locate"), keeping the work folder, so a
     # later `reftbench base` (same settings) goes on from there, on another machine if need
     # be (e.g. the vision phase on a GPU); "" = build the whole model.

@@ -111,6 +111,10 @@ class RunFields:
     # Learning-rate schedule of every optimiser in the run ("constant", "cosine", "linear", or
     # another of transformers' schedules that need no extra arguments).
     lr_scheduler: str = "constant"
+    # Keep the vision encoder (patch embedding and blocks) frozen while training; the merger
+    # (the projector into the language model) still trains. The base build's mixture sets it
+    # (its tower is pretrained first); for the trainers it is a setting like any other.
+    freeze_vision: bool = False
     # Save a resumable checkpoint every N optimiser steps.
     save_steps: int = 10
     # Log metrics every N optimiser steps.
@@ -224,7 +228,8 @@ class RejectionFields:
     # Generation engine of the rejection sampler: "auto" (vLLM when installed and on a GPU,
     # else transformers), "vllm" or "transformers".
     rs_engine: str = "auto"
-    # Keep the best answer of a prompt only if its reward is at least this (format 1 + accuracy 1 = 2).
+    # Keep the best answer of a prompt only if its reward is at least this (format 1 +
+    # accuracy 1 = 2).
     rs_threshold: float = 2.0
     # Training prompts offered to the sampler per family (None = the whole train split).
     rs_prompts: int | None = 200

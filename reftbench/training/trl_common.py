@@ -105,7 +105,8 @@ def whole_weights(checkpoint: str | None) -> str | None:
     folder = Path(checkpoint)
     if any(folder.glob("global_step*")) or any(folder.glob("pytorch_model_fsdp*")):
         return None
-    if (folder / "model.safetensors").exists() or (folder / "model.safetensors.index.json").exists():
+    if any((folder / name).exists() for name in ("model.safetensors",
+                                                  "model.safetensors.index.json")):
         return checkpoint
     return None
 
@@ -170,7 +171,7 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
                                   training=True)
     set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
-    if getattr(cfg, "freeze_vision", False):  # the base build's mixture (reftbench/base_model.py)
+    if cfg.freeze_vision:
         from reftbench.vision_pretrain import freeze_encoder
 
         freeze_encoder(model)
