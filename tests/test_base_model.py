@@ -73,7 +73,10 @@ def test_earlier_build_work_is_kept_only_with_the_same_settings(tmp_path):
 
 def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
     kinds, sizes, looks = Counter(), Counter(), Counter()
-    for index in range(0, 240, 2):  # even indices: the mixture's own questions
+    own = [i for i in range(400) if i % general.BORROWED_EVERY != 1][:120]
+    for index in own:  # the mixture's own questions
+        assert "borrowed" not in general.make_scene("train", index, scene_rng(
+            0, "general", "train", index))[1]
         image, scene = general.make_scene("train", index, scene_rng(0, "general", "train", index))
         kinds[scene["kind"]] += 1
         if scene["kind"] != "read":
@@ -99,7 +102,8 @@ def test_borrowed_questions_come_in_both_looks_and_never_use_test_digits():
     from tasks.math import ood
 
     looks, digits = Counter(), set()
-    for index in range(1, 400, 2):  # odd indices: benchmark-form questions
+    # Benchmark-form questions: one scene in BORROWED_EVERY.
+    for index in range(1, 200 * general.BORROWED_EVERY, general.BORROWED_EVERY):
         _, scene = general.make_scene("train", index, scene_rng(0, "general", "train", index))
         looks[(scene["borrowed"], scene["extras"]["look"])] += 1
         if scene.get("kind") in ("digit_sum", "digit_difference"):

@@ -12,10 +12,11 @@ questions, at all three tiers and in the answer format:
 - the own object scenes come in three looks, a third each: flat, varied (a gradient
   background, light grain, duller shades) and out-of-domain-like (textured, striped
   backgrounds, clutter marks, grain, objects filled in the duller shades or drawn as outlines);
-- and, for half of the scenes, questions in the form of the three benchmark families (drawn by
-  their own generators from this family's own seed stream, so never a benchmark scene), half of
-  them in the in-domain look and half in the out-of-domain one (textured detection and
-  classification scenes, handwritten-digit sums and cluttered 3D counting).
+- and, for half of the scenes (`BORROWED_EVERY`), questions in the form of the three benchmark
+  families (drawn by their own generators from this family's own seed stream, so never a
+  benchmark scene), half of them in the in-domain look and half in the out-of-domain one
+  (textured detection and classification scenes, handwritten-digit sums and cluttered 3D
+  counting).
 
 This is the embedded model's stand-in for pretraining: a real instruct VLM has seen images like
 both the in-domain and the out-of-domain test sets before it is post-trained, and the
@@ -27,10 +28,11 @@ Every record carries the scene's drawn objects (`objects`: [name, colour or null
 y2]) and, for number images, the number: the dense targets the base model's vision tower is
 pretrained on (reftbench/vision_pretrain.py).
 
-Boxes get half of the mixture's own scenes (a quarter of all), in small scenes, because they are what a tiny model learns
-slowest: trained on boxes alone it answers a constant box for about 300 steps of 32 and only
-then starts to localise, single objects first (a throwaway probe on this CPU: 1 object, 700
-steps: 22% IoU > 0.5; 1-4 objects named by expression, 700 steps: 6%).
+Boxes get half of the mixture's own scenes (a quarter of all), in small scenes, because they
+are what a tiny model learns slowest: trained on boxes alone it answers a constant box for
+about 300 steps of 32 and only then starts to localise, single objects first (a throwaway
+probe on this CPU: 1 object, 700 steps: 22% IoU > 0.5; 1-4 objects named by expression, 700
+steps: 6%).
 
 The "train" split trains the base model and is Curr-ReFT's replay data; the "id" split is the
 held-out general-ability check.
@@ -46,8 +48,12 @@ from tasks.draw import draw_shape, format_box, place_boxes
 from tasks.math import ood
 
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
-# Cycled through by scene index: locate is every other general scene.
+# Cycled through by the own scenes' order: locate is every other one.
 KINDS = ("locate", "describe", "locate", "count", "locate", "read")
+# One scene in BORROWED_EVERY asks a benchmark-form question (scene indices 1, 1 + N, ...), the
+# rest the mixture's own general questions. A base built with 4 (a quarter, fewer benchmark-form
+# scenes per family than fine-tuning reads) gave SFT more room and RL none (results/PERF.md).
+BORROWED_EVERY = 2
 # Benchmark-form questions: every benchmark family's generator, in registry order (a family
 # added to the registry is borrowed too; the order fixes which scene asks which family).
 BORROWED = benchmark_families()
@@ -131,9 +137,11 @@ def _render_own(rng: random.Random, objects: list[dict], look: str):
 
 def make_scene(split: str, index: int, rng: random.Random):
     """One general scene: its image and one general question about it."""
-    if index % 2:
-        return _borrowed(BORROWED[(index // 2) % len(BORROWED)], index, rng)
-    kind = KINDS[(index // 2) % len(KINDS)]
+    if index % BORROWED_EVERY == 1:
+        return _borrowed(BORROWED[(index // BORROWED_EVERY) % len(BORROWED)], index, rng)
+    # The own scenes before this one (indices 1, 1 + N, ... are borrowed) pick the kind.
+    own = index - (index + BORROWED_EVERY - 2) // BORROWED_EVERY
+    kind = KINDS[own % len(KINDS)]
     if kind == "read":
         if rng.random() < 0.5:
             value = rng.randint(0, 99)
