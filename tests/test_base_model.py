@@ -3,6 +3,7 @@
 import json
 from collections import Counter
 
+import pytest
 from typer.testing import CliRunner
 
 from reftbench.base_model import (BASE_PRESETS, WARM_UP_SETTINGS, BaseConfig, _fresh_unless_same,
@@ -73,7 +74,7 @@ def test_earlier_build_work_is_kept_only_with_the_same_settings(tmp_path):
 
 def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
     kinds, sizes, looks = Counter(), Counter(), Counter()
-    own = [i for i in range(400) if i % general.BORROWED_EVERY != 1][:120]
+    own = [i for i in range(400) if not general.is_borrowed(i)][:120]
     for index in own:  # the mixture's own questions
         assert "borrowed" not in general.make_scene("train", index, scene_rng(
             0, "general", "train", index))[1]
@@ -98,12 +99,23 @@ def test_general_mixture_locates_in_half_its_own_scenes_with_few_objects():
     assert all(0.2 < n / sum(looks.values()) < 0.45 for n in looks.values()), looks
 
 
+@pytest.mark.parametrize("share", [(1, 2), (1, 4), (3, 4)])
+def test_borrowed_share_is_exact_and_both_orders_count_up(monkeypatch, share):
+    monkeypatch.setattr(general, "BORROWED_SHARE", share)
+    picked = [general.is_borrowed(i) for i in range(400)]
+    assert sum(picked) == 400 * share[0] // share[1]
+    # Each borrowed scene knows how many came before it, and so does each own one: the two
+    # orders run 0, 1, 2, ... with no gap, so families and kinds are dealt round in turn.
+    assert [general.borrowed_before(i) for i in range(400) if picked[i]] == list(range(sum(picked)))
+    own = [i - general.borrowed_before(i) for i in range(400) if not picked[i]]
+    assert own == list(range(400 - sum(picked)))
+
+
 def test_borrowed_questions_come_in_both_looks_and_never_use_test_digits():
     from tasks.math import ood
 
     looks, digits = Counter(), set()
-    # Benchmark-form questions: one scene in BORROWED_EVERY.
-    for index in range(1, 200 * general.BORROWED_EVERY, general.BORROWED_EVERY):
+    for index in [i for i in range(800) if general.is_borrowed(i)][:200]:  # benchmark forms
         _, scene = general.make_scene("train", index, scene_rng(0, "general", "train", index))
         looks[(scene["borrowed"], scene["extras"]["look"])] += 1
         if scene.get("kind") in ("digit_sum", "digit_difference"):

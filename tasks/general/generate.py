@@ -12,7 +12,7 @@ questions, at all three tiers and in the answer format:
 - the own object scenes come in three looks, a third each: flat, varied (a gradient
   background, light grain, duller shades) and out-of-domain-like (textured, striped
   backgrounds, clutter marks, grain, objects filled in the duller shades or drawn as outlines);
-- and, for half of the scenes (`BORROWED_EVERY`), questions in the form of the three benchmark
+- and, for half of the scenes (`BORROWED_SHARE`), questions in the form of the three benchmark
   families (drawn by their own generators from this family's own seed stream, so never a
   benchmark scene), half of them in the in-domain look and half in the out-of-domain one
   (textured detection and classification scenes, handwritten-digit sums and cluttered 3D
@@ -50,10 +50,21 @@ from tasks.math import ood
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
 # Cycled through by the own scenes' order: locate is every other one.
 KINDS = ("locate", "describe", "locate", "count", "locate", "read")
-# One scene in BORROWED_EVERY asks a benchmark-form question (scene indices 1, 1 + N, ...), the
-# rest the mixture's own general questions. A base built with 4 (a quarter, fewer benchmark-form
-# scenes per family than fine-tuning reads) gave SFT more room and RL none (results/PERF.md).
-BORROWED_EVERY = 2
+# K of every N scenes ask a benchmark-form question (positions 1..K of each run of N scene
+# indices), the rest the mixture's own general questions. A base built with a quarter (fewer
+# benchmark-form scenes per family than fine-tuning reads) gave SFT more room and RL none
+# (results/PERF.md).
+BORROWED_SHARE = (1, 2)
+
+
+def borrowed_before(index: int) -> int:
+    """How many of the scenes before `index` ask a benchmark-form question."""
+    k, n = BORROWED_SHARE
+    return index // n * k + min(k, max(0, index % n - 1))
+
+
+def is_borrowed(index: int) -> bool:
+    return 1 <= index % BORROWED_SHARE[1] <= BORROWED_SHARE[0]
 # Benchmark-form questions: every benchmark family's generator, in registry order (a family
 # added to the registry is borrowed too; the order fixes which scene asks which family).
 BORROWED = benchmark_families()
@@ -137,11 +148,10 @@ def _render_own(rng: random.Random, objects: list[dict], look: str):
 
 def make_scene(split: str, index: int, rng: random.Random):
     """One general scene: its image and one general question about it."""
-    if index % BORROWED_EVERY == 1:
-        return _borrowed(BORROWED[(index // BORROWED_EVERY) % len(BORROWED)], index, rng)
-    # The own scenes before this one (indices 1, 1 + N, ... are borrowed) pick the kind.
-    own = index - (index + BORROWED_EVERY - 2) // BORROWED_EVERY
-    kind = KINDS[own % len(KINDS)]
+    if is_borrowed(index):
+        return _borrowed(BORROWED[borrowed_before(index) % len(BORROWED)], index, rng)
+    # The own scenes before this one pick the kind.
+    kind = KINDS[(index - borrowed_before(index)) % len(KINDS)]
     if kind == "read":
         if rng.random() < 0.5:
             value = rng.randint(0, 99)
