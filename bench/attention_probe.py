@@ -61,9 +61,9 @@ def image_shares(model_path: str, samples: list[dict], max_new_tokens: int) -> l
         new = ids[0, prompt:].tolist()
         completion = tokenizer.decode(new, skip_special_tokens=True)
         span = answer_span([tokenizer.decode([t]) for t in new])
-        image = ids[0] == image_id
         if not len(span):
             continue
+        image = ids[0] == image_id
         positions = [prompt + i for i in span]
         shares = [float(layer[0, :, positions][:, :, image].sum(-1).mean())
                   for layer in out.attentions]
@@ -111,6 +111,7 @@ def main() -> None:
             "tokens, %")
     report(f"Attention of the answer tokens on the image ({args.family})", columns, rows,
            [note], append=not args.no_append)
+
 
 if __name__ == "__main__":
     main()

@@ -64,7 +64,10 @@ def borrowed_before(index: int) -> int:
 
 
 def is_borrowed(index: int) -> bool:
+    """Whether scene `index` asks a benchmark-form question."""
     return 1 <= index % BORROWED_SHARE[1] <= BORROWED_SHARE[0]
+
+
 # Benchmark-form questions: every benchmark family's generator, in registry order (a family
 # added to the registry is borrowed too; the order fixes which scene asks which family).
 BORROWED = benchmark_families()
