@@ -2,25 +2,25 @@
 
 Each has the signature `(answer_text, sample) -> dict` with at least "accuracy" in [0, 1], where
 `answer_text` is the inside of the completion's single <answer> block and the gold is
-`sample["answer"]`. To add a metric, copy one of these into your own module and put
-"your.module:function" in the samples' "metric" field.
+`sample["answer"]`. To add a metric, copy one of these into your own package and register it
+under a name in the `reftbench.metrics` entry-point group; samples then name it by that name
+(data rows cannot name code: see `reftbench.rewards.resolve_metric`).
 
 All five are strict on purpose: the reference code's lenient scoring (substring matches, a true
 set that is a subset of the prediction) was reward-hacked by "A or B or C", by empty answers and
 by listing every class. So: a yes/no answer is one word, a letter set must equal the gold set,
 a box is exactly four numbers (bare, or as the one `{"bbox_2d": [...], "label": ...}` object a
 grounding model writes), a label list (comma-separated or one bracketed list) earns set-IoU, and
-a math answer is one short expression. Every function checks the length of its input before any regex or maths, so each
-call takes bounded time, and none raises on any text.
+a math answer is one short expression. Every function checks the length of its input before any
+regex or maths, and the maths comparison runs under a hard time limit (`reftbench.math_worker`),
+so each call takes bounded time, and none raises on any text.
 """
 
 import json
-import logging
 import math
 import re
-import warnings
-from functools import lru_cache
 
+from reftbench.math_worker import equivalent
 from reftbench.samples import LETTERS
 
 # ---------------------------------------------------------------------------------- yes_no
@@ -266,26 +266,6 @@ def _is_single_expression(text: str, gold: str) -> bool:
     return not _numbers_are_separate(bare)
 
 
-@lru_cache(maxsize=None)
-def _math_verify():
-    """Import math-verify on first use (it pulls in sympy) and silence its timeout warning."""
-    from math_verify import parse, verify
-    from sympy.utilities.exceptions import SymPyDeprecationWarning
-
-    # Odd but harmless answers ("(1)(2)^x") make sympy warn at length; the answer scores 0 anyway.
-    warnings.filterwarnings("ignore", category=SymPyDeprecationWarning)
-    # We call it with its signal-based timeouts off (they only work in the main thread) and bound
-    # the time ourselves with `_is_single_expression`; the warning it logs about that is noise.
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    return parse, verify
-
-
-@lru_cache(maxsize=4096)
-def _parse_gold(gold: str) -> list:
-    parse, _ = _math_verify()
-    return parse(f"${gold}$", parsing_timeout=None)
-
-
 def math_equiv(answer_text: str, sample: dict) -> dict:
     """Math, open tier: 1 if math-verify finds the one short expression equal to the gold."""
     pred = answer_text.strip()
@@ -294,10 +274,7 @@ def math_equiv(answer_text: str, sample: dict) -> dict:
     gold = str(sample.get("answer", "")).strip()
     if not gold or not _is_single_expression(pred, gold):
         return {"accuracy": 0.0}
-    try:
-        parse, verify = _math_verify()
-        target = parse(f"${pred}$", parsing_timeout=None)
-        equal = bool(target) and verify(_parse_gold(gold), target, timeout_seconds=None)
-    except Exception:  # math-verify / sympy on odd input: no credit, never a crash mid-training
-        equal = False
+    equal = equivalent(pred, gold)
+    if equal is None:  # ran past the time limit: no credit, and counted in the results
+        return {"accuracy": 0.0, "timed_out": 1.0}
     return {"accuracy": float(equal)}

@@ -12,7 +12,8 @@ never disagree about what counts as correct.
   tags exactly once, lowercase as written), else 0.0.
 - accuracy: read from exactly one `<answer>...</answer>` block anywhere in the completion (with or
   without the think block); no block, two blocks, or more than MAX_ANSWER_CHARS inside gives 0.
-  The sample's "metric" picks the function: a short name in METRICS or "module:function".
+  The sample's "metric" picks the function: a name in METRICS or one a plugin registered
+  (`registered_metrics`); a data row can never name arbitrary code.
 - reward: weights["format"] * format + weights["accuracy"] * accuracy (both weights 1 by default).
 - strict: what the evaluator reports: the metric's all-or-nothing "exact" where it gives one
   (label sets: the exact set, while set-IoU stays the reward), else the accuracy.
@@ -26,6 +27,7 @@ error and raises UserError, so a misconfigured run stops instead of training on 
 import importlib
 import math
 from functools import lru_cache
+from importlib.metadata import entry_points
 
 from reftbench.errors import UserError
 
@@ -73,22 +75,38 @@ def extract_answer(completion: str) -> str | None:
     return completion[start:end]
 
 
+def registered_metrics() -> dict:
+    """Every metric a sample may name: the built-ins, then installed plugins.
+
+    A package adds a metric through the `reftbench.metrics` entry-point group
+    (`name = "package.module:function"`), as trainers join theirs: installing code is the
+    user's choice, while a data row is not code and may only name a registered metric.
+    """
+    found = dict(METRICS)
+    for ep in entry_points(group="reftbench.metrics"):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
 @lru_cache(maxsize=None)
 def resolve_metric(name: str):
-    """The accuracy function for a METRICS name or a "module:function" string."""
-    target = METRICS.get(name, name)
+    """The accuracy function registered under `name` (see `registered_metrics`).
+
+    Only registered names resolve: a "module:function" string in a data row would otherwise
+    import and call any function (`builtins:eval` ran a shell command from a data folder).
+    """
+    table = registered_metrics()
+    if name not in table:
+        raise UserError(f"unknown metric {name!r}: a sample may name only a registered metric "
+                        f"({', '.join(table)}); a new one joins through the 'reftbench.metrics' "
+                        "entry-point group")
+    target = table[name]
     if callable(target):
         return target
     module_name, _, attr = target.partition(":")
-    try:
-        function = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, TypeError, ValueError) as error:
-        function = error
+    function = getattr(importlib.import_module(module_name), attr, None)
     if not callable(function):
-        raise UserError(
-            f"unknown metric {name!r} ({function}): use one of {', '.join(METRICS)} "
-            "or 'module:function'"
-        )
+        raise UserError(f"metric {name!r} points at {target!r}, which is not a function")
     return function
 
 

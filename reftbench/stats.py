@@ -39,5 +39,9 @@ def aggregate(rows: list[dict]) -> dict:
             values = [r[field] for r in members if r.get(field) is not None]
             if values:
                 entry[field], entry[f"{field}_stderr"] = mean_and_stderr(values)
+        # Answers the scorer cut off at its time limit (reftbench.math_worker): scored 0, counted.
+        timed_out = sum(1 for r in members if r.get("timed_out"))
+        if timed_out:
+            entry["timed_out"] = timed_out
         out[key] = entry
     return out

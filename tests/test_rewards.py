@@ -253,12 +253,9 @@ def test_extract_answer_and_format():
     assert not format_ok("<think>a</think>b<answer>b</answer>")
 
 
-def test_module_function_metric():
-    assert score(sample("reftbench.metrics:letters", "B"), wrap("B"))["accuracy"] == 1.0
-
-
 @pytest.mark.parametrize("name", ["nope", "reftbench.metrics:nope", "no_such_module:f", "",
-                                  ".relative:f", "reftbench.samples:LETTERS"])
+                                  ".relative:f", "reftbench.samples:LETTERS",
+                                  "reftbench.metrics:letters", "builtins:eval", "os:system"])
 def test_unknown_metric_is_a_user_error(name):
     with pytest.raises(UserError):
         score(sample(name, "yes"), wrap("yes"))
