@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reftbench import provenance  # noqa: E402
-from reftbench.evaluate import EvalConfig, evaluate, make_backend  # noqa: E402
+from reftbench.evaluation.evaluate import EvalConfig, evaluate, make_backend  # noqa: E402
 
 
 def run(model: str, batch_size: int, limit: int, results: Path) -> tuple[float, dict]:

@@ -15,7 +15,7 @@ Phases, each a timer around the named function: model load; set-up (reftbench: s
 samples; lmms-eval: its task index, `TaskManager`, and building the tasks, `get_task_dict`);
 model generate (`TransformersBackend.generate`: templating, image processing, `model.generate`,
 decoding); request prep (lmms-eval only: the rest of `generate_until`, e.g. each doc's image read
-by `doc_to_visual`); scoring (`reftbench.rewards.score`); the rest of the run (writing logs,
+by `doc_to_visual`); scoring (`reftbench.scoring.rewards.score`); the rest of the run (writing logs,
 metrics, aggregation; for lmms-eval also `lm.clean()`). samples/s counts everything but the
 model load. `--profile` also prints cProfile's top functions of the lmms-eval run.
 """
@@ -40,9 +40,9 @@ COLUMNS = ["harness", "samples", "load s", "set-up s", "model generate s", "requ
 
 def run_reftbench(model: str, families, limit: int, scenes: int, batch: int, out: Path):
     """(phase seconds, {(family, split): [rows in order]})."""
-    import reftbench.evaluate as ev
-    import reftbench.rewards
-    from reftbench.generation import TransformersBackend
+    import reftbench.evaluation.evaluate as ev
+    import reftbench.scoring.rewards
+    from reftbench.generation.backends import TransformersBackend
 
     phases = Phases()
     cfg = ev.EvalConfig(model=model, families=families, limit=limit, n_test=scenes,
@@ -52,7 +52,7 @@ def run_reftbench(model: str, families, limit: int, scenes: int, batch: int, out
     phases.wrap(TransformersBackend, "generate", "generate")
     phases.wrap(ev, "select_samples", "set-up")
     phases.wrap(ev, "score", "scoring")
-    phases.wrap(reftbench.rewards, "score", "scoring")
+    phases.wrap(reftbench.scoring.rewards, "score", "scoring")
     try:
         with phases("total"):
             ev.evaluate(cfg, out.parent, backend=backend)
@@ -70,8 +70,8 @@ def run_lmms(model: str, families, limit: int, batch: int, profile: bool):
     import lmms_eval.evaluator as lev
     from lmms_eval.api.model import lmms
 
-    import reftbench.rewards
-    from reftbench.generation import TransformersBackend
+    import reftbench.scoring.rewards
+    from reftbench.generation.backends import TransformersBackend
     from reftbench.lmms.model import ReftbenchLMM
     from reftbench.lmms.run import cli_defaults, task_manager
 
@@ -86,7 +86,7 @@ def run_lmms(model: str, families, limit: int, batch: int, profile: bool):
     phases.wrap(TransformersBackend, "generate", "generate")
     phases.wrap(lev, "get_task_dict", "build")
     phases.wrap(lmms, "clean", "clean")
-    phases.wrap(reftbench.rewards, "score", "scoring")
+    phases.wrap(reftbench.scoring.rewards, "score", "scoring")
     try:
         if profiler:
             profiler.enable()
@@ -155,7 +155,7 @@ def main() -> None:
     lmms_batches = [int(b) for b in args.lmms_batch_sizes.split(",") if b] or [args.batch_size]
     model = resolve_model(args.model)
 
-    from reftbench.data import ensure_split
+    from reftbench.data.generated import ensure_split
 
     for family in families:  # generated once, before any timing
         for split in ("id", "ood"):

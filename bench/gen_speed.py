@@ -3,7 +3,7 @@
     python bench/gen_speed.py [--seed 0] [--scale 1.0]
 
 Prints seconds per benchmark family and split, and the total (one process, as
-`reftbench.data.ensure_split` runs it). The default sizes are reftbench's
+`reftbench.data.generated.ensure_split` runs it). The default sizes are reftbench's
 (3,000 train, 1,000 id, 1,000 ood scenes per family; three records per scene).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reftbench.data import DEFAULT_SIZES  # noqa: E402
+from reftbench.data.generated import DEFAULT_SIZES  # noqa: E402
 from reftbench.samples import FAMILIES  # noqa: E402
 from tasks.common import write_split  # noqa: E402
 

@@ -165,7 +165,7 @@ def path_rows(args) -> tuple[list[list], list[str]]:
     import json
     import subprocess
 
-    import reftbench.evaluate
+    import reftbench.evaluation.evaluate
     from bench.common import ROOT
     from reftbench.training import rejection, trl_common
     from reftbench.training.run import train
@@ -175,7 +175,7 @@ def path_rows(args) -> tuple[list[list], list[str]]:
     timer.wrap(rejection, "sample_and_filter",
                lambda a, k, r: (f"rejection sampling (x{a[2]}, {len(r)} kept)", len(a[1]),
                                 "prompts"))
-    timer.wrap(reftbench.evaluate, "evaluate", lambda a, k, r: (
+    timer.wrap(reftbench.evaluation.evaluate, "evaluate", lambda a, k, r: (
         "final evaluation (in train)", sum(m["n"] for m in r["metrics"].values()), "samples"))
     steps = args.stage_steps
     overrides = ["--model", args.model, "--dtype", "bfloat16", "--n_train", str(args.scenes),
@@ -226,8 +226,8 @@ def throughput(args, device: str) -> None:
     from trl import GRPOTrainer, SFTTrainer
 
     from bench.common import report
-    from reftbench.evaluate import EvalConfig, evaluate
-    from reftbench.generation import TransformersBackend
+    from reftbench.evaluation.evaluate import EvalConfig, evaluate
+    from reftbench.generation.backends import TransformersBackend
     from reftbench.model.load import load_model
     from reftbench.model.names import resolve_model
     from reftbench.training.datasets import sft_dataset

@@ -105,7 +105,7 @@ def plain_run(cfg, model: str, samples: list[dict], out: Path):
     from trl import GRPOConfig, GRPOTrainer
 
     from reftbench.model.load import load_model
-    from reftbench.rewards import score
+    from reftbench.scoring.rewards import score
     from reftbench.training.datasets import REWARD_COLUMNS, grpo_dataset
 
     def reward(completions, **columns):

@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
     args = parser.parse_args()
 
-    from reftbench.data import ensure_split
+    from reftbench.data.generated import ensure_split
     from reftbench.samples import FAMILIES
 
     for family in FAMILIES:  # generated here, once, so no child's figures include it

@@ -8,7 +8,7 @@ family (one image each). Tokens are counted per completion up to and including i
 (or pad): what a batch computes after a row has finished is padding, not throughput. Each batch
 size runs whole batches until `seconds` have passed (at least one), after one untimed warm-up
 batch. With vLLM importable and a CUDA GPU, the same prompts also go through
-`reftbench.generation_vllm.VLLMBackend`'s engine; otherwise its line says why it is skipped.
+`reftbench.generation.vllm_backend.VLLMBackend`'s engine; otherwise its line says why it is skipped.
 """
 
 import argparse
@@ -25,7 +25,7 @@ from reftbench.model.names import resolve_model  # noqa: E402
 
 def prompts(n: int, scenes: int) -> list[dict]:
     """n open-tier test samples, cycling over the families' id splits."""
-    from reftbench.data import load_split
+    from reftbench.data.generated import load_split
     from reftbench.samples import FAMILIES
 
     pool = [s for f in FAMILIES for s in load_split(f, "id", n=scenes, tiers=("open",))]
@@ -73,7 +73,7 @@ def transformers_rate(backend, batch: int, max_tokens: int, seconds: float,
 def vllm_rates(model_name: str, sizes: list[int], max_tokens: int, pool: list[dict]):
     """Rows for vLLM, or one row saying why it was skipped."""
     try:
-        from reftbench.generation_vllm import VLLMBackend
+        from reftbench.generation.vllm_backend import VLLMBackend
         backend = VLLMBackend(model_name)
         from vllm import SamplingParams
     except Exception as err:  # ImportError, or require_vllm's UserError (no CUDA)
@@ -111,7 +111,7 @@ def main() -> None:
     model = resolve_model(args.model)
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     pool = prompts(max(sizes), args.scenes)
-    from reftbench.generation import TransformersBackend
+    from reftbench.generation.backends import TransformersBackend
     from reftbench.model.load import load_model
 
     backend = TransformersBackend(*load_model(model, dtype=args.dtype, device=args.device))

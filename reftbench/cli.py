@@ -98,7 +98,7 @@ def data(
 
     Example: reftbench data --tasks math --small
     """
-    from reftbench.data import DEFAULT_SIZES, SMALL_SIZES, ensure_split
+    from reftbench.data.generated import DEFAULT_SIZES, SMALL_SIZES, ensure_split
 
     if list_:
         from tasks import FAMILIES
@@ -155,8 +155,8 @@ def eval_cmd(
 
     Example: reftbench eval --model base --limit 50
     """
-    from reftbench.evaluate import EvalConfig, select_samples
-    from reftbench.report import run_eval
+    from reftbench.evaluation.evaluate import EvalConfig, select_samples
+    from reftbench.reports.terminal import run_eval
 
     lmms = tuple(dict.fromkeys(t.strip() for t in lmms_tasks.split(",") if t.strip()))
     families = eval_families(tasks, lmms)
@@ -195,7 +195,7 @@ def leaderboard(
 
     Example: reftbench leaderboard --results-dir results
     """
-    from reftbench.report import show_leaderboard
+    from reftbench.reports.terminal import show_leaderboard
 
     show_leaderboard(results_dir, console)
 
@@ -214,7 +214,7 @@ def chance(
     """
     from rich.table import Table
 
-    from reftbench.chance import chance_levels, write_runs
+    from reftbench.evaluation.chance import chance_levels, write_runs
 
     if limit < 1 or draws < 1:
         raise UserError("--limit and --draws must be at least 1")
@@ -259,7 +259,7 @@ def train(
 
     overrides = list(ctx.args) + (["--evaluate", "false"] if no_eval else [])
     out = run_train(trainer, preset, config, overrides, output, resume, results_dir, console)
-    from reftbench.training.distributed import is_main
+    from reftbench.distributed import is_main
 
     if is_main():
         console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
@@ -274,13 +274,13 @@ def base(
 ):
     """Build the embedded base model (random-tiny trained on the general mixture).
 
-    Every field of reftbench.base_model.BaseConfig is also an option (--name value).
+    Every field of reftbench.base_build.recipe.BaseConfig is also an option (--name value).
 
     Example: reftbench base --fresh --output /tmp/mybase --sft_steps 700
     """
-    from reftbench.base_model import BASE_PRESETS, BaseConfig, build_base
+    from reftbench.base_build.recipe import BASE_PRESETS, BaseConfig, build_base
     from reftbench.config import resolve
-    from reftbench.report import progress_bar
+    from reftbench.reports.terminal import progress_bar
 
     cfg = resolve(BaseConfig, BASE_PRESETS, preset, overrides=list(ctx.args))
     with progress_bar(console) as bar:

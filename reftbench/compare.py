@@ -44,9 +44,9 @@ class CompareConfig:
 
 def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> None:
     """Evaluate the base, train and evaluate every (trainer, seed), then the leaderboard."""
-    from reftbench.evaluate import EvalConfig
+    from reftbench.evaluation.evaluate import EvalConfig
     from reftbench.model.names import resolve_model
-    from reftbench.report import run_eval, show_leaderboard
+    from reftbench.reports.terminal import run_eval, show_leaderboard
     from reftbench.training.run import train
 
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),

@@ -48,11 +48,11 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.compare import eval_length
-    from reftbench.data import ensure_split
-    from reftbench.evaluate import EvalConfig
+    from reftbench.data.generated import ensure_split
+    from reftbench.evaluation.evaluate import EvalConfig
     from reftbench.provenance import model_fingerprint
     from reftbench.model.names import resolve_model
-    from reftbench.report import run_eval, show_leaderboard
+    from reftbench.reports.terminal import run_eval, show_leaderboard
     from reftbench.training.run import train
 
     for family in FAMILIES:

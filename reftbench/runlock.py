@@ -87,7 +87,7 @@ def describe(holder: dict) -> str:
 def hold(folder: Path, what: str = "run"):
     """Hold `folder`'s lock for the block: in the main process of a launched job (the other
     ranks get the same UserError when it is taken), or in the only process."""
-    from reftbench.training.distributed import main_decides
+    from reftbench.distributed import main_decides
 
     lock = RunLock(folder, what)
     main_decides(lock.acquire)

@@ -20,9 +20,9 @@ A sample is a plain JSON-serialisable dict (one JSONL row):
     think     str   optional: the reasoning of the gold completion (generated judge and choice
                     records: "It is <the open answer>.", the fact the verdict checks); SFT
                     targets put it inside <think>, scoring never reads it
-    metric    str   name of a registered accuracy function (`reftbench.rewards.registered_metrics`:
+    metric    str   name of a registered accuracy function (`reftbench.scoring.rewards.registered_metrics`:
                     "yes_no", "letters", "box_iou", "label_set_iou", "math_equiv", or one a
-                    plugin adds through the `reftbench.metrics` entry points)
+                    plugin adds through the `reftbench.scoring.metrics` entry points)
 
 Families may add fields (e.g. "box", "labels") for analysis; scoring reads only the above.
 """

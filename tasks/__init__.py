@@ -31,7 +31,7 @@ class Family:
 
     # Generator module, imported only when scenes are made.
     generator: str
-    # The `reftbench.rewards` metric of its open-tier answers (the same one its generator
+    # The `reftbench.scoring.rewards` metric of its open-tier answers (the same one its generator
     # writes into each record): what real-data rows of this family are scored by. None for
     # the general mixture, whose questions each name their own.
     open_metric: str | None

@@ -2,20 +2,20 @@
 
 tasks/task_template.yaml names them, and every family's YAML includes that template; a
 family's own `utils.py` holds only its `process_docs` hooks (`split_docs`). Prompt and score
-come from reftbench itself (`reftbench.prompts`, `reftbench.rewards`): evaluation through
+come from reftbench itself (`reftbench.prompts`, `reftbench.scoring.rewards`): evaluation through
 lmms-eval scores exactly as training rewards.
 
 Data: lmms-eval must load *some* dataset before a task starts, so the template names a one-row
 placeholder (`tasks/lmms_placeholder.jsonl`) and its `process_docs` hook (`split_docs`) swaps
-it for the generated split, through `reftbench.data.load_split` (generated on first use, cached
+it for the generated split, through `reftbench.data.generated.load_split` (generated on first use, cached
 under `$REFTBENCH_HOME/data`). No path is written into the YAML, so the tasks work from any
 folder and any install. Three environment variables choose which split and tiers:
 
-    REFTBENCH_LMMS_SCENES   scenes per test split (default: reftbench.data.DEFAULT_SIZES, 1000)
+    REFTBENCH_LMMS_SCENES   scenes per test split (default: reftbench.data.generated.DEFAULT_SIZES, 1000)
     REFTBENCH_LMMS_SEED     seed of the generated data (default 0)
     REFTBENCH_LMMS_TIERS    comma-separated tiers (default "open", what `reftbench eval` reports)
 
-Images: a doc's `image_path` (absolute; `reftbench.data.read_records` adds it) is used when
+Images: a doc's `image_path` (absolute; `reftbench.data.generated.read_records` adds it) is used when
 present. Otherwise `image` is taken relative to `$REFTBENCH_DATA_DIR/<family>/<split>/`
 (default data dir: `reftbench.paths.data_dir()`).
 """
@@ -43,7 +43,7 @@ def _env_int(name: str, default: int, minimum: int) -> int:
 
 def split_settings(split: str) -> dict:
     """{"tiers", "n", "seed"} of a split from the REFTBENCH_LMMS_* settings, or a UserError."""
-    from reftbench.data import DEFAULT_SIZES
+    from reftbench.data.generated import DEFAULT_SIZES
     from reftbench.registry import check_names
     from reftbench.samples import TIERS
 
@@ -59,7 +59,7 @@ def split_docs(family: str, split: str):
     def process_docs(placeholder):
         import datasets
 
-        from reftbench.data import load_split
+        from reftbench.data.generated import load_split
 
         records = load_split(family, split, **split_settings(split))
         # Every doc gets every column (None where a record has none, e.g. options outside the
@@ -85,7 +85,7 @@ def image_file(doc: dict) -> Path:
 
 def doc_to_visual(doc: dict) -> list:
     """The doc's image as a one-element list of RGB PIL images."""
-    from reftbench.data import load_image
+    from reftbench.data.generated import load_image
 
     path = image_file(doc)
     if not path.exists():
@@ -108,7 +108,7 @@ def process_results(doc: dict, results: list[str]) -> dict[str, float]:
     Returns format, accuracy, reward and, where the scorer gives one (detection boxes), iou;
     lmms-eval averages each metric over the docs that report it.
     """
-    from reftbench.rewards import score
+    from reftbench.scoring.rewards import score
 
     scores = score(sample(doc), results[0])
     # score() also returns the parsed "answer" text: metrics are the numeric entries only.

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import tasks
-from reftbench.data import load_split
-from reftbench.evaluate import EvalConfig, evaluate
+from reftbench.data.generated import load_split
+from reftbench.evaluation.evaluate import EvalConfig, evaluate
 from tasks.common import TASKS_DIR
 
 N_TEST = 5

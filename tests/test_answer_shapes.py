@@ -1,11 +1,11 @@
-"""bench/answer_shapes.py: how many shapes an answer names."""
+"""experiments/answer_shapes.py: how many shapes an answer names."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.answer_shapes import shapes_named  # noqa: E402
+from experiments.answer_shapes import shapes_named  # noqa: E402
 
 
 def test_counts_listed_items_and_nothing_for_no_answer():

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from reftbench.data import load_image, load_split
-from reftbench.decoding import Sampling
-from reftbench.generation import TransformersBackend
+from reftbench.data.generated import load_image, load_split
+from reftbench.generation.decoding import Sampling
+from reftbench.generation.backends import TransformersBackend
 from reftbench.model.load import load_model
 from reftbench.model.tiny_archs import ARCHS, build_tiny, hub_layout, liven
 

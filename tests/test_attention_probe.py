@@ -1,11 +1,11 @@
-"""bench/attention_probe.py: which completion tokens write the answer."""
+"""experiments/attention_probe.py: which completion tokens write the answer."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.attention_probe import answer_span  # noqa: E402
+from experiments.attention_probe import answer_span  # noqa: E402
 
 
 def test_answer_tokens_are_those_between_the_tags():

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from reftbench.base_model import (BASE_PRESETS, WARM_UP_SETTINGS, BaseConfig, _fresh_unless_same,
+from reftbench.base_build.recipe import (BASE_PRESETS, WARM_UP_SETTINGS, BaseConfig, _fresh_unless_same,
                                   base_mixture, box_questions)
 from reftbench.cli import app
 from tasks.common import scene_rng
@@ -257,7 +257,7 @@ def test_the_shipped_base_was_built_with_the_tiny_preset_as_it_stands():
 
 
 def test_no_general_image_equals_a_test_image():
-    from reftbench.data import load_split
+    from reftbench.data.generated import load_split
     from reftbench.samples import FAMILIES, TEST_SPLITS
     from reftbench.training.overlap import check_images_apart
 

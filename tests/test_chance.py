@@ -1,7 +1,7 @@
 """`reftbench chance`: image-blind answers scored by the one scorer, written as leaderboard rows."""
 
-from reftbench import chance
-from reftbench.leaderboard import build, collect, row_values
+from reftbench.evaluation import chance
+from reftbench.reports.leaderboard import build, collect, row_values
 
 
 def _box(i, answer):

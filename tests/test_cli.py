@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import N_TEST
 
-from reftbench.data import ensure_split, split_dir
+from reftbench.data.generated import ensure_split, split_dir
 from reftbench.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,7 +255,7 @@ def test_eval_device_dtype_and_completion_length_reach_generation(cli, tmp_path,
 def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, micro):
     pytest.importorskip("lmms_eval")  # results.json records its version
     import reftbench.lmms.run
-    import reftbench.report
+    import reftbench.reports.terminal
 
     calls = []
     monkeypatch.setattr(reftbench.lmms.run, "check_lmms_tasks", lambda tasks: "manager")
@@ -265,7 +265,7 @@ def test_tasks_none_runs_the_lmms_benchmarks_alone(cli, tmp_path, monkeypatch, m
         return {"lmms/fake_bench": {"n": 2, "exact_match": 0.5}}
 
     monkeypatch.setattr(reftbench.lmms.run, "run_lmms_tasks", fake_run)
-    monkeypatch.setattr(reftbench.report, "results_table", lambda results: "table")
+    monkeypatch.setattr(reftbench.reports.terminal, "results_table", lambda results: "table")
     code, _, err = cli("eval", "--model", "random-micro", "--tasks", "none",
                        "--lmms-tasks", "fake_bench",
                        "--run-id", "bench-only", "--results-dir", tmp_path)
@@ -283,14 +283,14 @@ def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monke
     import signal
     import time
 
-    import reftbench.report
+    import reftbench.reports.terminal
 
     def interrupted(*args, **kwargs):
         os.kill(os.getpid(), getattr(signal, stop))
         time.sleep(5)  # the signal arrives before this ends
         raise AssertionError("the signal did not stop the run")
 
-    monkeypatch.setattr(reftbench.report, "run_eval", interrupted)
+    monkeypatch.setattr(reftbench.reports.terminal, "run_eval", interrupted)
     before = signal.getsignal(signal.SIGTERM)
     code, _, err = cli("eval", "--model", "random-micro")
     assert code == status

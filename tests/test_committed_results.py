@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reftbench.leaderboard import build
+from reftbench.reports.leaderboard import build
 
 ROOT = Path(__file__).resolve().parents[1]
 # Folders a `reftbench compare` wrote (results/demo, which `make demo` writes and git ignores,

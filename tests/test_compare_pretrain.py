@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from reftbench import compare_pretrain, fileio
+from reftbench import fileio
+from reftbench.base_build import compare_pretrain
 from reftbench.model.names import resolve_model
 
 
@@ -72,7 +73,7 @@ def test_a_stage_killed_midway_leaves_no_log_rows_behind(tmp_path, monkeypatch):
 def test_changing_the_forms_retrains_only_the_stage_of_every_form(tmp_path):
     from dataclasses import replace
 
-    from reftbench.base_model import BaseConfig, _compare_phase
+    from reftbench.base_build.recipe import BaseConfig, _compare_phase
 
     cfg = BaseConfig(model="random-micro", compare_number_steps=1, compare_steps=1,
                      compare_sequences=2, compare_lines=2)

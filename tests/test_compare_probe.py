@@ -1,12 +1,12 @@
-"""bench/compare_probe.py: judge and choice scored with the checked fact handed to the model."""
+"""experiments/compare_probe.py: judge and choice scored with the checked fact handed to the model."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import compare_probe  # noqa: E402
-from reftbench.rewards import score  # noqa: E402
+from experiments import compare_probe  # noqa: E402
+from reftbench.scoring.rewards import score  # noqa: E402
 
 
 def test_questions_are_the_held_back_judge_and_choice_scenes():

@@ -8,8 +8,8 @@ import torch
 from typer.testing import CliRunner
 
 from reftbench.cli import app
-from reftbench.compare_rehearsal import chat_batch, rehearsal_batch, with_rehearsal
-from reftbench.data import load_split
+from reftbench.base_build.compare_rehearsal import chat_batch, rehearsal_batch, with_rehearsal
+from reftbench.data.generated import load_split
 from reftbench.model.load import load_model
 from reftbench.model.names import resolve_model
 
@@ -32,7 +32,7 @@ def test_batches_are_drawn_from_seed_and_step_and_train_every_real_token(micro):
 
 
 def test_batches_hold_only_the_fact_forms_asked_for(micro):
-    from reftbench.compare_lines import SHAPES, kind_of
+    from reftbench.base_build.compare_lines import SHAPES, kind_of
 
     tokenizer = micro[1].tokenizer
     for kinds in (("number",), ("box", "number")):

@@ -32,7 +32,9 @@ def test_the_curr_reft_demo_keeps_the_curriculum_shape():
 def test_a_demo_under_another_budget_starts_in_its_own_folder(tmp_path, monkeypatch):
     from rich.console import Console
 
-    from reftbench import data, demo, report
+    from reftbench import demo
+    from reftbench.data import generated as data
+    from reftbench.reports import terminal as report
     from reftbench.training import run
 
     calls = []

@@ -161,14 +161,14 @@ def keep_first(sample, completions, threshold):
 if __name__ == "__main__":  # the script each rank runs
     from accelerate import PartialState
 
-    import reftbench.generation
+    import reftbench.generation.backends
     import reftbench.training.rejection
-    import reftbench.trl_rewards
+    import reftbench.training.trl_rewards
     from reftbench.cli import main
 
-    reftbench.trl_rewards.make_reward_funcs = lambda *args: [length_reward]
+    reftbench.training.trl_rewards.make_reward_funcs = lambda *args: [length_reward]
     reftbench.training.rejection.best_answer = keep_first
-    backend = reftbench.generation.TransformersBackend
+    backend = reftbench.generation.backends.TransformersBackend
     backend.generate = log_generation(backend.generate)
     main()  # returns only on success (errors exit non-zero)
     state = PartialState()

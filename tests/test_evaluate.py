@@ -12,9 +12,9 @@ from conftest import N_TEST
 
 from reftbench import fileio
 from reftbench.errors import UserError
-from reftbench.evaluate import EvalConfig, evaluate, run_dir_for, select_samples
+from reftbench.evaluation.evaluate import EvalConfig, evaluate, run_dir_for, select_samples
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
-from reftbench.stats import aggregate
+from reftbench.evaluation.stats import aggregate
 
 ALL_KEYS = {f"{f}/{s}/{t}" for f in FAMILIES for s in TEST_SPLITS for t in TIERS}
 

@@ -1,6 +1,6 @@
 """The claim checker reads the right numbers and says 'holds' only when the numbers say so."""
 
-from reftbench.findings import claims
+from reftbench.reports.findings import claims
 
 
 def row(idm, ood, general=None, std=0.0, n=3):

@@ -34,9 +34,9 @@ def changed_weights(model_dir: Path) -> set[str]:
 
 @pytest.mark.parametrize("name,extra", [("grpo", {"grpo_steps": "2"}), ("sft", {"sft_steps": "2"})])
 def test_frozen_vision_encoder_stays_as_it_was(tmp_path, monkeypatch, name, extra):
-    import reftbench.trl_rewards
+    import reftbench.training.trl_rewards
 
-    monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
+    monkeypatch.setattr(reftbench.training.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
     from reftbench.registry import load_trainer
 
     names = {f.name for f in dataclasses.fields(load_trainer(name).config_cls)}

@@ -11,10 +11,10 @@ import pytest
 import torch
 from conftest import N_TEST
 
-from reftbench.data import load_split
+from reftbench.data.generated import load_split
 from reftbench.errors import UserError
-from reftbench.decoding import Sampling
-from reftbench.generation import TransformersBackend, generate_kwargs
+from reftbench.generation.decoding import Sampling
+from reftbench.generation.backends import TransformersBackend, generate_kwargs
 from reftbench.model.load import load_model
 
 MAX_NEW = 10

@@ -151,12 +151,12 @@ def signal_during_eval(name: str) -> Callable:
         import signal
         import time
 
-        import reftbench.report
+        import reftbench.reports.terminal
 
         def interrupted(*args, **kwargs):
             os.kill(os.getpid(), getattr(signal, name))
             time.sleep(5)
-        mp.setattr(reftbench.report, "run_eval", interrupted)
+        mp.setattr(reftbench.reports.terminal, "run_eval", interrupted)
     return setup
 
 

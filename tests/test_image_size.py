@@ -42,7 +42,7 @@ def test_other_image_processors_refuse_the_setting():
 
 
 def test_training_saves_the_bound_and_evaluation_uses_it(tmp_path, micro):
-    from reftbench.evaluate import EvalConfig, make_backend
+    from reftbench.evaluation.evaluate import EvalConfig, make_backend
     from reftbench.model.load import load_processor
     from reftbench.training.run import train
     from test_trainers import fast

@@ -1,4 +1,4 @@
-("bench/install_compare_stages.py: probe-made comparison stages equal what the build "
+("experiments/install_compare_stages.py: probe-made comparison stages equal what the build "
  "would train.")
 
 import sys
@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import install_compare_stages as install  # noqa: E402
+from experiments import install_compare_stages as install  # noqa: E402
 from reftbench.cli import app  # noqa: E402
-from reftbench.compare_pretrain import pretrain_compare  # noqa: E402
+from reftbench.base_build.compare_pretrain import pretrain_compare  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 SETTINGS = ["--model", "random-micro", "--n_general", "12", "--vision_steps", "2",

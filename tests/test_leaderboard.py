@@ -2,7 +2,7 @@
 
 import json
 
-from reftbench.leaderboard import build
+from reftbench.reports.leaderboard import build
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 COLUMNS = [f"{f}/{s}" for f in FAMILIES for s in TEST_SPLITS] + ["avg/id", "avg/ood"]
@@ -93,7 +93,7 @@ def test_a_cut_or_foreign_results_file_is_skipped_with_a_warning(tmp_path, caplo
     cut.write_text(cut.read_text()[:100])
     (tmp_path / "runs" / "other").mkdir()
     (tmp_path / "runs" / "other" / "results.json").write_text("[1, 2]")
-    with caplog.at_level(logging.WARNING, logger="reftbench.leaderboard"):
+    with caplog.at_level(logging.WARNING, logger="reftbench.reports.leaderboard"):
         _, rows = build(tmp_path)
     assert [row[0] for row in rows] == ["sft"]
     messages = [rec.getMessage() for rec in caplog.records]

@@ -19,8 +19,8 @@ from conftest import N_TEST
 
 from reftbench import fileio
 from reftbench.errors import UserError
-from reftbench.evaluate import EvalConfig, evaluate
-from reftbench.generation import TransformersBackend
+from reftbench.evaluation.evaluate import EvalConfig, evaluate
+from reftbench.generation.backends import TransformersBackend
 from reftbench.samples import FAMILIES, TEST_SPLITS
 from tasks.common import TASKS_DIR
 

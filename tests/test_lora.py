@@ -46,12 +46,12 @@ def config(name: str, **overrides):
 @pytest.mark.parametrize("name,extra", [("grpo", {"grpo_steps": "2", "beta": "0.04"}),
                                         ("sft", {"sft_steps": "2"})])
 def test_lora_trains_only_adapters_and_saves_a_full_model(tmp_path, monkeypatch, name, extra):
-    import reftbench.trl_rewards
+    import reftbench.training.trl_rewards
     from reftbench.model.load import load_model
     from reftbench.model.names import preset_path
     from reftbench.training import trl_common
 
-    monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
+    monkeypatch.setattr(reftbench.training.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
     plain = trl_common.callbacks
     monkeypatch.setattr(trl_common, "callbacks", lambda *a: plain(*a) + [Trainable()])
     fields = {f for f in vars(config(name))}

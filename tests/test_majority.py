@@ -1,12 +1,12 @@
-"""bench/majority.py, transfer.py and by_kind.py: majority answers, row labels, kinds."""
+"""experiments/majority.py, transfer.py and by_kind.py: majority answers, row labels, kinds."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.majority import answer_key, majority  # noqa: E402
-from bench.transfer import run_label  # noqa: E402
+from experiments.majority import answer_key, majority  # noqa: E402
+from experiments.transfer import run_label  # noqa: E402
 
 
 def done(answer: str) -> str:
@@ -35,7 +35,7 @@ def test_rows_are_labelled_by_their_run_folder():
 
 
 def test_accuracy_by_kind_counts_each_kind_apart():
-    from bench.by_kind import by_kind
+    from experiments.by_kind import by_kind
 
     def row(kind, gold):
         return {"family": "math", "kind": kind, "tier": "open", "answer": gold,

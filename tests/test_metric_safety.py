@@ -10,9 +10,9 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from reftbench import math_worker, rewards
+from reftbench.scoring import math_worker, rewards
 from reftbench.errors import UserError
-from reftbench.rewards import registered_metrics, resolve_metric, score
+from reftbench.scoring.rewards import registered_metrics, resolve_metric, score
 
 
 def wrap(answer: str) -> str:
@@ -32,7 +32,7 @@ def test_a_metric_naming_python_code_runs_nothing(metric, tmp_path):
 def test_a_datasets_folder_naming_code_is_a_bad_row(tmp_path):
     from datasets import Dataset, DatasetDict
 
-    from reftbench.refdata import read_folder
+    from reftbench.data.refdata import read_folder
 
     marker = tmp_path / "ran"
     (tmp_path / "ds" / "images").mkdir(parents=True)
@@ -49,9 +49,9 @@ def test_a_datasets_folder_naming_code_is_a_bad_row(tmp_path):
 
 
 def test_plugins_register_metrics_through_entry_points(monkeypatch):
-    plugin = EntryPoint("plugin_letters", "reftbench.metrics:letters", "reftbench.metrics")
+    plugin = EntryPoint("plugin_letters", "reftbench.scoring.metrics:letters", "reftbench.scoring.metrics")
     monkeypatch.setattr(rewards, "entry_points",
-                        lambda group: [plugin] if group == "reftbench.metrics" else [])
+                        lambda group: [plugin] if group == "reftbench.scoring.metrics" else [])
     resolve_metric.cache_clear()
     try:
         assert "plugin_letters" in registered_metrics()
@@ -79,7 +79,7 @@ def test_explosive_maths_is_cut_off_scored_zero_and_counted(answer):
 
 
 def test_the_evaluator_counts_answers_cut_off():
-    from reftbench.stats import aggregate
+    from reftbench.evaluation.stats import aggregate
 
     rows = [{"family": "math", "split": "id", "tier": "open", "strict": 0.0, "timed_out": 1.0},
             {"family": "math", "split": "id", "tier": "open", "strict": 1.0}]

@@ -28,7 +28,7 @@ def test_the_package_ships_no_pickle():
 
 
 # Code that runs only with an extra installed (its imports may come from that extra).
-EXTRA_CODE = {"reftbench/lmms": "lmms", "reftbench/generation_vllm.py": "vllm"}
+EXTRA_CODE = {"reftbench/lmms": "lmms", "reftbench/generation/vllm_backend.py": "vllm"}
 
 
 def imports_by_extra() -> dict[str | None, set[str]]:

@@ -5,9 +5,9 @@ from conftest import N_TEST
 
 from reftbench import fileio
 from reftbench.errors import UserError
-from reftbench.evaluate import EvalConfig, evaluate
-from reftbench.leaderboard import row_values, sampling_rows
-from reftbench.rewards import score
+from reftbench.evaluation.evaluate import EvalConfig, evaluate
+from reftbench.reports.leaderboard import row_values, sampling_rows
+from reftbench.scoring.rewards import score
 
 CLASSIFY = {"id": "c", "answer": "circle, square", "metric": "label_set_iou"}
 
@@ -47,7 +47,7 @@ class Scripted:
 def test_samples_add_sampled_accuracy_and_pass_at_k(tmp_path):
     cfg = EvalConfig(model="random-micro", families=("math",), splits=("id",), n_test=N_TEST,
                      samples=4, run_id="passk")
-    from reftbench.evaluate import select_samples
+    from reftbench.evaluation.evaluate import select_samples
 
     ids = [s["id"] for s in select_samples(cfg)]
     draws = {ids[0]: 4, ids[1]: 1}  # one always right, one right once, the rest never
@@ -89,7 +89,7 @@ def test_leaderboard_reads_strict_and_falls_back_to_accuracy():
 def test_the_run_table_shows_every_cell_in_an_80_column_terminal(tmp_path):
     from rich.console import Console
 
-    from reftbench.report import results_table
+    from reftbench.reports.terminal import results_table
 
     cfg = EvalConfig(model="random-micro", families=("math", "classification"), n_test=N_TEST,
                      samples=4, run_id="wide")

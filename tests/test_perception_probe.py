@@ -1,11 +1,11 @@
-"""bench/perception_probe.py: its scenes and its exact-set breakdown."""
+"""experiments/perception_probe.py: its scenes and its exact-set breakdown."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.perception_probe import breakdown, scenes  # noqa: E402
+from experiments.perception_probe import breakdown, scenes  # noqa: E402
 
 
 def test_scenes_are_saved_with_their_objects_and_smallest_side(tmp_path):

@@ -42,7 +42,7 @@ def known_options(words: list[str]) -> set[str]:
 
         names |= {f"--{f.name}" for f in dataclasses.fields(load_trainer(words[1]).config_cls)}
     if words[0] == "base":
-        from reftbench.base_model import BaseConfig
+        from reftbench.base_build.recipe import BaseConfig
 
         names |= {f"--{f.name}" for f in dataclasses.fields(BaseConfig)}
     return names | {"--help"}

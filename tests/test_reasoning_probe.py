@@ -1,4 +1,4 @@
-"""bench/reasoning_probe.py: the written-out facts of a maths question match its scene."""
+"""experiments/reasoning_probe.py: the written-out facts of a maths question match its scene."""
 
 import random
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.reasoning_probe import CORNERS, reasoning  # noqa: E402
+from experiments.reasoning_probe import CORNERS, reasoning  # noqa: E402
 from tasks.math import generate  # noqa: E402
 
 

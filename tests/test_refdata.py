@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from reftbench.errors import UserError
-from reftbench.refdata import BadRow, ImageChecks, infer_tier, parse_options, read_folder
-from reftbench.rewards import score
+from reftbench.data.refdata import BadRow, ImageChecks, infer_tier, parse_options, read_folder
+from reftbench.scoring.rewards import score
 
 FIXTURE = Path(__file__).parent / "fixtures" / "refdata"
 
@@ -85,7 +85,7 @@ def test_every_good_row_scores_one_with_its_own_answer():
 
 
 def test_bad_rows_are_skipped_with_file_and_line(copy, caplog):
-    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+    with caplog.at_level(logging.WARNING, logger="reftbench.data.refdata"):
         records = read_folder(copy)
     assert {r["id"] for r in records} == set(EXPECTED)
     messages = [rec.getMessage() for rec in caplog.records]
@@ -153,7 +153,7 @@ def test_split_files_and_folders(tmp_path, caplog):
     write_jsonl(tmp_path / "test.jsonl", [dict(good, problem="How many shapes?")])
     write_jsonl(tmp_path / "notes.jsonl", [good])
     (tmp_path / "ood.jsonl").write_bytes(b"\xff\xfe{}\n")
-    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+    with caplog.at_level(logging.WARNING, logger="reftbench.data.refdata"):
         records = by_id(tmp_path)
     assert {k: r["split"] for k, r in records.items()} == \
         {"train-geo-1": "train", "train-geo-2": "train", "test-1": "id"}
@@ -181,7 +181,7 @@ def test_load_from_disk_folder_round_trip(tmp_path, caplog):
              for split in ("train", "id", "ood")}
     parts["ood"] = parts["ood"].add_item(bad)
     DatasetDict(parts).save_to_disk(str(folder))
-    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+    with caplog.at_level(logging.WARNING, logger="reftbench.data.refdata"):
         loaded = by_id(folder)
     assert set(loaded) == {r["id"] for r in records}
     for r in records:
@@ -238,7 +238,7 @@ GOOD = {"problem": "<image>How many?", "solution": "<answer>3</answer>", "task":
 def warnings_of(caplog, folder, **kw):
     """(records by id, warning messages) of a fresh read of `folder`."""
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="reftbench.refdata"):
+    with caplog.at_level(logging.WARNING, logger="reftbench.data.refdata"):
         records = by_id(folder, **kw)
     return records, [rec.getMessage() for rec in caplog.records]
 
@@ -317,7 +317,7 @@ def test_wide_images_are_scaled_to_8_bits_not_clipped(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from reftbench.data import load_image
+    from reftbench.data.generated import load_image
 
     ramp = np.tile(np.linspace(0, 1, 64), (16, 1))
     for name, image in (("i16.png", Image.fromarray((ramp * 65535).astype(np.uint16))),

@@ -77,7 +77,7 @@ def test_sample_and_filter_keeps_and_resumes(tmp_path):
 
 def test_curr_reft_final_stage_fine_tunes_on_kept_answers(tmp_path, monkeypatch):
     """The whole curr-reft plan on micro, with a sampler that answers correctly half the time."""
-    import reftbench.generation
+    import reftbench.generation.backends
     from test_trainers import fast
     from reftbench.training.run import train
 
@@ -93,7 +93,7 @@ def test_curr_reft_final_stage_fine_tunes_on_kept_answers(tmp_path, monkeypatch)
         def generate(self, samples, sampling):
             return [[fmt(s["answer"]) if even(s) else "nonsense"] * sampling.n for s in samples]
 
-    monkeypatch.setattr(reftbench.generation, "TransformersBackend", GoldHalf)
+    monkeypatch.setattr(reftbench.generation.backends, "TransformersBackend", GoldHalf)
     out = train("curr-reft", overrides=fast("curr-reft", stage_steps="1,1,1",
                                             stage_generations="2,2,2", rs_sft_steps="2",
                                             replay_ratio="1.0", evaluate="false"),

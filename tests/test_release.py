@@ -1,4 +1,4 @@
-"""The published Curr-ReFT data layout (`grpo_data/`), read as it is (reftbench/release.py).
+"""The published Curr-ReFT data layout (`grpo_data/`), read as it is (reftbench/data/release.py).
 
 `replica` builds a small copy of the release from what is known of it: stage files nested by
 stage under train/ (`*_train`, `*_val` trained on, `*_test` the in-domain tests), out-of-domain
@@ -18,9 +18,9 @@ from PIL import Image
 
 from reftbench.errors import UserError
 from reftbench.prompts import ANSWER_FORMS
-from reftbench.refdata import BadRow
-from reftbench.release import ImageRoot, is_release, read_release, release_files, solution_text
-from reftbench.rewards import score
+from reftbench.data.refdata import BadRow
+from reftbench.data.release import ImageRoot, is_release, read_release, release_files, solution_text
+from reftbench.scoring.rewards import score
 
 AUTHORS = "/mnt/tenant-home_speed/dhl/data"  # a prefix that exists only on the authors' machine
 COCO = f"{AUTHORS}/coco/train2014/COCO_train2014_0000000000{{}}.jpg"
@@ -204,7 +204,7 @@ def test_eval_reads_every_family_in_and_out_of_domain_and_skips_none(cli, replic
 
 
 def test_real_questions_get_the_answer_form(replica):
-    from reftbench.data import load_split, task_records
+    from reftbench.data.generated import load_split, task_records
     from reftbench.prompts import FORMAT_INSTRUCTION, prompt_text
 
     rows = {r["id"]: r for r in task_records("math", "ood", ("open",), data=str(replica))}
@@ -239,7 +239,7 @@ def test_training_reads_the_release(replica):
 
 
 def test_tiers_without_a_stage_folder_come_from_the_answer(replica):
-    from reftbench.release import release_record
+    from reftbench.data.release import release_record
 
     images = ImageRoot((replica / "images").resolve())
     judge = release_record(row("Is it a cat?", "<answer>Incorrect.</answer>", "math/geo_1.png",
@@ -341,7 +341,7 @@ def test_image_root_errors(cli, replica, tmp_path):
 
 def test_the_release_reader_has_the_same_row_and_image_checks(replica, tmp_path, caplog):
     """A byte-order mark is read past; a lone surrogate, an empty or corrupt image are skipped
-    with their reason (the checks `reftbench/refdata.py` makes of its own layout)."""
+    with their reason (the checks `reftbench/data/refdata.py` makes of its own layout)."""
     folder = Path(shutil.copytree(replica, tmp_path / "grpo_data"))
     (folder / "images/math/empty.png").write_bytes(b"")
     (folder / "images/math/broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot a png")

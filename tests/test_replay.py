@@ -86,7 +86,7 @@ def test_replay_samples_read_the_file_instead_of_the_generated_mixture(replay_fi
 
 def test_rejection_sft_trains_on_kept_answers_and_the_replay_file(replay_file, tmp_path,
                                                                    monkeypatch, micro):
-    import reftbench.generation
+    import reftbench.generation.backends
     import reftbench.training.datasets as datasets
     from reftbench.config import resolve
     from reftbench.registry import load_trainer
@@ -105,7 +105,7 @@ def test_rejection_sft_trains_on_kept_answers_and_the_replay_file(replay_file, t
 
     seen = []
     original = datasets.sft_dataset
-    monkeypatch.setattr(reftbench.generation, "TransformersBackend", Gold)
+    monkeypatch.setattr(reftbench.generation.backends, "TransformersBackend", Gold)
     monkeypatch.setattr(datasets, "sft_dataset",
                         lambda samples, completions: seen.append(completions) or
                         original(samples, completions))

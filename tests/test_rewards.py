@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from reftbench import rewards
+from reftbench.scoring import rewards
 from reftbench.errors import UserError
-from reftbench.rewards import METRICS, extract_answer, format_ok, score
+from reftbench.scoring.rewards import METRICS, extract_answer, format_ok, score
 
 
 def sample(metric, answer, **extra):
@@ -253,9 +253,9 @@ def test_extract_answer_and_format():
     assert not format_ok("<think>a</think>b<answer>b</answer>")
 
 
-@pytest.mark.parametrize("name", ["nope", "reftbench.metrics:nope", "no_such_module:f", "",
+@pytest.mark.parametrize("name", ["nope", "reftbench.scoring.metrics:nope", "no_such_module:f", "",
                                   ".relative:f", "reftbench.samples:LETTERS",
-                                  "reftbench.metrics:letters", "builtins:eval", "os:system"])
+                                  "reftbench.scoring.metrics:letters", "builtins:eval", "os:system"])
 def test_unknown_metric_is_a_user_error(name):
     with pytest.raises(UserError):
         score(sample(name, "yes"), wrap("yes"))

@@ -1,8 +1,8 @@
-"""bench/run_answer_sizes.py counts the shapes a run's classification answers name."""
+"""experiments/run_answer_sizes.py counts the shapes a run's classification answers name."""
 
 import json
 
-from bench.run_answer_sizes import sizes
+from experiments.run_answer_sizes import sizes
 
 
 def test_sizes_counts_answers_and_gold_of_one_split(tmp_path):

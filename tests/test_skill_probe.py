@@ -1,4 +1,4 @@
-"""bench/skill_probe.py: the upscaled start model, and a one-step probe end to end on micro."""
+"""experiments/skill_probe.py: the upscaled start model, and a one-step probe end to end on micro."""
 
 import sys
 from pathlib import Path
@@ -8,7 +8,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import skill_probe  # noqa: E402
+from experiments import skill_probe  # noqa: E402
 from reftbench.model.load import load_model  # noqa: E402
 
 

@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from reftbench.errors import UserError
-from reftbench.decoding import Sampling
-from reftbench.generation import TransformersBackend
+from reftbench.generation.decoding import Sampling
+from reftbench.generation.backends import TransformersBackend
 from reftbench.model import smol
 from reftbench.model.load import load_model
 from reftbench.model.names import ensure_preset, is_preset

@@ -183,7 +183,7 @@ def test_wrong_proposals_are_plausible_but_wrong(family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_gold_answers_score_full_marks(data, family):
-    rewards = pytest.importorskip("reftbench.rewards")
+    rewards = pytest.importorskip("reftbench.scoring.rewards")
     for split in SPLITS:
         for row in records(data, family, split):
             scores = rewards.score(row, f"<think>x</think><answer>{row['answer']}</answer>")
@@ -262,7 +262,7 @@ def test_family_yamls_hold_only_what_differs():
 
 
 def test_lmms_process_docs_swap_in_the_generated_split(monkeypatch, tmp_path):
-    from reftbench.data import load_split
+    from reftbench.data.generated import load_split
     from tasks.lmms_utils import sample
     from tasks.math import utils
 
@@ -299,7 +299,7 @@ def test_lmms_eval_hooks_read_images_and_score(data, monkeypatch):
     monkeypatch.setenv("REFTBENCH_DATA_DIR", str(data / "nowhere"))
     with pytest.raises(UserError, match="REFTBENCH_DATA_DIR"):
         utils.doc_to_visual(row)
-    pytest.importorskip("reftbench.rewards")
+    pytest.importorskip("reftbench.scoring.rewards")
     scores = utils.process_results(row, [f"<think>x</think><answer>{row['answer']}</answer>"])
     assert scores["accuracy"] == 1.0 and scores["format"] == 1.0 and scores["iou"] == 1.0
     assert all(isinstance(v, float) for v in scores.values())

@@ -1,5 +1,5 @@
-"""Comparison lines (reftbench/compare_lines.py), their training loop (compare_pretrain.py) and
-bench/text_compare_probe.py around them."""
+"""Comparison lines (reftbench/base_build/compare_lines.py), their training loop (compare_pretrain.py) and
+experiments/text_compare_probe.py around them."""
 
 import random
 import sys
@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import text_compare_probe as probe  # noqa: E402
-from reftbench import compare_lines as cl  # noqa: E402
-from reftbench import compare_pretrain as cp  # noqa: E402
+from experiments import text_compare_probe as probe  # noqa: E402
+from reftbench.base_build import compare_lines as cl  # noqa: E402
+from reftbench.base_build import compare_pretrain as cp  # noqa: E402
 
 
 def test_lines_have_the_verdict_their_fact_and_proposal_imply():

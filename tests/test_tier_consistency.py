@@ -1,4 +1,4 @@
-"""bench/tier_consistency.py: what a stated fact implies for the judge and choice answers."""
+"""experiments/tier_consistency.py: what a stated fact implies for the judge and choice answers."""
 
 import json
 import sys
@@ -9,8 +9,8 @@ from conftest import N_TEST
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import tier_consistency  # noqa: E402
-from reftbench.data import load_split  # noqa: E402
+from experiments import tier_consistency  # noqa: E402
+from reftbench.data.generated import load_split  # noqa: E402
 from reftbench.samples import FAMILIES  # noqa: E402
 
 

@@ -103,9 +103,9 @@ def length_reward(completions, **kwargs):
 
 
 def test_curr_rl_chains_stages(tmp_path, monkeypatch):
-    import reftbench.trl_rewards
+    import reftbench.training.trl_rewards
 
-    monkeypatch.setattr(reftbench.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
+    monkeypatch.setattr(reftbench.training.trl_rewards, "make_reward_funcs", lambda *args: [length_reward])
     out = train("curr-rl", overrides=fast("curr-rl", stage_steps="1,1,1",
                                           stage_generations="2,2,2", evaluate="false"),
                 output=tmp_path / "run", results_dir=tmp_path / "results")

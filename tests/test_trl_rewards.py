@@ -5,9 +5,9 @@ import pickle
 
 import pytest
 
-from reftbench import trl_rewards
+from reftbench.training import trl_rewards
 from reftbench.errors import UserError
-from reftbench.trl_rewards import accuracy_reward, completion_text, format_reward, make_reward_funcs
+from reftbench.training.trl_rewards import accuracy_reward, completion_text, format_reward, make_reward_funcs
 
 # Three rows as TRL hands them over: one list per dataset column. A datasets.Dataset fills the
 # options of rows that have none with None.

@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reftbench.data import load_split
-from reftbench.vision_pretrain import CLASSES, COLOURS, NO_DIGIT, pretrain_vision, targets
+from reftbench.data.generated import load_split
+from reftbench.base_build.vision_pretrain import CLASSES, COLOURS, NO_DIGIT, pretrain_vision, targets
 
 
 def test_targets_put_each_object_in_the_cell_of_its_centre():
@@ -46,9 +46,9 @@ def test_micro_pretraining_changes_only_the_vision_tower(tmp_path):
 
 
 def test_batches_cut_patches_exactly_as_the_processor_does():
-    from reftbench.data import load_image
+    from reftbench.data.generated import load_image
     from reftbench.model.load import load_model
-    from reftbench.vision_pretrain import Batches
+    from reftbench.base_build.vision_pretrain import Batches
 
     _, processor = load_model("random-micro")
     records = [r for r in load_split("general", "train", n=6) if r["tier"] == "open"]

@@ -43,7 +43,7 @@ def test_vllm_settings_reach_trl(tmp_path):
 
 
 def test_vllm_backend_without_the_package_is_one_clear_error(no_vllm):
-    from reftbench.generation_vllm import VLLMBackend
+    from reftbench.generation.vllm_backend import VLLMBackend
 
     with pytest.raises(UserError, match=r"install reftbench\[vllm\] on a GPU machine") as err:
         VLLMBackend("random-micro")
@@ -66,9 +66,9 @@ def test_vllm_backend_generates_n_completions_per_sample():
 
     from conftest import N_TEST
 
-    from reftbench.data import load_split
-    from reftbench.decoding import Sampling
-    from reftbench.generation_vllm import VLLMBackend
+    from reftbench.data.generated import load_split
+    from reftbench.generation.decoding import Sampling
+    from reftbench.generation.vllm_backend import VLLMBackend
 
     samples = load_split("math", "id", n=N_TEST)[:3]
     # A real checkpoint when given (the embedded micro model may not be a vLLM-supported build).
@@ -119,7 +119,7 @@ class FakeLLM:
     (False, False, [("shutdown",)]),                 # no sleep mode: only a shutdown can free it
 ])
 def test_release_engine(sleep_mode, asleep, expected):
-    from reftbench.generation_vllm import release_engine
+    from reftbench.generation.vllm_backend import release_engine
 
     llm = FakeLLM(sleep_mode)
     release_engine(llm, asleep=asleep)

@@ -30,10 +30,10 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
     def run(model: str, stage_dir, progress):
         import torch
 
-        from reftbench.generation import load_backend
+        from reftbench.generation.backends import load_backend
         from reftbench.model.processor import set_image_pixels
         from reftbench.training.datasets import sft_dataset, target_completion
-        from reftbench.training.distributed import device, rank
+        from reftbench.distributed import device, rank
         from reftbench.training.rejection import sample_and_filter
         from reftbench.training.sft_stage import run_sft
         from reftbench.training.splits import replay_samples, train_samples

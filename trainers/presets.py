@@ -16,7 +16,7 @@ TINY_TOKENS = 40
 TINY = {
     "model": "base",
     "grpo_steps": TINY_STEPS,
-    # Chosen on held-back train scenes (bench/rl_probe.py, results/PERF.md), never on the test
+    # Chosen on held-back train scenes (experiments/rl_probe.py, results/PERF.md), never on the test
     # splits: 200 steps at lr 1e-4 with 4 prompts a step narrowed the samples and lowered greedy
     # accuracy (36.5 -> 32.9); lr 3e-5, 8 prompts a step and the dr_grpo loss (no division by
     # the group's reward spread, so near-unanimous groups do not get huge advantages) raised it

@@ -4,7 +4,7 @@
               --model_args pretrained=random-micro,device=cpu --batch_size 8
 
 It loads through `reftbench.model.load.load_model` (base, a preset, a checkpoint folder or a hub id)
-and generates through `reftbench.generation.TransformersBackend`, so lmms-eval runs the same
+and generates through `reftbench.generation.backends.TransformersBackend`, so lmms-eval runs the same
 chat template, left padding and decoding as `reftbench eval`. Each request becomes one user
 turn: its images, then lmms-eval's prompt text. For reftbench's own tasks that is exactly
 `reftbench.prompts.build_messages`, so completions equal `reftbench eval`'s
@@ -31,10 +31,10 @@ from collections import defaultdict
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
-from reftbench.data import to_rgb
+from reftbench.data.generated import to_rgb
 from reftbench.errors import UserError
-from reftbench.decoding import Sampling
-from reftbench.generation import TransformersBackend
+from reftbench.generation.decoding import Sampling
+from reftbench.generation.backends import TransformersBackend
 
 # Task generation_kwargs this class reads; others are reported once and ignored.
 KNOWN_GEN_KWARGS = {"max_new_tokens", "do_sample", "temperature", "top_p", "until", "num_beams"}

@@ -135,3 +135,11 @@ def whole_model():
         hf_deepspeed._hf_deepspeed_config_weak_ref = saved_ref
         if saved_env is not None:
             os.environ[FSDP_RAM_EFFICIENT] = saved_env
+
+
+def freeze_encoder(model) -> None:
+    """Stop training a Qwen2.5-VL's vision encoder (patch embedding and blocks); the merger,
+    which projects image tokens into the language model, stays trainable."""
+    visual = model.model.visual
+    for module in (visual.patch_embed, visual.blocks):
+        module.requires_grad_(False)

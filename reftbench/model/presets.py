@@ -55,7 +55,7 @@ PRESETS: dict[str, ModelPreset] = {
     ),
     # The next size up (5.8M parameters, 1.2M in the vision tower): for measuring whether a
     # skill random-tiny learns slowly (naming shapes) is a matter of size.
-    # bench/skill_probe.py: 1.9x random-tiny's training time.
+    # experiments/skill_probe.py: 1.9x random-tiny's training time.
     "random-small": ModelPreset(
         text_hidden=256, text_layers=6, text_heads=8, text_kv_heads=2, text_intermediate=704,
         vision_hidden=128, vision_depth=4, vision_heads=4, vision_intermediate=256,

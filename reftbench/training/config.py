@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from reftbench.errors import UserError
 from reftbench.config import SEEDS, Bound, above, at_least, between, check_bounds, one_of
 from reftbench.model.load import DTYPES
-from reftbench.rewards import ACCURACY_SCORES
+from reftbench.scoring.rewards import ACCURACY_SCORES
 from reftbench.samples import FAMILIES
 
 # The loss types TRL's GRPOTrainer (1.16) implements (it rejects another only at the first step).
@@ -76,12 +76,12 @@ class RunFields:
     # Seed of the generated data (keep it fixed across methods).
     data_seed: int = 0
     # Real-data folder read instead of the generated splits (Curr-ReFT JSONL or a `datasets`
-    # folder; see reftbench/refdata.py): its train rows are trained on, its id/ood rows are
+    # folder; see reftbench/data/refdata.py): its train rows are trained on, its id/ood rows are
     # checked for overlap and evaluated; families or tiers it lacks are skipped. "" = generated.
     data: str = ""
     # With `data`: stop at the first malformed row instead of skipping it with a warning.
     data_strict: bool = False
-    # With `data` in the Curr-ReFT release layout (reftbench/release.py): the folder its images
+    # With `data` in the Curr-ReFT release layout (reftbench/data/release.py): the folder its images
     # are under, found by their paths' trailing components; "" = DATA/images, else DATA.
     data_image_root: str = ""
     # Evaluate the final model on every family's id and ood test split (open tier).

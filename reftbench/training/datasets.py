@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reftbench.prompts import prompt_text
 
-# Sample fields carried into the dataset for the reward functions (see reftbench.trl_rewards).
+# Sample fields carried into the dataset for the reward functions (see reftbench.training.trl_rewards).
 REWARD_COLUMNS = ("id", "family", "split", "tier", "answer", "metric", "options")
 
 # The short reasoning that SFT targets put inside <think>, per tier (the paper's SFT data has
@@ -30,14 +30,14 @@ def target_completion(sample: dict) -> str:
 def _image_dataset(rows: list[dict]):
     from datasets import Dataset, Image
 
-    # Images decode as rows are read, then go through reftbench.data.to_rgb: the processor's
+    # Images decode as rows are read, then go through reftbench.data.generated.to_rgb: the processor's
     # own RGB conversion would clip a 16-bit or float image to white or black.
     return Dataset.from_list(rows).cast_column("image", Image()).with_transform(_rgb_images)
 
 
 def _rgb_images(batch: dict) -> dict:
     """A dataset transform: every decoded image of the batch as 8-bit RGB."""
-    from reftbench.data import to_rgb
+    from reftbench.data.generated import to_rgb
 
     batch["image"] = [to_rgb(image) for image in batch["image"]]
     return batch

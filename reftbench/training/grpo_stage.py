@@ -58,10 +58,10 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
     from trl import GRPOTrainer
 
     from reftbench.training.datasets import grpo_dataset
-    from reftbench.trl_rewards import make_reward_funcs
+    from reftbench.training.trl_rewards import make_reward_funcs
 
     if cfg.use_vllm:
-        from reftbench.generation_vllm import require_vllm
+        from reftbench.generation.vllm_backend import require_vllm
 
         require_vllm()
     args = grpo_args(cfg, out_dir, steps, num_generations)

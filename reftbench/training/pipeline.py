@@ -6,7 +6,7 @@ Each stage works in `run_dir/stages/<name>/`. A finished stage writes `stage.jso
 folder, wall time) after its model is saved, so a resumed run skips it; an unfinished stage
 resumes from its latest TRL checkpoint (or, for the rejection sampler, its sample log).
 Under `accelerate launch` every process runs every stage; only the main process writes the
-records (see reftbench.training.distributed).
+records (see reftbench.distributed).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable
 
 from reftbench import fileio
 from reftbench.errors import UserError
-from reftbench.training.distributed import barrier, is_main
+from reftbench.distributed import barrier, is_main
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reftbench import fileio
-from reftbench.rewards import score
+from reftbench.scoring.rewards import score
 
 
 def best_answer(sample: dict, completions: list[str], threshold: float) -> dict | None:
@@ -34,11 +34,11 @@ def sample_and_filter(backend, samples: list[dict], k: int, temperature: float,
     """Sample k answers per prompt (resuming from `log_path`), return the kept rows.
 
     Under `accelerate launch` every rank samples its share of the prompts with its own backend
-    (reftbench.training.distributed.map_sharded); the main process writes the one log, round by
+    (reftbench.distributed.map_sharded); the main process writes the one log, round by
     round, and every rank then reads the kept rows back from it.
     """
-    from reftbench.decoding import Sampling
-    from reftbench.training.distributed import barrier, broadcast, map_sharded
+    from reftbench.generation.decoding import Sampling
+    from reftbench.distributed import barrier, broadcast, map_sharded
 
     done = broadcast({r["id"] for r in fileio.read_jsonl(log_path)})
     todo = [s for s in samples if s["id"] not in done]

@@ -19,7 +19,7 @@ mixture (reftbench/training/splits.py). With it, each replayed example is a row 
   `<think>..</think><answer>..</answer>` is trained as written, `<answer>x</answer>` or a bare
   `x` gets the same short think sentence as the generated replay (datasets.target_completion).
 - Images resolve under `replay_image_root` (default: the file's folder) by their trailing path
-  components, as the release reader does (reftbench/release.py); none outside it is opened.
+  components, as the release reader does (reftbench/data/release.py); none outside it is opened.
 - Text-only rows (no image) are skipped and counted: the SFT batches mix them with image
   prompts, which TRL's vision collator cannot pad together. Other bad rows are skipped with
   file and line, or stop the run under `data_strict`.
@@ -32,9 +32,9 @@ import re
 from pathlib import Path
 
 from reftbench.errors import UserError
-from reftbench.refdata import BadRow, _bad_row, _report
-from reftbench.release import ImageRoot, data_rows
-from reftbench.rewards import ANSWER_CLOSE, THINK_CLOSE, THINK_OPEN, extract_answer, format_ok
+from reftbench.data.refdata import BadRow, _bad_row, _report
+from reftbench.data.release import ImageRoot, data_rows
+from reftbench.scoring.rewards import ANSWER_CLOSE, THINK_CLOSE, THINK_OPEN, extract_answer, format_ok
 
 log = logging.getLogger(__name__)
 

@@ -62,13 +62,13 @@ def check_run_folder(run_dir: Path, model: str, resume: bool, cfg) -> None:
 def check_engines(cfg) -> None:
     """Fail before any work, not at the stage that needs it: vLLM asked for but unusable, an
     unknown rejection-sampling engine, a tracker whose package is missing."""
-    from reftbench.generation import ENGINES
+    from reftbench.generation.backends import ENGINES
     from reftbench.training.trl_common import check_reporters
 
     engine = getattr(cfg, "rs_engine", "auto")
     check_names("generation engine", [engine], ENGINES)
     if getattr(cfg, "use_vllm", False) or engine == "vllm":
-        from reftbench.generation_vllm import require_vllm
+        from reftbench.generation.vllm_backend import require_vllm
 
         require_vllm()
     check_reporters(cfg)
@@ -135,12 +135,12 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
           overrides=None, output: Path | None = None, resume: bool = False,
           results_dir: Path = RESULTS, console=None) -> dict:
     """Run a trainer end to end; return {"model": final folder, "results": eval results or None}."""
-    from reftbench.report import progress_bar
+    from reftbench.reports.terminal import progress_bar
     from reftbench.training.pipeline import run_stages
     from reftbench.training.plots import plot_curves
 
     from reftbench.runlock import hold
-    from reftbench.training.distributed import is_main, main_decides, main_first
+    from reftbench.distributed import is_main, main_decides, main_first
 
     plugin, cfg, stages, run_dir, model = prepare(name, preset, config_path, overrides, output,
                                                   resume, results_dir)
@@ -197,7 +197,7 @@ def removed_if_start_fails(run_dir: Path):
     """On an error before any stage made progress, remove what this start wrote in run_dir
     (config.json, empty stage folders), so the corrected command is not told "already holds
     a run". Ctrl-C and kills keep everything: the message says to resume."""
-    from reftbench.training.distributed import is_main
+    from reftbench.distributed import is_main
 
     existed, had_config = run_dir.exists(), (run_dir / "config.json").exists()
     had_stages = (run_dir / "stages").exists()
@@ -217,8 +217,8 @@ def removed_if_start_fails(run_dir: Path):
 def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
     """Open-tier, id + ood evaluation of the final model into <results_dir>/runs, on every rank's
     device, with the run's eval_max_new_tokens (the same for every method of a preset)."""
-    from reftbench.evaluate import EvalConfig, evaluate
-    from reftbench.report import run_eval
+    from reftbench.evaluation.evaluate import EvalConfig, evaluate
+    from reftbench.reports.terminal import run_eval
 
     # Real-data runs get their own leaderboard row, never averaged with generated-data runs.
     label = f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name

@@ -1,7 +1,7 @@
 """The training and test samples a run uses, shared by every trainer (same data, same seed).
 
 They come from the generated splits, or from a real-data folder when the config's `data` is set
-(the Curr-ReFT release, reftbench/release.py, or reftbench/refdata.py's flat convention): its
+(the Curr-ReFT release, reftbench/data/release.py, or reftbench/data/refdata.py's flat convention): its
 train rows for training, its id/ood rows as the test splits. Replay rows for Curr-ReFT's SFT
 stage come from the general mixture or the config's `replay_data` file.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from reftbench.data import load_split, task_records
+from reftbench.data.generated import load_split, task_records
 from reftbench.errors import UserError
 from reftbench.samples import TEST_SPLITS, TIERS
 

@@ -11,7 +11,7 @@ import torch
 
 from reftbench.errors import UserError
 from reftbench.training.callbacks import MetricsLog, ProgressLine, TimeLimit
-from reftbench.training.distributed import TIMEOUT
+from reftbench.distributed import TIMEOUT
 
 # What `report_to` accepts, and the package each one needs.
 REPORTERS = {"tensorboard": "tensorboard", "wandb": "wandb"}
@@ -128,7 +128,7 @@ def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = Fals
     `trainer.save_model`); only the main process writes files, the others wait for it. A LoRA
     run saves its adapter to `adapter/` and merges it into a full copy of `source`.
     """
-    from reftbench.training.distributed import barrier, is_main
+    from reftbench.distributed import barrier, is_main
 
     model_dir, tmp = out_dir / "model", out_dir / "model.tmp"
     if is_main():
@@ -172,7 +172,7 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
     if cfg.freeze_vision:
-        from reftbench.vision_pretrain import freeze_encoder
+        from reftbench.model.load import freeze_encoder
 
         freeze_encoder(model)
     trainer = trainer_cls(model=model, args=args, processing_class=processor,
@@ -194,7 +194,7 @@ def release(trainer) -> None:
     """Let go of what a finished stage holds on the device, before the next stage loads: TRL's
     colocated vLLM engine (a new one is built per stage) and the accelerator's references to the
     model, optimiser and DeepSpeed engine."""
-    from reftbench.generation_vllm import release_engine
+    from reftbench.generation.vllm_backend import release_engine
 
     engine = getattr(trainer, "vllm_generation", None)
     if engine is not None and getattr(engine, "llm", None) is not None:

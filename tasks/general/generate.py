@@ -26,7 +26,7 @@ never uses (tasks/math/ood.py).
 
 Every record carries the scene's drawn objects (`objects`: [name, colour or null, x1, y1, x2,
 y2]) and, for number images, the number: the dense targets the base model's vision tower is
-pretrained on (reftbench/vision_pretrain.py).
+pretrained on (reftbench/base_build/vision_pretrain.py).
 
 Boxes get half of the mixture's own scenes (a quarter of all), in small scenes, because they
 are what a tiny model learns slowest: trained on boxes alone it answers a constant box for

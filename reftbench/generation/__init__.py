@@ -1,0 +1,1 @@
+"""Generation backends (transformers, optional vLLM) and the decoding settings they share."""
