@@ -190,6 +190,10 @@ def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
 @app.command(cls=Command)
 def leaderboard(
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
+    mixed_protocols: bool = typer.Option(
+        False, "--mixed-protocols",
+        help="Also show rows evaluated under another protocol than the base row (another "
+             "length, image size, dtype or data): they are left out by default."),
 ):
     """Print a results folder's leaderboard; write its LEADERBOARD.md and leaderboard.png.
 
@@ -197,7 +201,7 @@ def leaderboard(
     """
     from reftbench.reports.terminal import show_leaderboard
 
-    show_leaderboard(results_dir, console)
+    show_leaderboard(results_dir, console, mixed_protocols)
 
 
 @app.command(cls=Command)

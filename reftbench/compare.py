@@ -44,26 +44,23 @@ class CompareConfig:
 
 def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> None:
     """Evaluate the base, train and evaluate every (trainer, seed), then the leaderboard."""
-    from reftbench.evaluation.evaluate import EvalConfig
-    from reftbench.model.names import resolve_model
     from reftbench.reports.terminal import run_eval, show_leaderboard
     from reftbench.training.run import train
 
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
               *cfg.overrides]
-    # A key no compared trainer knows stops here, before the base evaluation (the check does not
-    # depend on which trainer is asked for).
+    # Checked before any work: a key no compared trainer knows, a bad value, a missing model.
     trainer_overrides(cfg.trainers[0], cfg.trainers, common)
-    base = resolve_model("base")
+    # The base row: the comparison's own start model, data, families and protocol (every tier,
+    # so the curriculum's first stages have a measured starting point).
+    base_cfg = base_eval_config(cfg.trainers[0], cfg.preset, trainer_overrides(
+        cfg.trainers[0], cfg.trainers, common), run_id="compare-base", tiers=TIERS)
     base_run = results_dir / "runs" / "compare-base"
-    fingerprint = _same_base(base, output, base_run)
+    fingerprint = _same_base(base_cfg.model, output, base_run)
     timings = _load_timings(output)
     if not (base_run / "results.json").exists():
-        console.rule("base model")
-        run_eval(EvalConfig(model=base, label="base", limit=cfg.eval_limit,
-                            general=cfg.general, run_id="compare-base", tiers=TIERS,
-                            max_new_tokens=eval_length(cfg.preset, cfg.overrides)),
-                 results_dir, (base_run / "samples.jsonl").exists(), console)
+        console.rule(f"base model ({base_cfg.model})")
+        run_eval(base_cfg, results_dir, (base_run / "samples.jsonl").exists(), console)
         (base_run / FINGERPRINT).write_text(fingerprint + "\n")
     for seed in cfg.seeds:
         for name in cfg.trainers:
@@ -105,19 +102,22 @@ def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:
             for part in (f"--{key}", value)]
 
 
-def eval_length(preset: str, overrides: tuple[str, ...] = ()) -> int:
-    """The final evaluations' completion length under `preset` and `overrides` (the trainers'
-    eval_max_new_tokens), so the base is scored with the same room as every trained model."""
-    from reftbench.config import parse_overrides, resolve
+def base_eval_config(trainer: str, preset: str, overrides: list[str], run_id: str,
+                     tiers: tuple[str, ...] = ("open",)):
+    """The start model's evaluation under the protocol `trainer` would evaluate its own result
+    with (reftbench/training/run.py `final_eval_config`): the same model, data, families, image
+    size, dtype, length and test size as every trained row, from the same preset and overrides."""
+    from reftbench.config import resolve
+    from reftbench.model.names import resolve_model
     from reftbench.registry import load_trainer
     from reftbench.training.config import validate
+    from reftbench.training.run import final_eval_config, row_label
 
-    plugin = load_trainer("grpo")
-    given = parse_overrides(list(overrides)).get("eval_max_new_tokens")
-    cfg = resolve(plugin.config_cls, plugin.presets, preset,
-                  overrides=None if given is None else {"eval_max_new_tokens": given})
+    plugin = load_trainer(trainer)
+    cfg = resolve(plugin.config_cls, plugin.presets, preset, overrides=parse_overrides(overrides))
     validate(cfg)
-    return cfg.eval_max_new_tokens
+    return final_eval_config(cfg, resolve_model(cfg.model), row_label("base", cfg), run_id,
+                             tiers=tiers)
 
 
 # Written beside the base's results and in the training-runs folder: which base model they used.
@@ -128,9 +128,9 @@ def _same_base(base: str, output: Path, base_run: Path) -> str:
     """The base model's fingerprint; a UserError when earlier work in `output` or `base_run`
     came from another base model (resuming would mix two bases in one table)."""
     from reftbench.errors import UserError
-    from reftbench.provenance import model_fingerprint
+    from reftbench.evaluation.run_identity import model_identity
 
-    fingerprint = model_fingerprint(base)
+    fingerprint = model_identity(base)
     # (a file that says work was done there, the fingerprint file, the option that moves it)
     checks = ((output / "timings.json", output / FINGERPRINT, output, "--output"),
               (base_run / "results.json", base_run / FINGERPRINT, base_run, "--results-dir"))

@@ -47,19 +47,22 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
              output: Path = DEMO_RUNS,
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
-    from reftbench.compare import eval_length
+    from reftbench.compare import base_eval_config
     from reftbench.data.generated import ensure_split
-    from reftbench.evaluation.evaluate import EvalConfig
     from reftbench.provenance import model_fingerprint
-    from reftbench.model.names import resolve_model
     from reftbench.reports.terminal import run_eval, show_leaderboard
     from reftbench.training.run import train
 
+    budget = demo_budget(trainer)
+    evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
+    # The base is scored under the protocol the trained model will be (checked before any work).
+    base_cfg = base_eval_config(trainer, "tiny", budget + evaluation + list(overrides or []),
+                                run_id="demo-base")
     for family in FAMILIES:
         for split in SPLITS:
             with console.status(f"generating {family}/{split}"):
                 ensure_split(family, split)
-    base = resolve_model("base")
+    base = base_cfg.model
     # Named by the base and by the demo's own budget: a demo of another base or another
     # budget starts afresh beside the old one instead of resuming or mixing with it.
     tag = f"base-{model_fingerprint(base)}"
@@ -69,15 +72,10 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
     base_run = results_dir / "runs" / "demo-base"
     if not (base_run / "results.json").exists():
         console.rule("evaluating the embedded base model")
-        run_eval(EvalConfig(model=base, label="base", run_id="demo-base", limit=DEMO_LIMIT,
-                            samples=DEMO_SAMPLES,
-                            max_new_tokens=eval_length("tiny", tuple(overrides or ()))),
-                 results_dir, (base_run / "samples.jsonl").exists(), console)
-    budget = demo_budget(trainer)
+        run_eval(base_cfg, results_dir, (base_run / "samples.jsonl").exists(), console)
     console.rule(f"reftbench train {trainer}")
     console.print(f"on 1/{DEMO_STEP_DIVISOR} of the tiny preset's steps: {' '.join(budget)}")
     resume = (output / trainer / "stages").exists()
-    evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
     train(trainer, overrides=budget + evaluation + list(overrides or []), output=output / trainer,
           resume=resume, results_dir=results_dir, console=console)
     console.rule("leaderboard")

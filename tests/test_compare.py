@@ -18,7 +18,7 @@ def _base(folder, weights: bytes):
 def test_fresh_folders_record_the_base(tmp_path):
     base = _base(tmp_path / "base", b"v1")
     fingerprint = _same_base(base, tmp_path / "out", tmp_path / "results/runs/compare-base")
-    assert fingerprint == model_fingerprint(base)
+    assert fingerprint == f"fingerprint {model_fingerprint(base)}"
     assert (tmp_path / "out" / FINGERPRINT).read_text().strip() == fingerprint
 
 
@@ -38,38 +38,61 @@ def test_runs_from_another_base_are_refused(tmp_path):
         _same_base(base, tmp_path / "new-out", base_run)
 
 
+PROTOCOL_FIELDS = ("families", "n_test", "limit", "seed", "general", "data", "image_root",
+                   "max_pixels", "min_pixels", "samples", "max_new_tokens", "dtype")
+
+
 @pytest.mark.parametrize("preset", ["tiny", "qwen2.5-vl-3b"])
-def test_every_method_and_the_base_are_scored_with_the_same_room(preset):
-    from reftbench.compare import METHODS, eval_length
+def test_the_base_and_every_method_are_scored_under_one_protocol(preset):
+    from reftbench.compare import METHODS, base_eval_config
     from reftbench.config import resolve
     from reftbench.registry import load_trainer
+    from reftbench.training.run import final_eval_config
 
-    lengths = {name: resolve(load_trainer(name).config_cls, load_trainer(name).presets,
-                             preset).eval_max_new_tokens for name in METHODS}
-    assert set(lengths.values()) == {eval_length(preset)}, lengths
+    overrides = ["--model", "random-micro", "--max_pixels", "401408", "--eval_limit", "7"]
+    base = base_eval_config("sft", preset, overrides, run_id="compare-base")
+    for name in METHODS:
+        plugin = load_trainer(name)
+        cfg = resolve(plugin.config_cls, plugin.presets, preset,
+                      overrides={"model": "random-micro", "max_pixels": 401408, "eval_limit": 7})
+        trained = final_eval_config(cfg, "outputs/x/final", name, run_id="r")
+        for field in PROTOCOL_FIELDS:
+            assert getattr(trained, field) == getattr(base, field), (name, field)
+    assert base.max_pixels == 401408 and base.limit == 7 and base.label == "base"
+    assert base.model.endswith("random-micro")
 
 
-def test_the_base_eval_length_follows_an_override_and_refuses_a_bad_one():
-    from reftbench.compare import eval_length
+def test_the_base_protocol_follows_an_override_and_refuses_a_bad_one():
+    from reftbench.compare import base_eval_config
 
-    assert eval_length("tiny", ("--sft_lr", "1e-5", "--eval_max_new_tokens", "12")) == 12
-    for bad in (("--eval_max_new_tokens", "0"), ("--eval_max_new_tokens", "many")):
+    cfg = base_eval_config("grpo", "tiny", ["--eval_max_new_tokens", "12"], run_id="b")
+    assert cfg.max_new_tokens == 12
+    for bad in (["--eval_max_new_tokens", "0"], ["--eval_max_new_tokens", "many"]):
         with pytest.raises(UserError, match="eval_max_new_tokens"):
-            eval_length("tiny", bad)
+            base_eval_config("grpo", "tiny", bad, run_id="b")
     with pytest.raises(UserError, match="preset"):
-        eval_length("huge")
+        base_eval_config("grpo", "huge", [], run_id="b")
 
 
-def test_overrides_go_only_to_trainers_that_have_them():
-    from reftbench.compare import trainer_overrides
+def test_compare_scores_its_own_start_model_data_and_families(cli, tmp_path, micro):
+    """The base row is the comparison's --model on its --data and --families, not the
+    embedded base on every family."""
+    import json
+    from pathlib import Path
 
-    common = ["--eval_limit", "5", "--accuracy_reward", "strict", "--grpo_lr=3e-5"]
-    trainers = ("sft", "grpo")
-    assert trainer_overrides("grpo", trainers, common) == [
-        "--eval_limit", "5", "--accuracy_reward", "strict", "--grpo_lr", "3e-5"]
-    assert trainer_overrides("sft", trainers, common) == ["--eval_limit", "5"]
-    with pytest.raises(UserError, match="--acuracy_reward is not a setting"):
-        trainer_overrides("sft", trainers, ["--acuracy_reward", "strict"])
-    # a GRPO-only key with no GRPO trainer compared is a mistake, not a silent no-op
-    with pytest.raises(UserError, match="--accuracy_reward"):
-        trainer_overrides("sft", ("sft",), ["--accuracy_reward", "strict"])
+    fixture = Path(__file__).parent / "fixtures" / "refdata"
+    code, out, err = cli("compare", "--trainers", "sft", "--seeds", "0", "--eval-limit", "2",
+                         "--general", "0", "--output", tmp_path / "out",
+                         "--results-dir", tmp_path / "res", "--model", "random-micro",
+                         "--data", fixture, "--families", "math", "--sft_steps", "1",
+                         "--sft_batch_size", "2", "--n_test", "4")
+    assert code == 0, err
+    runs = {p.parent.name: json.loads(p.read_text())
+            for p in (tmp_path / "res" / "runs").glob("*/results.json")}
+    base, trained = runs.pop("compare-base"), next(iter(runs.values()))
+    assert base["label"] == "base@refdata" and trained["label"] == "sft@refdata"
+    assert base["config"]["model"].endswith("random-micro")
+    assert base["config"]["data"] == str(fixture.resolve())
+    assert base["config"]["families"] == ["math"]
+    assert {key.split("/")[0] for key in base["metrics"]} == {"math"}
+    assert base["protocol"] == trained["protocol"] | {"questions": base["protocol"]["questions"]}

@@ -20,11 +20,12 @@ from tasks import benchmark_families
 
 from reftbench import fileio, provenance
 
-from reftbench.evaluation import run_identity
+from reftbench.evaluation import protocol, run_identity
 from reftbench.config import SEEDS, check_bounds
 from reftbench.model.load import DTYPES as MODEL_DTYPES
 from reftbench.errors import UserError
 from reftbench.paths import RESULTS
+from reftbench.scoring.frames import in_model_frame, resize_of
 from reftbench.scoring.rewards import score
 from reftbench.samples import FAMILIES, TEST_SPLITS, TIERS
 from reftbench.evaluation.stats import aggregate
@@ -211,7 +212,9 @@ def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
     fileio.ensure_writable_dir(Path(results_dir) / "runs")
     if backend is None:
         backend = make_backend(cfg)
-    samples = select_samples(cfg)
+    # Gold boxes in the frame the model sees (reftbench/scoring/frames.py).
+    samples, frame = in_model_frame(select_samples(cfg), resize_of(getattr(backend, "processor", None)))
+    run_protocol = protocol.describe(cfg, backend, samples, frame)
     run = Path(main_decides(lambda: str(run_dir_for(cfg, Path(results_dir), resume))))
     # Hashing the weights is the main process's job (minutes for a 3B checkpoint on every rank).
     identity = main_decides(lambda: run_identity.eval_identity(cfg, samples))
@@ -245,7 +248,8 @@ def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
         start = time.perf_counter()
         map_sharded(todo, cfg.batch_size, generate, write)
         elapsed = time.perf_counter() - start
-        return main_decides(lambda: write_results(cfg, run, samples, len(todo), elapsed))
+        return main_decides(lambda: write_results(cfg, run, samples, len(todo), elapsed,
+                                                  run_protocol))
 
 
 def open_log(log: Path, resume: bool, identity: dict) -> set[str]:
@@ -262,7 +266,7 @@ def open_log(log: Path, resume: bool, identity: dict) -> set[str]:
 
 
 def write_results(cfg: EvalConfig, run: Path, samples: list[dict], generated: int,
-                  elapsed: float) -> dict:
+                  elapsed: float, run_protocol: dict | None = None) -> dict:
     """Aggregate the run's samples.jsonl into results.json (written atomically) and return it."""
     wanted = {s["id"] for s in samples}
     # One row per id (the last written), so a row logged twice can never be counted twice.
@@ -273,6 +277,8 @@ def write_results(cfg: EvalConfig, run: Path, samples: list[dict], generated: in
         "run_id": run.name,
         "metrics": aggregate(rows),
         "config": asdict(cfg),
+        # How it was scored (reftbench/evaluation/protocol.py): rows compare only under one.
+        "protocol": run_protocol,
         "provenance": provenance.describe(cfg.device),
         "timing": {"generated": generated, "seconds": round(elapsed, 2),
                    "samples_per_second": round(generated / elapsed, 2) if elapsed > 0 else None},

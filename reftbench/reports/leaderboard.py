@@ -16,6 +16,7 @@ import statistics
 from pathlib import Path
 
 from reftbench import fileio
+from reftbench.evaluation import protocol
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,12 @@ TIER = "open"
 GENERAL = "general/id/open"
 
 
-def collect(results_dir: Path) -> dict[str, list[dict]]:
-    """label -> newest results.json per seed, read from results_dir/runs/*/."""
+def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[dict]]:
+    """label -> newest results.json per seed, read from results_dir/runs/*/.
+
+    Rows scored under another evaluation protocol than the base row (another length, image
+    size, dtype, data, ...: reftbench/evaluation/protocol.py) are left out with a warning that
+    says what differs, unless `mixed_protocols`."""
     newest: dict[tuple[str, object], dict] = {}
     for path in sorted((Path(results_dir) / "runs").glob("*/results.json")):
         try:
@@ -45,7 +50,12 @@ def collect(results_dir: Path) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
     for (label, _), res in sorted(newest.items(), key=lambda kv: str(kv[0])):
         grouped.setdefault(label, []).append(res)
-    return grouped
+    if mixed_protocols:
+        return grouped
+    kept, left = protocol.comparable(grouped)
+    for label, why in left.items():
+        log.warning("%s: left out of the table: %s (--mixed-protocols shows it anyway)", label, why)
+    return kept
 
 
 def _date(res: dict) -> str:
@@ -226,13 +236,13 @@ def _made_elsewhere(grouped: dict[str, list[dict]]) -> str:
             if rows else "")
 
 
-def build(results_dir: Path) -> tuple[list[str], list[list[str]]]:
+def build(results_dir: Path, mixed_protocols: bool = False) -> tuple[list[str], list[list[str]]]:
     """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table.
 
     With no runs nothing is written (an existing leaderboard is kept) and `rows` is empty.
     """
     results_dir = Path(results_dir)
-    grouped = collect(results_dir)
+    grouped = collect(results_dir, mixed_protocols)
     header, rows = table_rows(grouped)
     if not rows:
         return header, rows

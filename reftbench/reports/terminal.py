@@ -105,11 +105,11 @@ def results_table(results: dict) -> Table:
     return table
 
 
-def show_leaderboard(results_dir: Path, console: Console) -> None:
+def show_leaderboard(results_dir: Path, console: Console, mixed_protocols: bool = False) -> None:
     """Build the leaderboard files and print the table (or say there is nothing yet)."""
     from reftbench.reports.leaderboard import build
 
-    header, rows = build(results_dir)
+    header, rows = build(results_dir, mixed_protocols)
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
                       "(the committed reference runs: --results-dir results)")
@@ -124,7 +124,7 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
     console.print(table)
     from reftbench.reports.leaderboard import collect, sampling_rows
 
-    header, rows = sampling_rows(collect(results_dir))
+    header, rows = sampling_rows(collect(results_dir, mixed_protocols=True))
     if rows:
         sampled = Table(title="greedy, sampled and pass@K (%, average of the three families)")
         for name in header:

@@ -214,22 +214,37 @@ def removed_if_start_fails(run_dir: Path):
         raise
 
 
+def final_eval_config(cfg, model: str, label: str, run_id: str, extra: dict | None = None,
+                      tiers: tuple[str, ...] = ("open",)):
+    """The evaluation protocol of a training config, for `model`: what every row of one
+    comparison is scored under (the base in `compare`/`demo` and every trained model alike), so
+    their length, image size, dtype, data, sampling and test size can never differ."""
+    from reftbench.evaluation.evaluate import EvalConfig
+
+    return EvalConfig(model=model, label=label, families=cfg.families, tiers=tiers,
+                      n_test=cfg.n_test, limit=cfg.eval_limit, batch_size=cfg.eval_batch_size,
+                      seed=cfg.data_seed, general=cfg.eval_general, data=cfg.data,
+                      strict=cfg.data_strict, image_root=cfg.data_image_root,
+                      max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels,
+                      samples=cfg.eval_samples, max_new_tokens=cfg.eval_max_new_tokens,
+                      dtype=cfg.dtype, run_id=run_id, extra=dict(extra or {}))
+
+
+def row_label(name: str, cfg) -> str:
+    """A leaderboard row's label: real-data runs get their own row, never averaged with
+    generated-data runs."""
+    return f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name
+
+
 def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_dir: Path, console):
     """Open-tier, id + ood evaluation of the final model into <results_dir>/runs, on every rank's
-    device, with the run's eval_max_new_tokens (the same for every method of a preset)."""
-    from reftbench.evaluation.evaluate import EvalConfig, evaluate
+    device, under the run's evaluation protocol (`final_eval_config`)."""
+    from reftbench.evaluation.evaluate import evaluate
     from reftbench.reports.terminal import run_eval
 
-    # Real-data runs get their own leaderboard row, never averaged with generated-data runs.
-    label = f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name
-    ecfg = EvalConfig(model=str(final), label=label, families=cfg.families, n_test=cfg.n_test,
-                      limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
-                      general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
-                      image_root=cfg.data_image_root, max_pixels=cfg.max_pixels,
-                      min_pixels=cfg.min_pixels, samples=cfg.eval_samples,
-                      max_new_tokens=cfg.eval_max_new_tokens, dtype=cfg.dtype,
-                      run_id=f"{run_dir.name}-{meta['started']}",
-                      extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
+    ecfg = final_eval_config(cfg, str(final), row_label(name, cfg),
+                             run_id=f"{run_dir.name}-{meta['started']}",
+                             extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()
     if console:
         return run_eval(ecfg, results_dir, resume, console)

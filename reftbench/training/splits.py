@@ -4,15 +4,38 @@ They come from the generated splits, or from a real-data folder when the config'
 (the Curr-ReFT release, reftbench/data/release.py, or reftbench/data/refdata.py's flat convention): its
 train rows for training, its id/ood rows as the test splits. Replay rows for Curr-ReFT's SFT
 stage come from the general mixture or the config's `replay_data` file.
+
+Every gold box is in the frame the model sees (reftbench/scoring/frames.py): the run's start
+model's processor under the run's pixel bounds, so SFT targets, GRPO rewards and rejection
+sampling all read boxes the way the evaluation scores them.
 """
 
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 from reftbench.data.generated import load_split, task_records
 from reftbench.errors import UserError
 from reftbench.samples import TEST_SPLITS, TIERS
+from reftbench.scoring.frames import BOX_METRIC, in_model_frame, resize_of
+
+
+@lru_cache(maxsize=8)
+def _resize(model: str, min_pixels: int | None, max_pixels: int | None):
+    from reftbench.model.load import load_processor
+    from reftbench.model.names import resolve_model
+    from reftbench.model.processor import set_image_pixels
+
+    return resize_of(set_image_pixels(load_processor(resolve_model(model)), min_pixels, max_pixels))
+
+
+def in_run_frame(cfg, samples: list[dict]) -> list[dict]:
+    """`samples` with their gold boxes in the frame the run's model sees (the processor is only
+    read when some sample is scored by a box)."""
+    if not any(s.get("metric") == BOX_METRIC for s in samples):
+        return samples
+    return in_model_frame(samples, _resize(cfg.model, cfg.min_pixels, cfg.max_pixels))[0]
 
 
 def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | None = None,
@@ -31,7 +54,7 @@ def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | N
     if cfg.data and not out:
         raise UserError(f"{cfg.data} has no train rows of {', '.join(cfg.families)} "
                         f"at tier(s) {', '.join(tiers)}")
-    return out
+    return in_run_frame(cfg, out)
 
 
 def test_samples(cfg) -> list[dict]:
@@ -55,4 +78,4 @@ def replay_samples(cfg, n: int) -> list[dict]:
         rows = load_split("general", "train", seed=cfg.data_seed)
     rows = rows[:]
     random.Random(cfg.seed).shuffle(rows)
-    return rows[:n]
+    return in_run_frame(cfg, rows[:n])
