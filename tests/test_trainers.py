@@ -323,3 +323,35 @@ def test_a_resumed_stage_starts_from_its_checkpoint_weights(tmp_path, monkeypatc
     rows = [json.loads(line) for line in
             next((tmp_path / "run").rglob("metrics.jsonl")).read_text().splitlines()]
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]  # step 3 logged once
+
+
+def test_a_resumed_stage_keeps_its_input_model_as_the_kl_reference(tmp_path, monkeypatch):
+    """With beta > 0 TRL builds the reference model from the policy's `_name_or_path`; after a
+    resume from a full-weight checkpoint that was the checkpoint (KL 0 at the first step)."""
+    import trl.trainer.grpo_trainer as grpo_trainer
+
+    from reftbench.model.names import preset_path
+    from reftbench.training import callbacks
+
+    class Kill(Exception):
+        pass
+
+    log_row = callbacks.MetricsLog.on_log
+
+    def kill_after_logging_step_3(self, args, state, control, **kw):
+        log_row(self, args, state, control, **kw)
+        if state.global_step == 3:
+            raise Kill
+
+    references = []
+    build = grpo_trainer.create_model_from_path
+    monkeypatch.setattr(grpo_trainer, "create_model_from_path",
+                        lambda model_id, *a, **k: references.append(model_id) or build(model_id, *a, **k))
+    monkeypatch.setattr(callbacks.MetricsLog, "on_log", kill_after_logging_step_3)
+    overrides = fast("grpo", grpo_steps="4", save_steps="2", beta="0.04", evaluate="false")
+    with pytest.raises(Kill):
+        train("grpo", overrides=overrides, output=tmp_path / "run")
+    monkeypatch.setattr(callbacks.MetricsLog, "on_log", log_row)
+    train("grpo", overrides=overrides, output=tmp_path / "run", resume=True)
+    start = str(preset_path("random-micro"))
+    assert len(references) == 2 and all(Path(r) == Path(start) for r in references), references

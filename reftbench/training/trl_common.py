@@ -157,6 +157,7 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     `args` must be built before this call: under DeepSpeed ZeRO-3 they switch on partitioned
     loading of the model."""
     from reftbench.model.load import load_model
+    from reftbench.model.names import resolve_model
     from reftbench.model.processor import set_image_pixels
     from reftbench.training.lora import lora_config
 
@@ -169,6 +170,9 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     weights_from = None if getattr(cfg, "lora_r", 0) else whole_weights(checkpoint)
     model, processor = load_model(weights_from or model_path, dtype=training_dtype(cfg),
                                   training=True)
+    # TRL builds the KL reference model from the config's `_name_or_path`: it must be the
+    # stage's input model, not the mid-stage checkpoint a resume loaded the weights from.
+    model.config._name_or_path = resolve_model(model_path)
     set_image_pixels(processor, cfg.min_pixels, cfg.max_pixels)  # saved with the model below
     peft_config = lora_config(cfg, model)
     if cfg.freeze_vision:
