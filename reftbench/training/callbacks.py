@@ -40,20 +40,57 @@ class MetricsLog(TrainerCallback):
 
 
 class ProgressLine(TrainerCallback):
-    """Advance a rich progress task each optimiser step, showing the latest reward/loss."""
+    """Advance a rich progress task each optimiser step, showing the latest reward/loss, the
+    seconds per step and completion tokens per second.
 
-    def __init__(self, progress, stage: str, total: int, metrics: MetricsLog):
+    When the console is not a terminal (nohup, SLURM, `> log`), rich draws nothing until the
+    stage ends; then a plain line (step, reward, s/step, ETA) is printed every `plain_every`
+    seconds instead, so a log file shows a job's progress while it runs."""
+
+    def __init__(self, progress, stage: str, total: int, metrics: MetricsLog,
+                 plain_every: float = 30.0):
         self.progress, self.metrics = progress, metrics
         self.task = progress.add_task(stage, total=total) if progress else None
-        self.stage = stage
+        self.stage, self.total = stage, total
+        self.plain = progress is not None and not progress.console.is_terminal
+        self.plain_every = plain_every
+        self.started = self.last_plain = None
+        self.first_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = self.last_plain = time.monotonic()
+        self.first_step = state.global_step  # a resumed stage counts its speed from here
+
+    def speed(self, state, batch: int) -> tuple[float | None, float | None]:
+        """(seconds per step, completion tokens per second) since this stage (re)started."""
+        done = state.global_step - self.first_step
+        if self.started is None or done <= 0:
+            return None, None
+        per_step = (time.monotonic() - self.started) / done
+        length = self.metrics.last.get("completions/mean_length")
+        return per_step, (length * batch / per_step if length and per_step > 0 else None)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.progress is None:
             return
         last = self.metrics.last
-        shown = " ".join(f"{k}={last[k]:.3g}" for k in ("reward", "loss") if k in last)
+        per_step, tokens = self.speed(state, args.per_device_train_batch_size * args.world_size)
+        shown = [f"{k}={last[k]:.3g}" for k in ("reward", "loss") if k in last]
+        if per_step is not None:
+            shown.append(f"{per_step:.2f} s/step")
+        if tokens is not None:
+            shown.append(f"{tokens:.0f} tok/s")
         self.progress.update(self.task, completed=state.global_step,
-                             description=f"{self.stage} {shown}".strip())
+                             description=" ".join([self.stage, *shown]))
+        now = time.monotonic()
+        finished = state.global_step >= self.total
+        if self.plain and per_step is not None and (now - self.last_plain >= self.plain_every
+                                                    or finished):
+            self.last_plain = now
+            eta = per_step * max(0, self.total - state.global_step)
+            self.progress.console.print(
+                f"{self.stage} step {state.global_step}/{self.total} {' '.join(shown)} "
+                f"ETA {eta / 60:.1f} min", markup=False, highlight=False)
 
 
 class TimeLimit(TrainerCallback):
