@@ -355,3 +355,23 @@ def test_a_resumed_stage_keeps_its_input_model_as_the_kl_reference(tmp_path, mon
     train("grpo", overrides=overrides, output=tmp_path / "run", resume=True)
     start = str(preset_path("random-micro"))
     assert len(references) == 2 and all(Path(r) == Path(start) for r in references), references
+
+
+def test_checkpoints_along_a_stage_are_kept_as_model_folders(tmp_path):
+    from reftbench.model.load import load_model
+    from reftbench.training.keep_checkpoints import kept_steps
+
+    assert kept_steps([1, 2, 3, 4, 5, 6], every=3, last=2) == {3, 5, 6}
+    assert kept_steps([1, 2, 3], every=0, last=0) == set()
+    overrides = fast("sft", sft_steps="5", save_steps="1", keep_every="2", keep_last="1",
+                     evaluate="false")
+    result = train("sft", overrides=overrides, output=tmp_path / "run")
+    kept = tmp_path / "run" / "stages" / "1-sft" / "checkpoints"
+    assert sorted(p.name for p in kept.iterdir()) == ["step-2", "step-4", "step-5"]
+    model, processor = load_model(str(kept / "step-5"))
+    assert processor.image_processor is not None
+    final = weights(result["model"])
+    assert all(torch.equal(final[k], v) for k, v in weights(kept / "step-5").items())
+    assert any(not torch.equal(final[k], v) for k, v in weights(kept / "step-2").items())
+    with pytest.raises(UserError, match="keep_every.*multiple of save_steps"):
+        train("sft", overrides=fast("sft", save_steps="2", keep_every="3"), output=tmp_path / "x")

@@ -29,6 +29,7 @@ BOUNDS = {
     "eval_limit": at_least(1), "eval_general": at_least(0), "eval_batch_size": at_least(1),
     "eval_max_new_tokens": at_least(1),
     "dtype": one_of(*DTYPES), "max_minutes": at_least(0), "save_steps": at_least(1),
+    "keep_every": at_least(0), "keep_last": at_least(0),
     "logging_steps": at_least(1),
     "lr_scheduler": one_of("constant", "cosine", "linear", "constant_with_warmup",
                            "cosine_with_restarts", "polynomial", "inverse_sqrt"),
@@ -54,6 +55,10 @@ BOUNDS = {
 def validate(cfg) -> None:
     """A UserError naming the first field of a trainer config outside its bound (see BOUNDS)."""
     check_bounds(cfg, BOUNDS)
+    if getattr(cfg, "keep_every", 0) % getattr(cfg, "save_steps", 1):
+        raise UserError(f"config key 'keep_every' must be a multiple of save_steps "
+                        f"({cfg.save_steps}): checkpoints are made every save_steps steps, "
+                        f"got {cfg.keep_every}")
     if getattr(cfg, "eval_samples", 0) == 1:  # pass@K needs K >= 2 (reftbench eval --samples)
         raise UserError("config key 'eval_samples' must be 0 (greedy only) or at least 2, got 1")
 
@@ -117,6 +122,12 @@ class RunFields:
     freeze_vision: bool = False
     # Save a resumable checkpoint every N optimiser steps.
     save_steps: int = 10
+    # Also keep every K-th step's checkpoint as a model folder in stages/<stage>/checkpoints/
+    # (K a multiple of save_steps), to evaluate along a stage or start another run from it;
+    # 0 = none (only the stage's final model is kept).
+    keep_every: int = 0
+    # Also keep the last N checkpoints of each stage as model folders there; 0 = none.
+    keep_last: int = 0
     # Log metrics every N optimiser steps.
     logging_steps: int = 5
     # Also send the training logs to these trackers ("tensorboard", "wandb"; empty = none, the

@@ -28,7 +28,8 @@ from reftbench.training.config import validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
 # trains. The new values are recorded in config.json (with the old ones under "resumes").
-RESUME_MAY_CHANGE = {"logging_steps", "save_steps", "max_minutes", "evaluate", "eval_batch_size"}
+RESUME_MAY_CHANGE = {"logging_steps", "save_steps", "max_minutes", "evaluate", "eval_batch_size",
+                     "keep_every", "keep_last"}
 
 
 def prepare(name: str, preset: str, config_path, overrides, output: Path | None, resume: bool,

@@ -81,12 +81,16 @@ def reporters(cfg, out_dir: Path) -> list[str]:
     return names
 
 
-def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress) -> list:
-    """Metrics log, progress line and (if set) the time limit."""
+def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress, source: str = "") -> list:
+    """Metrics log, progress line and (if set) the time limit and the checkpoints kept."""
+    from reftbench.training.keep_checkpoints import KeepCheckpoints
+
     log = MetricsLog(out_dir / "metrics.jsonl", stage)
     found = [log, ProgressLine(progress, stage, steps, log)]
     if cfg.max_minutes:
         found.append(TimeLimit(cfg.max_minutes))
+    if getattr(cfg, "keep_every", 0) or getattr(cfg, "keep_last", 0):
+        found.append(KeepCheckpoints(out_dir, cfg.keep_every, cfg.keep_last, source))
     return found
 
 
@@ -180,7 +184,8 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
 
         freeze_encoder(model)
     trainer = trainer_cls(model=model, args=args, processing_class=processor,
-                          callbacks=callbacks(cfg, out_dir, stage, steps, progress),
+                          callbacks=callbacks(cfg, out_dir, stage, steps, progress,
+                                              resolve_model(model_path)),
                           peft_config=peft_config, **trainer_kwargs)
     quiet(trainer)
     if weights_from:
