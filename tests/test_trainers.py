@@ -375,3 +375,18 @@ def test_checkpoints_along_a_stage_are_kept_as_model_folders(tmp_path):
     assert any(not torch.equal(final[k], v) for k, v in weights(kept / "step-2").items())
     with pytest.raises(UserError, match="keep_every.*multiple of save_steps"):
         train("sft", overrides=fast("sft", save_steps="2", keep_every="3"), output=tmp_path / "x")
+
+
+def test_each_stage_gets_its_own_wandb_run_grouped_under_the_training_run(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    overrides = fast("curr-rl", stages="judge,open", stage_steps="1,1", stage_generations="2,2",
+                     report_to="wandb", evaluate="false")
+    train("curr-rl", overrides=overrides, output=tmp_path / "myrun")
+    for stage in ("1-judge", "2-open"):
+        runs = list((tmp_path / "myrun" / "stages" / stage / "wandb").glob("offline-run-*/*.wandb"))
+        assert len(runs) == 1, (stage, runs)
+        data = runs[0].read_bytes()
+        assert f"myrun-{stage}".encode() in data  # the run's name
+        other = "2-open" if stage == "1-judge" else "1-judge"
+        assert f"myrun-{other}".encode() not in data

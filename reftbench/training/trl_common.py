@@ -37,6 +37,8 @@ def common_args(cfg, out_dir: Path, steps: int, lr: float) -> dict:
         save_steps=cfg.save_steps,
         save_total_limit=1,
         report_to=reporters(cfg, out_dir),
+        # One tracker run per stage ("<run>-<stage>"), grouped under the training run.
+        run_name=f"{out_dir.parent.parent.name}-{out_dir.name}",
         disable_tqdm=True,
         dataloader_num_workers=0,
         ddp_timeout=int(TIMEOUT.total_seconds()),
@@ -78,7 +80,19 @@ def reporters(cfg, out_dir: Path) -> list[str]:
     if "wandb" in names:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ["WANDB_DIR"] = str(out_dir)
+        os.environ["WANDB_RUN_GROUP"] = out_dir.parent.parent.name
     return names
+
+
+def finish_trackers(cfg) -> None:
+    """End the stage's wandb run, so the next stage starts its own (with its own step count
+    and config) instead of writing into this one."""
+    if "wandb" in getattr(cfg, "report_to", ()):
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+            wandb.teardown()  # the next stage's run reads its own WANDB_DIR
 
 
 def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress, source: str = "") -> list:
@@ -191,6 +205,7 @@ def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, step
     if weights_from:
         trainer._load_from_checkpoint = lambda *a, **k: None  # weights are loaded already
     trainer.train(resume_from_checkpoint=checkpoint)
+    finish_trackers(cfg)
     saved = save_model(trainer, processor, model_path, out_dir,
                        lora=peft_config is not None, dtype=cfg.dtype)
     release(trainer)
