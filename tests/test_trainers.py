@@ -49,7 +49,7 @@ def test_grpo_settings_reach_trl(tmp_path):
     assert args.learning_rate == 3e-6
     assert args.max_completion_length == 99
     assert args.num_generations == 2
-    assert args.per_device_train_batch_size == cfg.prompts_per_step * 2
+    assert args.per_device_train_batch_size == 8 * 2  # the preset's global 8 prompts, one process
     assert args.max_steps == 7
     assert args.seed == cfg.seed
     # Explicit, so a checkpoint's generation_config (top_k=1, ...) cannot narrow the rollouts.
@@ -390,3 +390,20 @@ def test_each_stage_gets_its_own_wandb_run_grouped_under_the_training_run(tmp_pa
         assert f"myrun-{stage}".encode() in data  # the run's name
         other = "2-open" if stage == "1-judge" else "1-judge"
         assert f"myrun-{other}".encode() not in data
+
+
+def test_the_paper_preset_means_eight_prompts_a_step_on_any_process_count(monkeypatch):
+    from reftbench.training import config as config_module
+    from reftbench.training.config import prompts_per_process
+
+    plugin = load_trainer("grpo")
+    paper = resolve(plugin.config_cls, plugin.presets, "qwen2.5-vl-3b")
+    assert paper.lr_scheduler == "linear"
+    assert [prompts_per_process(paper, n) for n in (1, 2, 4, 8)] == [8, 4, 2, 1]
+    with pytest.raises(UserError, match="does not divide among 3 processes"):
+        prompts_per_process(paper, 3)
+    tiny = resolve(plugin.config_cls, plugin.presets, "tiny")
+    assert prompts_per_process(tiny, 4) == tiny.prompts_per_step  # per process, as documented
+    monkeypatch.setattr("reftbench.distributed.world_size", lambda: 2)
+    assert config_module.batch_record(paper) == {"processes": 2, "prompts_per_process": 4,
+                                                 "prompts_per_step": 8}

@@ -47,7 +47,11 @@ QWEN_3B = {
     "grpo_steps": 1200,
     "grpo_lr": 1e-6,
     "num_generations": 4,
-    "prompts_per_step": 2,
+    # The reference's global batch: one prompt per GPU on 8 GPUs, 8 prompts a step in all; the
+    # same 8 on any GPU count (each of N processes takes 8 / N).
+    "global_prompts_per_step": 8,
+    # The reference decayed the learning rate linearly to 0 over each stage.
+    "lr_scheduler": "linear",
     "beta": 0.04,
     "temperature": 1.0,
     "max_completion_length": 256,

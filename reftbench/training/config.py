@@ -34,7 +34,8 @@ BOUNDS = {
     "lr_scheduler": one_of("constant", "cosine", "linear", "constant_with_warmup",
                            "cosine_with_restarts", "polynomial", "inverse_sqrt"),
     "grpo_steps": at_least(1), "grpo_lr": above(0), "num_generations": at_least(2),
-    "prompts_per_step": at_least(1), "beta": at_least(0), "temperature": above(0),
+    "prompts_per_step": at_least(1),
+    "global_prompts_per_step": at_least(0), "beta": at_least(0), "temperature": above(0),
     "max_completion_length": at_least(1), "format_weight": at_least(0),
     "accuracy_weight": at_least(0), "accuracy_reward": one_of(*ACCURACY_SCORES),
     "loss_type": one_of(*LOSS_TYPES), "num_iterations": at_least(1), "epsilon": above(0),
@@ -52,9 +53,37 @@ BOUNDS = {
 }
 
 
+def prompts_per_process(cfg, processes: int | None = None) -> int:
+    """The prompts each process takes per optimiser step (see global_prompts_per_step)."""
+    from reftbench.distributed import world_size
+
+    processes = processes or world_size()
+    total = getattr(cfg, "global_prompts_per_step", 0)
+    if not total:
+        return cfg.prompts_per_step
+    if total % processes:
+        raise UserError(f"global_prompts_per_step {total} does not divide among {processes} "
+                        "processes: choose a multiple of the process count")
+    return total // processes
+
+
+def batch_record(cfg) -> dict | None:
+    """The GRPO batch as run: processes, prompts per process and per step in all (the run
+    record's "batch"); None for a config without GRPO."""
+    from reftbench.distributed import world_size
+
+    if not hasattr(cfg, "prompts_per_step"):
+        return None
+    processes, each = world_size(), prompts_per_process(cfg)
+    return {"processes": processes, "prompts_per_process": each,
+            "prompts_per_step": each * processes}
+
+
 def validate(cfg) -> None:
     """A UserError naming the first field of a trainer config outside its bound (see BOUNDS)."""
     check_bounds(cfg, BOUNDS)
+    if hasattr(cfg, "global_prompts_per_step"):
+        prompts_per_process(cfg)  # divides among this launch's processes
     if getattr(cfg, "keep_every", 0) % getattr(cfg, "save_steps", 1):
         raise UserError(f"config key 'keep_every' must be a multiple of save_steps "
                         f"({cfg.save_steps}): checkpoints are made every save_steps steps, "
@@ -145,8 +174,13 @@ class GRPOFields:
     grpo_lr: float = 5e-5
     # Completions per prompt (the group size G).
     num_generations: int = 8
-    # Prompts per optimiser step (each gets num_generations completions).
+    # Prompts per optimiser step in each process (each gets num_generations completions); the
+    # global batch is this times the number of processes, unless global_prompts_per_step is set.
     prompts_per_step: int = 4
+    # Prompts per optimiser step over all processes together (0 = off: prompts_per_step per
+    # process): each process then takes this divided by the process count, so a preset means
+    # the same global batch on 1 GPU or 8 (the paper's: 8 prompts a step, one per GPU).
+    global_prompts_per_step: int = 0
     # KL coefficient against the starting model (0 disables the reference model).
     beta: float = 0.0
     # Sampling temperature for rollouts.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reftbench.errors import UserError
 from reftbench.training import trl_common
+from reftbench.training.config import prompts_per_process
 
 # What TRL's `vllm_mode` accepts: vLLM inside the training process, or a `trl vllm-serve` server.
 VLLM_MODES = ("colocate", "server")
@@ -25,7 +26,7 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
         raise UserError(f"vllm_mode must be one of {', '.join(VLLM_MODES)}, got '{cfg.vllm_mode}'")
     return GRPOConfig(
         **trl_common.common_args(cfg, out_dir, steps, cfg.grpo_lr),
-        per_device_train_batch_size=cfg.prompts_per_step * num_generations,
+        per_device_train_batch_size=prompts_per_process(cfg) * num_generations,
         gradient_accumulation_steps=1,
         num_generations=num_generations,
         beta=cfg.beta,

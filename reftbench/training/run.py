@@ -24,7 +24,7 @@ from reftbench.errors import UserError
 from reftbench.model.names import resolve_model
 from reftbench.paths import OUTPUTS, RESULTS
 from reftbench.registry import check_names, load_trainer
-from reftbench.training.config import validate
+from reftbench.training.config import batch_record, validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
 # trains. The new values are recorded in config.json (with the old ones under "resumes").
@@ -179,6 +179,7 @@ def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: s
                                                "changed": changed})
     else:
         meta = {"trainer": name, "preset": preset, "config": asdict(cfg),
+                "batch": batch_record(cfg),
                 "start_fingerprint": start_fingerprint(model),
                 "provenance": provenance.describe(cfg.dtype),
                 "started": time.strftime("%Y%m%d-%H%M%S")}
