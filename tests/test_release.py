@@ -360,3 +360,17 @@ def test_the_release_reader_has_the_same_row_and_image_checks(replica, tmp_path,
                for m in messages)
     assert any("extra_math_test.jsonl:3: image empty.png is empty" in m for m in messages)
     assert any("extra_math_test.jsonl:4: image broken.png is corrupt" in m for m in messages)
+
+
+def test_sft_targets_keep_the_releases_own_reasoning(replica):
+    from reftbench.data.release import solution_reasoning
+    from reftbench.training.datasets import target_completion
+
+    records = read_release(replica)
+    maths = next(r for r in records if r["question"] == "What is x?")
+    assert maths["think"] == "3 + 4"
+    assert target_completion(maths) == "<think>3 + 4</think><answer>7</answer>"
+    assert solution_reasoning("<answer>7</answer>") == ""
+    assert solution_reasoning("<thinking> a\n  b </thinking><answer>7</answer>") == "a b"
+    assert solution_reasoning("<think>x " * 1000 + "</think>") == ""  # its tags inside: dropped
+    assert len(solution_reasoning("<think>" + "word " * 1000 + "</think>")) <= 2000

@@ -167,7 +167,31 @@ def release_record(row: dict, split: str, tier: str | None, family: str | None,
     record = {"id": row_id, "base_id": row_id, "family": family, "split": split,
               **_tiered(family, tier, question, answer),
               "image": image, "image_path": images.find(image)}
+    think = solution_reasoning(row["solution"])
+    if think:  # SFT targets keep the release's own reasoning (reftbench/training/datasets.py)
+        record["think"] = think
     return _checked(record)
+
+
+# Longest reasoning kept from a solution; a longer trace is cut at a word boundary.
+MAX_THINK_CHARS = 2000
+
+
+def solution_reasoning(solution) -> str:
+    """The text of a string solution's `<thinking>`/`<think>` block (stage-3 rows carry the
+    reasoning that led to the answer), whitespace-collapsed; "" when it has none."""
+    if not isinstance(solution, str):
+        return ""
+    match = _THINKING.search(solution)
+    if match is None:
+        return ""
+    inner = solution[match.start():match.end()]
+    inner = re.sub(r"^<(?:think|thinking)>|</(?:think|thinking)>$", "", inner)
+    text = " ".join(inner.split())
+    if len(text) > MAX_THINK_CHARS:
+        text = text[:MAX_THINK_CHARS].rsplit(" ", 1)[0]
+    # Its own tags would break the target's format.
+    return "" if any(tag in text for tag in ("<think>", "</think>", "<answer>", "</answer>")) else text
 
 
 def solution_text(solution, family: str) -> str:
