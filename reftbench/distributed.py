@@ -35,6 +35,24 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def check_launcher() -> None:
+    """A UserError when several GPUs are visible to a process no launcher started: the Trainer
+    would wrap the model in nn.DataParallel, which TRL's trainers do not support (it fails
+    after the model has loaded). One line, before anything loads."""
+    import torch
+
+    if world_size() > 1 or not torch.cuda.is_available():
+        return
+    count = torch.cuda.device_count()
+    if count > 1:
+        from reftbench.errors import UserError
+
+        raise UserError(f"{count} GPUs are visible but no launcher started this process: train on "
+                        "all of them with `accelerate launch --num_processes "
+                        f"{count} -m reftbench train ...` (docs/scaling.md), or on one with "
+                        "CUDA_VISIBLE_DEVICES=0")
+
+
 def device(name: str = "auto") -> str:
     """The torch device this rank generates on: "auto" is CUDA when present (the rank's own GPU
     under a launcher), else the CPU; a bare "cuda" also becomes the rank's own GPU."""

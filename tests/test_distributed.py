@@ -174,3 +174,15 @@ if __name__ == "__main__":  # the script each rank runs
     state = PartialState()
     marker = {"world": state.num_processes, "type": str(state.distributed_type).split(".")[-1]}
     Path(os.environ["MARKERS"], f"rank-{state.process_index}.json").write_text(json.dumps(marker))
+
+
+def test_several_gpus_without_a_launcher_stop_before_anything_loads(cli, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
+    code, out, err = cli("train", "grpo", "--model", "random-micro", "--output", tmp_path / "run")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "8 GPUs are visible but no launcher" in err and "accelerate launch" in err
+    assert not (tmp_path / "run").exists()

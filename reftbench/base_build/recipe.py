@@ -281,8 +281,10 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     into `target` (default: the local cache, which then takes precedence over the shipped one)."""
     from reftbench.data.generated import load_split
     from reftbench.training.datasets import sft_dataset
+    from reftbench.distributed import check_launcher
     from reftbench.training.sft_stage import run_sft
 
+    check_launcher()
     for name in ("box_repeat", "label_repeat", "math_repeat", "compare_sequences",
                  "compare_lines"):
         if getattr(cfg, name) < 1:

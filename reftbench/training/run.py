@@ -36,9 +36,12 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
             results_dir: Path = RESULTS):
     """Plugin, resolved config, stages, run folder and start model, every check done up front:
     nothing is loaded and no folder is made before the whole command is known to be sound."""
+    from reftbench.distributed import check_launcher
+
     plugin = load_trainer(name)
     cfg = resolve(plugin.config_cls, plugin.presets, preset, config_path, overrides)
     validate(cfg)
+    check_launcher()
     check_names("task family", cfg.families, benchmark_families())
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
