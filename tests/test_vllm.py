@@ -153,3 +153,41 @@ def test_each_grpo_stage_lets_its_colocated_engine_go(tmp_path, monkeypatch):
         run_grpo(cfg, "random-micro", samples[:4], tmp_path / stage, 1, 2, stage)
     assert [e.llm for e in engines] == [None, None]  # dropped by the stage that built it
     assert all(llm.calls == [("sleep", 2), ("shutdown",)] for llm in llms)
+
+
+def test_the_colocated_engine_gets_the_runs_pixel_limits(monkeypatch):
+    """TRL builds vllm.LLM from the checkpoint alone; its processor must resize images as the
+    trainer's did, or the engine's image tokens do not match the prompts'."""
+    import trl.generation.vllm_generation as module
+
+    from reftbench.training.grpo_stage import vllm_pixel_limits
+
+    built = []
+    monkeypatch.setattr(module, "LLM", lambda **kwargs: built.append(kwargs), raising=False)
+    cfg = grpo_config(model="random-micro", use_vllm="true", max_pixels="401408",
+                      min_pixels="3136")
+    with vllm_pixel_limits(cfg):
+        module.LLM(model="m", gpu_memory_utilization=0.3)
+    module.LLM(model="after")
+    assert built[0] == {"model": "m", "gpu_memory_utilization": 0.3,
+                        "mm_processor_kwargs": {"min_pixels": 3136, "max_pixels": 401408}}
+    assert built[1] == {"model": "after"}  # only while the stage's trainer is built
+    with vllm_pixel_limits(grpo_config(model="random-micro", use_vllm="true")):
+        module.LLM(model="unbounded")
+    assert built[2] == {"model": "unbounded"}
+
+
+def test_each_stage_closes_its_server_weight_sync_channel():
+    from reftbench.training.trl_common import release
+
+    class Client:
+        closed = 0
+
+        def close_communicator(self):
+            Client.closed += 1
+
+    engine = type("G", (), {"llm": None, "vllm_client": Client()})()
+    trainer = type("T", (), {"vllm_generation": engine,
+                             "accelerator": type("A", (), {"free_memory": lambda self: None})()})()
+    release(trainer)
+    assert Client.closed == 1 and engine.vllm_client is None

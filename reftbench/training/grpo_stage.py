@@ -8,6 +8,8 @@ trains LoRA adapters instead (reftbench.training.lora), merged into a full model
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
 
 from reftbench.errors import UserError
@@ -67,6 +69,32 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
         require_vllm()
     args = grpo_args(cfg, out_dir, steps, num_generations)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
-    return trl_common.fit(GRPOTrainer, cfg, args, model_path, out_dir, stage, steps, progress,
-                          reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
-                          train_dataset=grpo_dataset(samples))
+    with vllm_pixel_limits(cfg):
+        return trl_common.fit(GRPOTrainer, cfg, args, model_path, out_dir, stage, steps,
+                              progress, reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
+                              train_dataset=grpo_dataset(samples))
+
+
+@contextlib.contextmanager
+def vllm_pixel_limits(cfg):
+    """While a trainer is built, TRL's colocated engine gets the run's image size.
+
+    TRL builds `vllm.LLM(model=...)` from the checkpoint alone, so the engine's processor keeps
+    the checkpoint's pixel bounds (Qwen2.5-VL: 12.8M) while the trainer expanded each prompt's
+    image tokens at the run's `max_pixels`: a 640x640 image gives 529 tokens in the engine and
+    484 in the prompt. The engine's constructor is wrapped to add the same bounds as
+    `mm_processor_kwargs` (nothing changes when neither bound is set, or vLLM is absent)."""
+    limits = {k: v for k, v in (("min_pixels", getattr(cfg, "min_pixels", None)),
+                                ("max_pixels", getattr(cfg, "max_pixels", None))) if v}
+    module = None
+    if limits and getattr(cfg, "use_vllm", False) and cfg.vllm_mode == "colocate":
+        import trl.generation.vllm_generation as module
+    original = getattr(module, "LLM", None)
+    if original is None:
+        yield
+        return
+    module.LLM = functools.partial(original, mm_processor_kwargs=limits)
+    try:
+        yield
+    finally:
+        module.LLM = original

@@ -224,6 +224,12 @@ def release(trainer) -> None:
     if engine is not None and getattr(engine, "llm", None) is not None:
         release_engine(engine.llm, asleep=getattr(engine, "_llm_weights_sleeping", False))
         engine.llm = None
+    # Server mode: close this stage's weight-sync channel (TRL closes it only at exit), so the
+    # next stage's trainer can open its own to the same server.
+    client = getattr(engine, "vllm_client", None)
+    if client is not None:
+        client.close_communicator()
+        engine.vllm_client = None
     trainer.accelerator.free_memory()
 
 
