@@ -407,3 +407,26 @@ def test_the_paper_preset_means_eight_prompts_a_step_on_any_process_count(monkey
     monkeypatch.setattr("reftbench.distributed.world_size", lambda: 2)
     assert config_module.batch_record(paper) == {"processes": 2, "prompts_per_process": 4,
                                                  "prompts_per_step": 8}
+
+
+def test_bf16_rollouts_run_under_autocast_and_stages_record_their_dtype(tmp_path, monkeypatch):
+    import json
+
+    import transformers
+
+    seen = []
+    generate = transformers.GenerationMixin.generate
+
+    def recording(self, *args, **kwargs):
+        seen.append(torch.is_autocast_enabled("cpu") and
+                    torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.GenerationMixin, "generate", recording)
+    result = train("grpo", overrides=fast("grpo", grpo_steps="1", dtype="bfloat16",
+                                          evaluate="false"), output=tmp_path / "run")
+    assert seen and all(seen)
+    saved = Path(result["model"])
+    assert json.loads((saved / "config.json").read_text())["dtype"] == "bfloat16"
+    # The weights keep the fp32 master copy, so the next stage does not lose small updates.
+    assert {t.dtype for t in weights(saved).values()} == {torch.float32}

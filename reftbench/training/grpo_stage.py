@@ -58,9 +58,8 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
 def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: int,
              num_generations: int, stage: str, progress=None) -> Path:
     """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir."""
-    from trl import GRPOTrainer
-
     from reftbench.training.datasets import grpo_dataset
+    from reftbench.training.grpo_trainer import MixedPrecisionRollouts
     from reftbench.training.trl_rewards import make_reward_funcs
 
     if cfg.use_vllm:
@@ -70,7 +69,7 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
     args = grpo_args(cfg, out_dir, steps, num_generations)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
     with vllm_pixel_limits(cfg):
-        return trl_common.fit(GRPOTrainer, cfg, args, model_path, out_dir, stage, steps,
+        return trl_common.fit(MixedPrecisionRollouts, cfg, args, model_path, out_dir, stage, steps,
                               progress, reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
                               train_dataset=grpo_dataset(samples))
 

@@ -158,6 +158,7 @@ def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = Fals
 
             merge_adapter(source, out_dir / "adapter", tmp, dtype)
         processor.save_pretrained(str(tmp))
+        mark_dtype(tmp, dtype)
         marker = Path(source) / "reftbench.json"
         if marker.exists():
             shutil.copy(marker, tmp / "reftbench.json")
@@ -165,6 +166,21 @@ def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = Fals
         tmp.rename(model_dir)
     barrier()
     return model_dir
+
+
+def mark_dtype(model_dir: Path, dtype: str | None) -> None:
+    """Record the training dtype in a saved model's config.json, so a later load with the
+    checkpoint's own dtype (`reftbench eval --dtype auto`) uses it, as the run's own evaluation
+    did. The weights stay in float32, the optimiser's master copy: in bf16 a stage's small
+    updates (lr 1e-6) would round away before the next stage starts from them."""
+    if dtype not in ("bfloat16", "float16"):
+        return
+    import json
+
+    path = Path(model_dir) / "config.json"
+    config = json.loads(path.read_text())
+    config["dtype"] = dtype
+    path.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def fit(trainer_cls, cfg, args, model_path: str, out_dir: Path, stage: str, steps: int,
