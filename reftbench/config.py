@@ -148,7 +148,10 @@ def update(cfg, values: dict, source: str):
     for raw_key, value in values.items():
         key = raw_key.replace("-", "_")
         if key not in kinds:
-            raise UserError(f"unknown config key '{raw_key}' in {source}{suggest(key, kinds)}")
+            # A config may name where a key of a related config went (KEY_HINTS).
+            hint = getattr(type(cfg), "KEY_HINTS", {}).get(key)
+            where = f" ({hint})" if hint else suggest(key, kinds)
+            raise UserError(f"unknown config key '{raw_key}' in {source}{where}")
         changes[key] = coerce(key, value, kinds[key])
     return dataclasses.replace(cfg, **changes)
 

@@ -27,8 +27,7 @@ DEMO_SAMPLES = 4
 # `reftbench compare` run the full preset. Half the steps made a fresh-clone `make demo` take
 # 10 min 56 s on a slow 2-core day (install 2 min 37 s, training 6 min 2 s).
 DEMO_STEP_DIVISOR = 3
-# Where a trainer's budget lives: the first of these its preset has (the curriculum trainers
-# also carry grpo_steps and sft_steps, which their stages do not use).
+# Where a trainer's budget lives: the first of these its config has.
 STEP_FIELDS = ("stage_steps", "grpo_steps", "sft_steps")
 
 

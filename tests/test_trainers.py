@@ -430,3 +430,24 @@ def test_bf16_rollouts_run_under_autocast_and_stages_record_their_dtype(tmp_path
     assert json.loads((saved / "config.json").read_text())["dtype"] == "bfloat16"
     # The weights keep the fp32 master copy, so the next stage does not lose small updates.
     assert {t.dtype for t in weights(saved).values()} == {torch.float32}
+
+
+@pytest.mark.parametrize("trainer,key,nearest", [("curr-rl", "grpo_steps", "stage_steps"),
+                                                 ("curr-rl", "num_generations", "stage_generations"),
+                                                 ("curr-reft", "sft_steps", "rs_sft_steps"),
+                                                 ("curr-reft", "sft_lr", "rs_sft_lr")])
+def test_a_curriculum_refuses_the_plain_runs_budget_and_names_its_own(trainer, key, nearest):
+    plugin = load_trainer(trainer)
+    with pytest.raises(UserError, match=f"unknown config key '{key}'.*use {nearest}"):
+        resolve(plugin.config_cls, plugin.presets, "tiny", overrides=[f"--{key}", "5"])
+
+
+def test_sft_stages_take_the_gradient_checkpointing_setting(tmp_path):
+    from reftbench.training.sft_stage import sft_args
+
+    for name in ("sft", "curr-reft"):
+        plugin = load_trainer(name)
+        cfg = resolve(plugin.config_cls, plugin.presets, "qwen2.5-vl-3b")
+        assert sft_args(cfg, tmp_path, steps=1, lr=1e-6, batch_size=1).gradient_checkpointing
+        cfg = resolve(plugin.config_cls, plugin.presets, "tiny")
+        assert not sft_args(cfg, tmp_path, steps=1, lr=1e-6, batch_size=1).gradient_checkpointing

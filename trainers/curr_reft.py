@@ -33,7 +33,7 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
         from reftbench.generation.backends import load_backend
         from reftbench.model.processor import set_image_pixels
         from reftbench.training.datasets import sft_dataset, target_completion
-        from reftbench.distributed import device, rank
+        from reftbench.distributed import device, is_main, rank
         from reftbench.training.rejection import sample_and_filter
         from reftbench.training.sft_stage import run_sft
         from reftbench.training.splits import replay_samples, train_samples
@@ -54,7 +54,8 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
         if not kept:
             # Nothing reached the bar: fine-tuning on replay alone would only pull the model
             # back towards the base, so the RL model goes on unchanged (the log says so).
-            (stage_dir / "NOTHING_KEPT").write_text("no sampled answer reached rs_threshold\n")
+            if is_main():
+                (stage_dir / "NOTHING_KEPT").write_text("no sampled answer reached rs_threshold\n")
             return Path(model)
         replay = replay_samples(cfg, round(cfg.replay_ratio * len(kept)))
         data = sft_dataset([k["sample"] for k in kept] + replay,

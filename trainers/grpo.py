@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reftbench.training.config import GRPOFields, LoRAFields, RunFields
+from reftbench.training.config import GRPOBudget, GRPOFields, LoRAFields, RunFields
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
 from trainers.presets import presets_for
 
 
 @dataclass
-class GRPORunConfig(RunFields, GRPOFields, LoRAFields):
+class GRPORunConfig(RunFields, GRPOBudget, GRPOFields, LoRAFields):
     """Config of the plain GRPO baseline (see the field comments of each block)."""
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reftbench.training.config import LoRAFields, RunFields, SFTFields
+from reftbench.training.config import LoRAFields, RunFields, SFTBudget, SFTFields
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
 from trainers.presets import presets_for
 
 
 @dataclass
-class SFTRunConfig(RunFields, SFTFields, LoRAFields):
+class SFTRunConfig(RunFields, SFTBudget, SFTFields, LoRAFields):
     """Config of the SFT baseline (see the field comments of each block)."""
 
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from reftbench import fileio, paths, provenance
 from reftbench.errors import UserError
 from reftbench.model.names import base_dir
-from reftbench.training.config import RunFields, SFTFields
+from reftbench.training.config import RunFields, SFTBudget, SFTFields
 
 
 @dataclass
-class BaseConfig(RunFields, SFTFields):
+class BaseConfig(RunFields, SFTBudget, SFTFields):
     """How the base model is trained (RunFields/SFTFields comments apply)."""
 
     # Scenes in the general mixture's train split (each gives three tier records).

@@ -145,6 +145,8 @@ class RunFields:
     # Learning-rate schedule of every optimiser in the run ("constant", "cosine", "linear", or
     # another of transformers' schedules that need no extra arguments).
     lr_scheduler: str = "constant"
+    # Trade compute for memory in the backward pass (GRPO and SFT stages alike).
+    gradient_checkpointing: bool = False
     # Keep the vision encoder (patch embedding and blocks) frozen while training; the merger
     # (the projector into the language model) still trains. The base build's mixture sets it
     # (its tower is pretrained first); for the trainers it is a setting like any other.
@@ -165,15 +167,22 @@ class RunFields:
 
 
 @dataclass
+class GRPOBudget:
+    """The length and group size of one plain GRPO run (a curriculum sets them per stage
+    instead: stage_steps, stage_generations)."""
+
+    # Optimiser steps of GRPO.
+    grpo_steps: int = 100
+    # Completions per prompt (the group size G).
+    num_generations: int = 8
+
+
+@dataclass
 class GRPOFields:
     """GRPO settings, passed to TRL's GRPOConfig (tests check each one arrives)."""
 
-    # Optimiser steps of GRPO (per curriculum stage for curr-rl: see stage_steps).
-    grpo_steps: int = 100
     # Learning rate of GRPO.
     grpo_lr: float = 5e-5
-    # Completions per prompt (the group size G).
-    num_generations: int = 8
     # Prompts per optimiser step in each process (each gets num_generations completions); the
     # global batch is this times the number of processes, unless global_prompts_per_step is set.
     prompts_per_step: int = 4
@@ -234,18 +243,23 @@ class GRPOFields:
     vllm_server_host: str = "127.0.0.1"
     # Server: its port (`trl vllm-serve --port`).
     vllm_server_port: int = 8000
-    # Trade compute for memory in the backward pass.
-    gradient_checkpointing: bool = False
+
+
+@dataclass
+class SFTBudget:
+    """The length and learning rate of the `sft` baseline (Curr-ReFT's own SFT stage has its
+    own: rs_sft_steps, rs_sft_lr)."""
+
+    # Optimiser steps of SFT.
+    sft_steps: int = 100
+    # Learning rate of SFT.
+    sft_lr: float = 5e-5
 
 
 @dataclass
 class SFTFields:
     """Supervised fine-tuning settings, passed to TRL's SFTConfig."""
 
-    # Optimiser steps of SFT.
-    sft_steps: int = 100
-    # Learning rate of SFT.
-    sft_lr: float = 5e-5
     # Examples per optimiser step.
     sft_batch_size: int = 16
 
@@ -260,6 +274,14 @@ class CurriculumFields:
     stage_steps: tuple[int, ...] = (30, 30, 60)
     # Group size per stage (the paper uses G=2 for the choice stage).
     stage_generations: tuple[int, ...] = (8, 8, 8)
+
+    # What a plain run's budget keys are called here (the error for `--grpo_steps` says so).
+    KEY_HINTS = {
+        "grpo_steps": "a curriculum sets its steps per stage: use stage_steps, e.g. 37,37,75",
+        "num_generations": "a curriculum sets its group size per stage: use stage_generations",
+        "sft_steps": "Curr-ReFT's SFT stage has its own length: use rs_sft_steps",
+        "sft_lr": "Curr-ReFT's SFT stage has its own learning rate: use rs_sft_lr",
+    }
 
 
 @dataclass

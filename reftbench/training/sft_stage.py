@@ -20,7 +20,7 @@ def sft_args(cfg, out_dir: Path, steps: int, lr: float, batch_size: int):
         **trl_common.common_args(cfg, out_dir, steps, lr),
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=1,
-        gradient_checkpointing=False,
+        gradient_checkpointing=getattr(cfg, "gradient_checkpointing", False),
         max_length=None,
         remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": False},
