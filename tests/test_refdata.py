@@ -226,6 +226,13 @@ def test_training_reads_the_folder(tmp_path):
     leaky = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(tmp_path)})
     with pytest.raises(UserError, match="also appear in a test split"):
         check_data(leaky)
+    # --drop_overlap trains on the rest and says how many rows it left out.
+    dropping = resolve(plugin.config_cls, plugin.presets, "tiny",
+                       overrides={"data": str(tmp_path), "drop_overlap": True})
+    said = []
+    check_data(dropping, log=said.append)
+    assert said and "1 training row(s) also appear in a test split" in said[0]
+    assert [r["question"] for r in train_samples(dropping, tiers=("open",))] == ["Count."]
     with pytest.raises(UserError, match="no train rows of detection"):
         train_samples(resolve(plugin.config_cls, plugin.presets, "tiny",
                               overrides={"data": str(tmp_path), "families": "detection"}))

@@ -115,6 +115,9 @@ class RunFields:
     data: str = ""
     # With `data`: stop at the first malformed row instead of skipping it with a warning.
     data_strict: bool = False
+    # Drop the training rows that also appear in a test split (same image and question) and
+    # say how many, instead of refusing to train.
+    drop_overlap: bool = False
     # With `data` in the Curr-ReFT release layout (reftbench/data/release.py): the folder its images
     # are under, found by their paths' trailing components; "" = DATA/images, else DATA.
     data_image_root: str = ""

@@ -122,13 +122,19 @@ def check_same_settings(run_dir: Path, cfg) -> None:
                         "start a new run")
 
 
-def check_data(cfg) -> None:
-    """Every training sample must be absent from every test split (image bytes + question),
-    and a replay file, if any, must be readable."""
+def check_data(cfg, log=print) -> None:
+    """Every training sample must be absent from every test split (image bytes + question), or
+    dropped with `drop_overlap`; a replay file, if any, must be readable."""
     from reftbench.training.overlap import check_no_overlap
-    from reftbench.training.splits import test_samples, train_samples
+    from reftbench.training.splits import overlap, test_samples, train_samples
 
-    check_no_overlap(train_samples(cfg), test_samples(cfg))
+    if getattr(cfg, "drop_overlap", False):
+        pairs = overlap(cfg)
+        if pairs:
+            log(f"drop_overlap: {len(pairs)} training row(s) also appear in a test split and are "
+                f"not trained on (e.g. {pairs[0][0]} = {pairs[0][1]})")
+    else:
+        check_no_overlap(train_samples(cfg), test_samples(cfg))
     if getattr(cfg, "replay_data", ""):  # curr-reft: a bad file stops the run now, not after RL
         from reftbench.training.replay import load_replay
 
@@ -151,10 +157,10 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     # The cleanup goes outside the lock: the lock makes the folder, and leaves it when it is let go.
     with removed_if_start_fails(run_dir), hold(run_dir, "training"):
         main_decides(lambda: check_run_folder(run_dir, model, resume, cfg))
-        with main_first():  # the main process builds the data, the others reuse it
-            check_data(cfg)
         log = console.print if console else print
         main = is_main()
+        with main_first():  # the main process builds the data, the others reuse it
+            check_data(cfg, log if main else (lambda *a: None))
         with progress_bar(console) if console and main else contextlib.nullcontext() as bar:
             # Made (the start model hashed, the file written) by the main process alone.
             meta = main_decides(lambda: _run_meta(run_dir, plugin.name, preset, cfg, resume, model))

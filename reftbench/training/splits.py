@@ -40,7 +40,24 @@ def in_run_frame(cfg, samples: list[dict]) -> list[dict]:
 
 def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | None = None,
                   shuffle_seed: int | None = None) -> list[dict]:
-    """Train-split samples of the configured families at the given tiers."""
+    """Train-split samples of the configured families at the given tiers (less those that
+    appear in a test split, with `drop_overlap`)."""
+    out = _train_rows(cfg, tiers, limit_per_family, shuffle_seed)
+    if getattr(cfg, "drop_overlap", False):
+        leaked = {train_id for train_id, _ in overlap(cfg)}
+        out = [s for s in out if s["id"] not in leaked]
+    return in_run_frame(cfg, out)
+
+
+def overlap(cfg) -> list[tuple[str, str]]:
+    """(train id, test id) pairs of the run's data that share image and question."""
+    from reftbench.training.overlap import find_overlap
+
+    return find_overlap(_train_rows(cfg, TIERS), test_samples(cfg))
+
+
+def _train_rows(cfg, tiers: tuple[str, ...], limit_per_family: int | None = None,
+                shuffle_seed: int | None = None) -> list[dict]:
     out = []
     for family in cfg.families:
         rows = task_records(family, "train", tiers, data=cfg.data, strict=cfg.data_strict,
@@ -54,7 +71,7 @@ def train_samples(cfg, tiers: tuple[str, ...] = TIERS, limit_per_family: int | N
     if cfg.data and not out:
         raise UserError(f"{cfg.data} has no train rows of {', '.join(cfg.families)} "
                         f"at tier(s) {', '.join(tiers)}")
-    return in_run_frame(cfg, out)
+    return out
 
 
 def test_samples(cfg) -> list[dict]:
