@@ -150,6 +150,9 @@ def eval_cmd(
                                    "(ai2d, mathvista_testmini, ...); scores go to the same results."),
     samples: int = typer.Option(0, "--samples", help="Also draw K samples per question at "
                                 "temperature 1: sampled accuracy and pass@K beside greedy."),
+    box_metric: str = typer.Option("box_iou", "--box-metric", help="Detection's metric: box_iou "
+                                   "(strict: the answer is one box) or box_iou_reference (the "
+                                   "Curr-ReFT reference's reading: any list of four numbers)."),
 ):
     """Evaluate a model on every family, in-domain and out-of-domain, strictly scored.
 
@@ -166,7 +169,7 @@ def eval_cmd(
                      device=device, dtype=dtype, n_test=n_test, run_id=run_id, seed=seed,
                      data=str(data or ""), strict=strict, lmms_tasks=lmms,
                      image_root=str(image_root or ""), max_pixels=max_pixels,
-                     min_pixels=min_pixels, samples=samples)
+                     min_pixels=min_pixels, samples=samples, box_metric=box_metric)
     if cfg.data:  # read (and cache) the folder now, so a bad row fails before the model loads
         select_samples(cfg)
     manager = None

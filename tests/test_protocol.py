@@ -61,3 +61,17 @@ def test_an_evaluation_records_its_protocol(cli, tmp_path, micro):
     assert recorded["dtype"] == "float32" and recorded["max_pixels"] > 0
     assert recorded["prompt"] == protocol.prompt_digest()
     assert recorded["data"].startswith("generated v")
+
+
+def test_the_reference_box_metric_is_an_eval_option_recorded_in_the_protocol(cli, tmp_path, micro):
+    from conftest import N_TEST
+
+    code, _, err = cli("eval", "--model", "random-micro", "--n-test", str(N_TEST), "--limit", "1",
+                       "--tasks", "detection", "--box-metric", "box_iou_reference",
+                       "--results-dir", tmp_path, "--run-id", "r")
+    assert code == 0, err
+    recorded = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())["protocol"]
+    assert recorded["box_metric"] == "box_iou_reference"
+    code, _, err = cli("eval", "--model", "random-micro", "--box-metric", "lenient",
+                       "--results-dir", tmp_path)
+    assert code == 2 and "unknown box metric 'lenient'" in err

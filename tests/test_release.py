@@ -374,3 +374,19 @@ def test_sft_targets_keep_the_releases_own_reasoning(replica):
     assert solution_reasoning("<thinking> a\n  b </thinking><answer>7</answer>") == "a b"
     assert solution_reasoning("<think>x " * 1000 + "</think>") == ""  # its tags inside: dropped
     assert len(solution_reasoning("<think>" + "word " * 1000 + "</think>")) <= 2000
+
+
+def test_test_rows_read_as_judge_questions_are_counted_aloud(replica, tmp_path, caplog):
+    folder = tmp_path / "grpo_data"
+    shutil.copytree(replica, folder)
+    pascal = folder / "test" / "pascal" / "classify_pascal_voc_test.jsonl"
+    row = json.loads(pascal.read_text().splitlines()[0])
+    with pascal.open("a") as fh:
+        fh.write(json.dumps(dict(row, problem="<image>Is there a cat?",
+                                 solution="<answer>yes</answer>")) + "\n")
+    with caplog.at_level(logging.WARNING):
+        records = read_release(folder)
+    assert sum(r["tier"] == "judge" and r["split"] == "ood" for r in records) == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert any("classify_pascal_voc_test.jsonl: 1 row(s) answered like judge questions" in m
+               and "--tiers judge" in m for m in said), said

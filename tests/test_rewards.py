@@ -281,3 +281,13 @@ def test_math_in_a_worker_thread():
     worker.start()
     worker.join(timeout=30)
     assert results and results[0]["accuracy"] == 1.0
+
+
+def test_the_reference_box_reading_is_named_and_not_the_default():
+    box = sample("box_iou", "[200, 150, 400, 300]")
+    sentence = wrap("The box is [200, 150, 400, 300].")
+    assert score(box, sentence)["accuracy"] == 0.0  # strict: the answer must be one box
+    reference = dict(box, metric="box_iou_reference")
+    assert score(reference, sentence)["accuracy"] == 1.0
+    assert score(reference, wrap("[0, 0, 5, 5] or [200, 150, 400, 300]"))["accuracy"] == 0.0
+    assert score(reference, wrap("no box"))["accuracy"] == 0.0

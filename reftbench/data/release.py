@@ -54,6 +54,7 @@ import json
 import logging
 import math
 import re
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from reftbench.errors import UserError
@@ -122,18 +123,31 @@ def read_release(data, strict: bool = False, image_root=None) -> list[dict]:
         checks = ImageChecks(root)  # the files' own checks: empty, corrupt, a bomb, a box outside
         for path, split, tier, family in files:
             stem = "-".join(path.relative_to(folder).with_suffix("").parts)
+            retiered = Counter()
             for where, number, row in data_rows(path, problems, strict):
                 try:
                     record = release_record(row, split, tier, family, images, f"{stem}-{number}")
                     records.append(checks.checked(record, where))
                 except BadRow as exc:
                     _bad_row(problems, strict, where, exc)
+                    continue
+                if tier is None and record["tier"] != "open":
+                    retiered[record["tier"]] += 1
+            _report_retiered(path, retiered)
         _report_notes(checks.notes)
         _report(folder, problems)
         if not records:
             raise UserError(f"{folder} has no usable rows; see reftbench/data/release.py for the layout")
         _cache[key] = records
     return _cache[key]
+
+
+def _report_retiered(path: Path, counts: Counter) -> None:
+    """Say how many rows of a file without a stage folder were read as judge or choice
+    questions from their answers: the default evaluation (open tier) does not score them."""
+    for tier, count in sorted(counts.items()):
+        log.warning("%s: %d row(s) answered like %s questions are read as that tier and scored "
+                    "only with --tiers %s, not in the open-tier evaluation", path, count, tier, tier)
 
 
 def image_root_of(folder: Path, image_root) -> Path:

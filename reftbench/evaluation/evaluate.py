@@ -32,6 +32,8 @@ from reftbench.evaluation.stats import aggregate
 
 # What `dtype` accepts ("auto": the checkpoint's own).
 DTYPES = ("auto", *MODEL_DTYPES)
+# What `box_metric` accepts.
+BOX_METRICS = ("box_iou", "box_iou_reference")
 
 
 @dataclass
@@ -93,6 +95,10 @@ class EvalConfig:
     # lmms-eval benchmarks scored after reftbench's own tasks, into the same results.json; with
     # them, `families` may be empty (the benchmarks alone).
     lmms_tasks: tuple[str, ...] = ()
+    # The metric detection's open answers are scored by: "box_iou" (strict: the answer is one
+    # box) or "box_iou_reference" (the Curr-ReFT reference's reading: the first list of four
+    # numbers anywhere in the answer), to reproduce the paper's tables.
+    box_metric: str = "box_iou"
     # Extra provenance (trainer, training seed, ...) stored in results.json.
     extra: dict = field(default_factory=dict)
 
@@ -108,6 +114,7 @@ class EvalConfig:
             setattr(self, name, names)
         self.lmms_tasks = tuple(self.lmms_tasks)
         check_names("dtype", [self.dtype], DTYPES)
+        check_names("box metric", [self.box_metric], BOX_METRICS)
         self.device = eval_device(self.device)
         if self.run_id and not is_folder_name(self.run_id):
             raise UserError(f"run-id must be a plain folder name (no '/', '..' or absolute "
@@ -152,6 +159,9 @@ def select_samples(cfg: EvalConfig) -> list[dict]:
     if cfg.data and cfg.families and not chosen:
         raise UserError(f"{cfg.data} has no {'/'.join(cfg.splits)} test rows of "
                         f"{', '.join(cfg.families)} at tier(s) {', '.join(cfg.tiers)}")
+    if cfg.box_metric != "box_iou":
+        chosen = [dict(s, metric=cfg.box_metric) if s["metric"] == "box_iou" else s
+                  for s in chosen]
     if cfg.general:
         chosen.extend(load_split("general", "id", seed=cfg.seed, tiers=("open",))[:cfg.general])
     return chosen

@@ -26,7 +26,7 @@ from reftbench.prompts import ANSWER_FORMS, FORMAT_INSTRUCTION
 
 # Fields of the record, in the order they are shown.
 FIELDS = ("max_new_tokens", "min_pixels", "max_pixels", "dtype", "samples", "sample_temperature",
-          "prompt", "data", "limit", "questions", "box_frame")
+          "prompt", "data", "limit", "questions", "box_frame", "box_metric")
 
 
 def prompt_digest() -> str:
@@ -76,6 +76,7 @@ def describe(cfg, backend, samples: list[dict], frame: str) -> dict:
         "limit": cfg.limit,
         "questions": samples_digest(samples),
         "box_frame": frame,
+        "box_metric": cfg.box_metric,
     }
 
 

@@ -7,7 +7,7 @@ A Qwen2-VL-family processor resizes every image before the model sees it (to mul
 pixels, between its min_pixels and max_pixels), and Qwen2.5-VL answers boxes in the pixels of
 that resized image. A gold box in the original image's pixels (the Curr-ReFT release's RefGTA
 `solution`, a large real photo) is then in another frame: a perfect answer on a 1914x1052
-frame seen as 840x448 scores IoU 0. So every box-scored sample (metric `box_iou`) has its gold
+frame seen as 840x448 scores IoU 0. So every box-scored sample (metric `box_iou`, or `box_iou_reference`) has its gold
 box rescaled into the seen frame, once, before it is scored, rewarded or trained on: evaluation,
 the GRPO reward, rejection sampling and SFT targets all read the same rescaled `answer` (the
 original stays in `answer_original`, the factors in `frame_scale`). Images whose size the
@@ -24,8 +24,8 @@ from functools import lru_cache
 
 from reftbench.scoring.metrics import parse_box
 
-# The metric whose gold answers are boxes in image pixels.
-BOX_METRIC = "box_iou"
+# The metrics whose gold answers are boxes in image pixels.
+BOX_METRICS = ("box_iou", "box_iou_reference")
 
 
 def seen_size(width: int, height: int, factor: int, min_pixels: int, max_pixels: int):
@@ -74,7 +74,7 @@ def in_model_frame(samples: list[dict], resize) -> tuple[list[dict], str]:
         return samples, "original"
     out = []
     for sample in samples:
-        out.append(_rescaled(sample, resize) if sample.get("metric") == BOX_METRIC else sample)
+        out.append(_rescaled(sample, resize) if sample.get("metric") in BOX_METRICS else sample)
     return out, "model"
 
 

@@ -165,6 +165,23 @@ def box_iou(answer_text: str, sample: dict) -> dict:
     return {"accuracy": float(value > 0.5), "iou": value}
 
 
+# The reference evaluator's reading of a box answer: the first bracketed list of four numbers
+# anywhere in the text ("The box is [200, 150, 400, 300]." counts).
+_ANY_BOX = re.compile(r"\[\s*" + r"\s*,\s*".join([_NUM] * 4) + r"\s*\]")
+
+
+def box_iou_reference(answer_text: str, sample: dict) -> dict:
+    """Detection as the Curr-ReFT reference scored it: IoU > 0.5 for the first list of four
+    numbers found anywhere in the answer. Not the default (`box_iou` wants the answer to be one
+    box); named so that a user can reproduce the paper's tables (`reftbench eval --box-metric
+    box_iou_reference`)."""
+    match = _ANY_BOX.search(answer_text[:4096])  # the scorer's own bound on an answer
+    pred = _finite_box(float(v) for v in match.groups()) if match else None
+    gold = parse_box(str(sample.get("answer", "")))
+    value = iou(pred, gold) if pred is not None and gold is not None else 0.0
+    return {"accuracy": float(value > 0.5), "iou": value}
+
+
 # --------------------------------------------------------------------------- label_set_iou
 
 _LABEL_SEPARATOR = re.compile(r",|\band\b", re.IGNORECASE)

@@ -37,6 +37,8 @@ METRICS = {
     "yes_no": "reftbench.scoring.metrics:yes_no",
     "letters": "reftbench.scoring.metrics:letters",
     "box_iou": "reftbench.scoring.metrics:box_iou",
+    # Not used by any task by default: the reference's lenient box reading (eval --box-metric).
+    "box_iou_reference": "reftbench.scoring.metrics:box_iou_reference",
     "label_set_iou": "reftbench.scoring.metrics:label_set_iou",
     "math_equiv": "reftbench.scoring.metrics:math_equiv",
 }

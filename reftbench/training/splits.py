@@ -18,7 +18,7 @@ from functools import lru_cache
 from reftbench.data.generated import load_split, task_records
 from reftbench.errors import UserError
 from reftbench.samples import TEST_SPLITS, TIERS
-from reftbench.scoring.frames import BOX_METRIC, in_model_frame, resize_of
+from reftbench.scoring.frames import BOX_METRICS, in_model_frame, resize_of
 
 
 @lru_cache(maxsize=8)
@@ -33,7 +33,7 @@ def _resize(model: str, min_pixels: int | None, max_pixels: int | None):
 def in_run_frame(cfg, samples: list[dict]) -> list[dict]:
     """`samples` with their gold boxes in the frame the run's model sees (the processor is only
     read when some sample is scored by a box)."""
-    if not any(s.get("metric") == BOX_METRIC for s in samples):
+    if not any(s.get("metric") in BOX_METRICS for s in samples):
         return samples
     return in_model_frame(samples, _resize(cfg.model, cfg.min_pixels, cfg.max_pixels))[0]
 
