@@ -159,6 +159,16 @@ class StageTimer:
         setattr(owner, attr, timed)
 
 
+def protocol_match(in_run: dict | None, fresh: dict) -> str:
+    """'same' or the fields that differ (dtype, pixels, length, ...), ignoring the questions."""
+    from reftbench.evaluation.protocol import differences
+
+    if not in_run:
+        return "no in-run evaluation"
+    found = differences(in_run.get("protocol") or {}, fresh.get("protocol") or {})
+    return ", ".join(found) if found else "same (dtype " + str(fresh["protocol"]["dtype"]) + ")"
+
+
 def path_rows(args) -> tuple[list[list], list[str]]:
     """Train curr-reft (every stage, short) and evaluate it from the command line; one row per
     stage, the rest of the run, the separate `reftbench eval` and the total."""
@@ -193,8 +203,10 @@ def path_rows(args) -> tuple[list[list], list[str]]:
                      trained - sum(r[1] for r in rows), "-", "-", "-"])
         length = json.loads((Path(out["run_dir"]) / "config.json").read_text())["config"][
             "max_completion_length"]
+        # No --dtype: a saved stage records its training dtype, so the checkpoint's own (auto)
+        # must give the in-run evaluation's protocol.
         command = [sys.executable, "-m", "reftbench", "eval", "--model", out["model"],
-                   "--device", args.device, "--dtype", "bfloat16", "--max-new-tokens", str(length),
+                   "--device", args.device, "--max-new-tokens", str(length),
                    "--limit", str(args.eval_limit), "--n-test", str(args.scenes),
                    "--run-id", "gpu-check", "--results-dir", str(Path(tmp) / "cli")]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -214,7 +226,9 @@ def path_rows(args) -> tuple[list[list], list[str]]:
                  "train rows: model load, trainer set-up, steps and final save of each stage",
                  f"final evaluation open-tier accuracy: " + ", ".join(
                      f"{k.split('/open')[0]} {v['accuracy']:.3f}" for k, v in final.items()),
-                 f"reftbench eval device recorded: {result['config']['device']}"]
+                 f"reftbench eval device recorded: {result['config']['device']}",
+                 "protocol of the fresh eval against the in-run one: " + protocol_match(
+                     out["results"], result)]
         if not any(r[0] == "train rs-sft" for r in rows):
             notes.append("rejection SFT skipped: no sampled answer reached rs_threshold")
     return rows, notes
