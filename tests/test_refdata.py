@@ -209,7 +209,8 @@ def test_training_reads_the_folder(tmp_path):
     from reftbench.training.splits import test_samples, train_samples
 
     plugin = load_trainer("curr-reft")
-    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(FIXTURE)})
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny",
+                  overrides={"data": str(FIXTURE), "replay_ratio": 0})
     train_ids = [k for k, v in EXPECTED.items() if v[1] == "train"]
     assert sorted(r["id"] for r in train_samples(cfg)) == sorted(train_ids)
     assert ([r["id"] for r in train_samples(cfg, tiers=("open",))]
@@ -223,12 +224,14 @@ def test_training_reads_the_folder(tmp_path):
     shutil.copytree(FIXTURE / "images", tmp_path / "images")
     write_jsonl(tmp_path / "train.jsonl", [row, dict(row, problem="Count.")])
     write_jsonl(tmp_path / "ood.jsonl", [dict(row, solution="<answer>yes</answer>")])
-    leaky = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(tmp_path)})
+    leaky = resolve(plugin.config_cls, plugin.presets, "tiny",
+                    overrides={"data": str(tmp_path), "replay_ratio": 0})
     with pytest.raises(UserError, match="also appear in a test split"):
         check_data(leaky)
     # --drop_overlap trains on the rest and says how many rows it left out.
     dropping = resolve(plugin.config_cls, plugin.presets, "tiny",
-                       overrides={"data": str(tmp_path), "drop_overlap": True})
+                       overrides={"data": str(tmp_path), "drop_overlap": True,
+                                  "replay_ratio": 0})
     said = []
     check_data(dropping, log=said.append)
     assert said and "1 training row(s) also appear in a test split" in said[0]

@@ -230,7 +230,8 @@ def test_training_reads_the_release(replica):
     from reftbench.training.splits import test_samples, train_samples
 
     plugin = load_trainer("curr-reft")
-    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides={"data": str(replica)})
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny",
+                  overrides={"data": str(replica), "replay_synthetic": True})
     train_ids = {k for k, v in EXPECTED.items() if v[1] == "train"}
     assert {r["id"] for r in train_samples(cfg)} == train_ids
     assert {r["tier"] for r in train_samples(cfg)} == {"judge", "choice", "open"}

@@ -56,15 +56,16 @@ def replay_file(tmp_path):
 def test_rows_of_both_forms_become_sft_targets(replay_file, caplog):
     with caplog.at_level(logging.WARNING):
         records = load_replay(replay_file)
-    assert [r["id"] for r in records] == ["replay-1", "replay-2", "replay-3"]
-    assert [target_completion(r) for r in records] == [target for _, target in GOOD]
+    assert [r["id"] for r in records] == ["replay-1", "replay-2", "replay-3", "replay-4"]
+    assert [target_completion(r) for r in records[:3]] == [target for _, target in GOOD]
     assert [r["question"] for r in records] == ["What colour is the bus?", "How many cats?",
-                                                "Describe it."]
+                                                "Describe it.", "What is 2 + 2?"]
     assert records[1]["image_path"] == str((replay_file.parent / "imgs" / "b.png").resolve())
+    # A text-only row is kept (the paper's replay had 500 of 1,520) and trains on its text.
+    assert records[3]["image_path"] is None and records[3]["answer"] == "4"
     messages = [r.getMessage() for r in caplog.records]
     for line, (_, why) in BAD.items():
         assert any(f"general.jsonl:{line}: " in m and why in m for m in messages), (line, why)
-    assert any("skipped 1 text-only row(s)" in m for m in messages)
     with pytest.raises(UserError, match="general.jsonl:5: "):
         load_replay(replay_file, strict=True)
 
@@ -77,7 +78,8 @@ def test_replay_samples_read_the_file_instead_of_the_generated_mixture(replay_fi
     plugin = load_trainer("curr-reft")
     cfg = resolve(plugin.config_cls, plugin.presets, "tiny",
                   overrides={"replay_data": str(replay_file), "n_train": "12"})
-    assert sorted(r["id"] for r in replay_samples(cfg, 10)) == ["replay-1", "replay-2", "replay-3"]
+    assert sorted(r["id"] for r in replay_samples(cfg, 10)) == ["replay-1", "replay-2", "replay-3",
+                                                                "replay-4"]
     assert len(replay_samples(cfg, 2)) == 2
     generated = resolve(plugin.config_cls, plugin.presets, "tiny")
     assert all(r["family"] == "general" and not r["id"].startswith("replay-")
@@ -118,9 +120,48 @@ def test_rejection_sft_trains_on_kept_answers_and_the_replay_file(replay_file, t
     rejection_stage(cfg, 4).run("random-micro", stage, None)
     (completions,) = seen
     kept = len(completions) - 3
-    assert kept == 3  # rs_prompts math prompts, all right; then the three replay rows
-    assert sorted(completions[kept:]) == sorted(target for _, target in GOOD)
+    assert kept == 3  # rs_prompts math prompts, all right; then three of the four replay rows
+    assert set(completions[kept:]) <= {target for _, target in GOOD} | {
+        "<think>I look at the image and work out the answer.</think><answer>4</answer>"}
     assert (stage / "model" / "model.safetensors").exists()
+    record = json.loads((stage / "replay.json").read_text())
+    assert record["source"] == str(replay_file) and record["rows"] == 3
+
+
+def test_image_and_text_only_examples_train_in_one_batch(replay_file, tmp_path, micro):
+    from reftbench.config import resolve
+    from reftbench.registry import load_trainer
+    from reftbench.training.datasets import sft_dataset
+    from reftbench.training.sft_stage import run_sft
+    from test_trainers import fast
+
+    records = load_replay(replay_file)
+    data = sft_dataset(records)
+    assert [len(row["images"]) for row in data] == [1, 1, 1, 0]
+    plugin = load_trainer("sft")
+    cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides=fast("sft"))
+    assert (run_sft(cfg, "random-micro", data, tmp_path / "s", 1, 1e-4, 4, "mixed")
+            / "model.safetensors").exists()
+
+
+def test_real_data_without_a_replay_file_refuses_synthetic_replay(tmp_path):
+    from pathlib import Path
+
+    from reftbench.config import resolve
+    from reftbench.registry import load_trainer
+    from reftbench.training.run import check_data
+
+    fixture = Path(__file__).parent / "fixtures" / "refdata"
+    plugin = load_trainer("curr-reft")
+
+    def cfg(**extra):
+        return resolve(plugin.config_cls, plugin.presets, "tiny",
+                       overrides={"data": str(fixture), **extra})
+
+    with pytest.raises(UserError, match="--replay_data FILE.*--replay_ratio 0.*--replay_synthetic"):
+        check_data(cfg())
+    check_data(cfg(replay_synthetic=True))
+    check_data(cfg(replay_ratio=0))
 
 
 def test_a_missing_replay_file_stops_the_run_before_training(tmp_path):

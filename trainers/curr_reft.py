@@ -58,6 +58,13 @@ def rejection_stage(cfg: CurrReFTConfig, index: int) -> Stage:
                 (stage_dir / "NOTHING_KEPT").write_text("no sampled answer reached rs_threshold\n")
             return Path(model)
         replay = replay_samples(cfg, round(cfg.replay_ratio * len(kept)))
+        if is_main():  # which replay this stage trained on
+            from reftbench import fileio
+
+            fileio.write_json(stage_dir / "replay.json", {
+                "source": cfg.replay_data or "generated general mixture (synthetic shapes)",
+                "rows": len(replay), "text_only": sum(not r.get("image_path") for r in replay),
+                "kept_answers": len(kept)})
         data = sft_dataset([k["sample"] for k in kept] + replay,
                            [k["completion"] for k in kept] + [target_completion(r) for r in replay])
         return run_sft(cfg, model, data, stage_dir, cfg.rs_sft_steps, cfg.rs_sft_lr,

@@ -310,6 +310,9 @@ class RejectionFields:
     replay_data: str = ""
     # Folder the replay rows' images are found under; "" = the replay file's folder.
     replay_image_root: str = ""
+    # With real data (`data`) and no `replay_data`: allow replaying the embedded model's
+    # generated shapes mixture (refused otherwise, before any work).
+    replay_synthetic: bool = False
     # Optimiser steps of the rejection-sampling SFT.
     rs_sft_steps: int = 40
     # Learning rate of the rejection-sampling SFT (low: keep the RL gains).

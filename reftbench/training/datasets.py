@@ -43,6 +43,22 @@ def _rgb_images(batch: dict) -> dict:
     return batch
 
 
+def _images_dataset(rows: list[dict]):
+    """Rows with an "images" list (one path, or none for a text-only row): TRL's vision collator
+    batches image and text-only examples together."""
+    from datasets import Dataset, Image, Sequence
+
+    return (Dataset.from_list(rows).cast_column("images", Sequence(Image()))
+            .with_transform(_rgb_image_lists))
+
+
+def _rgb_image_lists(batch: dict) -> dict:
+    from reftbench.data.generated import to_rgb
+
+    batch["images"] = [[to_rgb(image) for image in images] for images in batch["images"]]
+    return batch
+
+
 def grpo_dataset(samples: list[dict]):
     """Prompt + image + reward columns, one row per sample."""
     rows = []
@@ -55,9 +71,15 @@ def grpo_dataset(samples: list[dict]):
 
 
 def sft_dataset(samples: list[dict], completions: list[str] | None = None):
-    """Prompt/completion pairs; `completions` overrides the gold targets (rejection sampling)."""
+    """Prompt/completion pairs; `completions` overrides the gold targets (rejection sampling).
+    A sample without an image (a text-only replay row) trains on its text alone."""
     completions = completions or [target_completion(s) for s in samples]
     rows = [{"prompt": [{"role": "user", "content": prompt_text(s)}],
              "completion": [{"role": "assistant", "content": c}],
-             "image": s["image_path"]} for s, c in zip(samples, completions)]
-    return _image_dataset(rows)
+             "image": s.get("image_path")} for s, c in zip(samples, completions)]
+    if all(row["image"] for row in rows):
+        return _image_dataset(rows)
+    for row in rows:
+        image = row.pop("image")
+        row["images"] = [image] if image else []
+    return _images_dataset(rows)

@@ -20,9 +20,13 @@ mixture (reftbench/training/splits.py). With it, each replayed example is a row 
   `x` gets the same short think sentence as the generated replay (datasets.target_completion).
 - Images resolve under `replay_image_root` (default: the file's folder) by their trailing path
   components, as the release reader does (reftbench/data/release.py); none outside it is opened.
-- Text-only rows (no image) are skipped and counted: the SFT batches mix them with image
-  prompts, which TRL's vision collator cannot pad together. Other bad rows are skipped with
-  file and line, or stop the run under `data_strict`.
+- Text-only rows (no image) are kept and trained on their text alone (the paper's replay had
+  500 text-only rows of 1,520); TRL's vision collator batches them with image prompts. Bad rows
+  are skipped with file and line, or stop the run under `data_strict`.
+- Without `replay_data`, a run on real data (`data`) stops before any work unless
+  `replay_synthetic` allows the generated shapes mixture, or `replay_ratio` is 0: replaying
+  coloured shapes would pull a real model towards them. Each rejection-SFT stage writes
+  `replay.json` (which replay, how many rows, how many text-only).
 """
 
 from __future__ import annotations
@@ -47,22 +51,17 @@ def load_replay(path, image_root: str = "", strict: bool = False) -> list[dict]:
     root = Path(image_root).expanduser() if image_root else path.parent
     if not root.is_dir():
         raise UserError(f"replay_image_root {image_root} does not exist (or is not a folder)")
-    images, problems, records, text_only = ImageRoot(root.resolve()), [], [], 0
+    images, problems, records = ImageRoot(root.resolve()), [], []
     for where, number, row in data_rows(path, problems, strict):
         try:
             question, answer, image = replay_row(row)
-            if image is None:
-                text_only += 1
-                continue
             records.append({"id": f"replay-{number}", "base_id": f"replay-{number}",
                             "family": "general", "split": "train", "tier": "open",
-                            "question": question, **target_parts(answer),
-                            "image": image, "image_path": images.find(image)})
+                            "question": question, **target_parts(answer), "image": image,
+                            "image_path": images.find(image) if image is not None else None})
         except BadRow as exc:
             _bad_row(problems, strict, where, exc)
     _report(path, problems)
-    if text_only:
-        log.warning("%s: skipped %d text-only row(s): replay rows need an image", path, text_only)
     if not records:
         raise UserError(f"replay_data {path} has no usable rows; see reftbench/training/replay.py")
     return records

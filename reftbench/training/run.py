@@ -139,6 +139,12 @@ def check_data(cfg, log=print) -> None:
         from reftbench.training.replay import load_replay
 
         load_replay(cfg.replay_data, cfg.replay_image_root, cfg.data_strict)
+    elif (cfg.data and getattr(cfg, "replay_ratio", 0) > 0
+          and not getattr(cfg, "replay_synthetic", True)):
+        raise UserError("--data without --replay_data: the rejection-sampling SFT would replay "
+                        "the embedded model's generated shapes mixture; pass --replay_data FILE "
+                        "(your general data), --replay_ratio 0 (no replay) or --replay_synthetic "
+                        "true")
 
 
 def train(name: str, preset: str = "tiny", config_path: Path | None = None,
