@@ -375,7 +375,7 @@ def _run_note(results_dir: Path, grouped: dict[str, list[dict]]) -> str:
     outside = (f"Rows not made by this command (each run's own command and commit are in its "
                f"results.json): {', '.join(others)}  \n" if others else "")
     prov = run["provenance"]
-    tree = {True: " (uncommitted changes: recorded with --allow-dirty)", False: " (a clean tree)"}
+    tree = {True: ", with uncommitted code changes", False: ", a clean tree"}
     return (f"\n## How these numbers were made\n\nCommand: `{run['command']}`  \n"
             f"Commit when recorded: {prov['git_commit']}{tree.get(prov.get('dirty'), '')} "
             f"(each run's own commit is in its results.json)  \n{outside}Machine: "
