@@ -193,18 +193,25 @@ def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
 @app.command(cls=Command)
 def leaderboard(
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
+    against: str = typer.Option("base", "--against", help="The row every other row is "
+                                "compared with (differences with 95% intervals)."),
     mixed_protocols: bool = typer.Option(
         False, "--mixed-protocols",
         help="Also show rows evaluated under another protocol than the base row (another "
              "length, image size, dtype or data): they are left out by default."),
 ):
-    """Print a results folder's leaderboard; write its LEADERBOARD.md and leaderboard.png.
+    """Print a results folder's leaderboard, each row's difference from the base with its 95%
+    interval, and the paper's claims; write LEADERBOARD.md and leaderboard.png.
 
     Example: reftbench leaderboard --results-dir results
     """
+    from reftbench.reports.leaderboard import collect
     from reftbench.reports.terminal import show_leaderboard
 
-    show_leaderboard(results_dir, console, mixed_protocols)
+    if against != "base" and against not in (labels := collect(results_dir, mixed_protocols)):
+        raise UserError(f"--against {against}: no such row in {results_dir / 'runs'}; rows: "
+                        f"{', '.join(labels) or 'none'}")
+    show_leaderboard(results_dir, console, against, mixed_protocols)
 
 
 @app.command(cls=Command)
@@ -322,6 +329,12 @@ def compare(
     general: int = typer.Option(500, help="Held-out general-mixture samples per model."),
     output: Path = typer.Option(COMPARE_RUNS, help="Folder of the training runs."),
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Write into the committed "
+                                     "results/ from a checkout with uncommitted code changes."),
+    plan: float = typer.Option(None, "--plan", metavar="EFFECT", help="Run nothing: from the "
+                               "runs in --results-dir (a finished comparison or a pilot), print "
+                               "the seeds or questions per cell a difference of EFFECT points "
+                               "needs."),
 ):
     """The paper's comparison: every trainer x seed from one base, then the leaderboard.
 
@@ -330,13 +343,18 @@ def compare(
     from reftbench import registry
     from reftbench.compare import CompareConfig, compare as run_compare
 
+    if plan is not None:
+        from reftbench.reports.terminal import show_plan
+
+        show_plan(results_dir, plan, console)
+        return
     names = csv(trainers, "trainer", registry.trainers())
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError:
         raise UserError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
     cfg = CompareConfig(trainers=names, seeds=seed_list, preset=preset, eval_limit=eval_limit,
-                        general=general, overrides=tuple(ctx.args))
+                        general=general, overrides=tuple(ctx.args), allow_dirty=allow_dirty)
     run_compare(cfg, output, results_dir, console)
 
 

@@ -5,8 +5,14 @@ seed under the same optimiser-step budget (the `tiny` presets: 150 steps each; c
 its short rejection-sampling SFT, as in the paper), evaluates the base (every tier, so the
 curriculum's first stages have a measured starting point) and every result on every family's
 id and ood test split (open tier) plus the held-out general mixture, with the trainers'
-completion length, and writes the leaderboard (mean ± std over seeds). Finished runs are
-skipped when it is run again.
+completion length, and writes the leaderboard (mean ± std over seeds, differences from the
+base with intervals, the claims' verdicts). Finished runs are skipped when it is run again.
+
+Into the committed reference folder (results/) it writes only from a checkout whose code is
+committed, so that every run names the commit that made it (`--allow-dirty` to override; the
+record says so). `--plan EFFECT` runs nothing: from the runs already in the results folder (a
+finished comparison or a pilot) it prints how many seeds, or questions per cell, a difference
+of EFFECT points needs (reftbench.reports.power).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class CompareConfig:
     general: int = 500
     # Extra `--key value` overrides given to every trainer.
     overrides: tuple[str, ...] = ()
+    # Write into the committed results/ from a checkout with uncommitted code changes.
+    allow_dirty: bool = False
 
 
 def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> None:
@@ -47,6 +55,7 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     from reftbench.reports.terminal import run_eval, show_leaderboard
     from reftbench.training.run import train
 
+    check_tree(results_dir, cfg.allow_dirty)
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
               *cfg.overrides]
     # Checked before any work: a key no compared trainer knows, a bad value, a missing model.
@@ -82,6 +91,24 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+
+
+def check_tree(results_dir: Path, allow_dirty: bool) -> None:
+    """A UserError when `results_dir` is (inside) the committed results/ and the checkout's code
+    has uncommitted changes: those runs would name a commit that did not make them."""
+    from reftbench import provenance
+    from reftbench.errors import UserError
+
+    target, committed = Path(results_dir).resolve(), provenance.COMMITTED_RESULTS.resolve()
+    if allow_dirty or (target != committed and committed not in target.parents):
+        return
+    changed = provenance.changed_files()
+    if changed:
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3
+                                          else "")
+        raise UserError(f"{results_dir} holds the committed reference runs and this checkout "
+                        f"has uncommitted changes ({shown}): commit them first, so that every "
+                        "run names the commit that made it, or pass --allow-dirty")
 
 
 def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:

@@ -12,17 +12,35 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
-def git_commit() -> str:
-    """The current commit of the reftbench checkout (with '-dirty' if modified), or 'unknown'."""
-    root = Path(__file__).resolve().parent.parent
+# The checkout reftbench runs from, and its committed reference results (data the harness
+# writes: changes there do not make the code "dirty").
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED_RESULTS = ROOT / "results"
+
+
+def changed_files() -> list[str] | None:
+    """Tracked files of the checkout with uncommitted changes, outside results/; None when
+    this is not a git checkout (an installed package)."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                              ".", ":(exclude)results"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode:
+        return None
+    return [line[3:] for line in out.stdout.splitlines() if line.strip()]
+
+
+def git_commit() -> str:
+    """The current commit of the reftbench checkout (with '-dirty' if its code is modified),
+    or 'unknown'."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+    return (sha + ("-dirty" if changed_files() else "")) if sha else "unknown"
 
 
 def versions() -> dict[str, str]:
@@ -37,9 +55,12 @@ def versions() -> dict[str, str]:
 
 
 def describe(device: str = "cpu") -> dict:
-    """Provenance record: commit, versions, device, machine, UTC date."""
+    """Provenance record: commit, whether the code had uncommitted changes, versions, device,
+    machine, UTC date."""
+    commit = git_commit()
     return {
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "dirty": commit.endswith("-dirty"),
         "versions": versions(),
         "device": device,
         "machine": f"{platform.machine()} {platform.system()} ({_cpu_count()} CPUs)",

@@ -38,14 +38,17 @@ class Family:
     # A benchmark family is evaluated, trained on, shown on the leaderboard and borrowed by
     # the general mixture; the general mixture itself is not one.
     benchmark: bool = True
+    # Its leaderboard heading, one short word so an 80-column table never splits it ("" = the
+    # name itself).
+    short: str = ""
 
 
 FAMILIES = {
-    "detection": Family("tasks.detection.generate", "box_iou"),
-    "classification": Family("tasks.classification.generate", "label_set_iou"),
+    "detection": Family("tasks.detection.generate", "box_iou", short="det"),
+    "classification": Family("tasks.classification.generate", "label_set_iou", short="cls"),
     "math": Family("tasks.math.generate", "math_equiv"),
     # Not a benchmark family: the embedded base model's general mixture (and replay data).
-    "general": Family("tasks.general.generate", None, benchmark=False),
+    "general": Family("tasks.general.generate", None, benchmark=False, short="gen"),
 }
 
 

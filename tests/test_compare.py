@@ -96,3 +96,90 @@ def test_compare_scores_its_own_start_model_data_and_families(cli, tmp_path, mic
     assert base["config"]["families"] == ["math"]
     assert {key.split("/")[0] for key in base["metrics"]} == {"math"}
     assert base["protocol"] == trained["protocol"] | {"questions": base["protocol"]["questions"]}
+
+
+def test_overrides_go_only_to_trainers_that_have_them():
+    from reftbench.compare import trainer_overrides
+
+    common = ["--eval_limit", "5", "--accuracy_reward", "strict", "--grpo_lr=3e-5"]
+    trainers = ("sft", "grpo")
+    assert trainer_overrides("grpo", trainers, common) == [
+        "--eval_limit", "5", "--accuracy_reward", "strict", "--grpo_lr", "3e-5"]
+    assert trainer_overrides("sft", trainers, common) == ["--eval_limit", "5"]
+    with pytest.raises(UserError, match="--acuracy_reward is not a setting"):
+        trainer_overrides("sft", trainers, ["--acuracy_reward", "strict"])
+    # a GRPO-only key with no GRPO trainer compared is a mistake, not a silent no-op
+    with pytest.raises(UserError, match="--accuracy_reward"):
+        trainer_overrides("sft", ("sft",), ["--accuracy_reward", "strict"])
+
+
+def test_the_committed_results_refuse_a_checkout_with_uncommitted_code(tmp_path, monkeypatch):
+    from reftbench import provenance
+    from reftbench.compare import check_tree
+
+    committed = provenance.COMMITTED_RESULTS
+    monkeypatch.setattr(provenance, "changed_files", lambda: ["reftbench/x.py"])
+    for folder in (committed, committed / "ablations" / "new"):
+        with pytest.raises(UserError, match=r"uncommitted changes \(reftbench/x.py\).*--allow-dirty"):
+            check_tree(folder, allow_dirty=False)
+    check_tree(committed, allow_dirty=True)
+    check_tree(tmp_path / "results", allow_dirty=False)    # a user's own folder: no question
+    monkeypatch.setattr(provenance, "changed_files", lambda: [])
+    check_tree(committed, allow_dirty=False)
+
+
+def test_compare_stops_before_any_work_and_the_record_says_which(tmp_path, monkeypatch, cli):
+    import json
+
+    from reftbench import provenance
+    from reftbench.compare import CompareConfig, _write_record
+
+    monkeypatch.setattr(provenance, "changed_files", lambda: ["a.py", "b.py", "c.py", "d.py"])
+    code, out, err = cli("compare", "--results-dir", provenance.COMMITTED_RESULTS,
+                         "--output", tmp_path / "runs")
+    assert code == 2 and "a.py, b.py, c.py and 1 more" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+    _write_record(CompareConfig(allow_dirty=True), {"sft-seed0": 1.0}, tmp_path)
+    record = json.loads((tmp_path / "compare.json").read_text())
+    assert record["config"]["allow_dirty"] is True and record["provenance"]["dirty"] is True
+
+
+def test_plan_says_what_an_effect_needs_from_a_finished_comparison(tmp_path, cli):
+    from crafted import draw, write
+
+    write(tmp_path, draw({"sft": {"id": .03}}))
+    code, out, err = cli("compare", "--plan", "1.5", "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "sft - base" in out and "curr-reft - curr-rl" in out
+    flat = " ".join(out.split())
+    assert "to detect 1.5 points" in flat and "500 questions per cell and 3 runs" in flat
+    pilot = tmp_path / "pilot"                 # one run per method: seeds cannot be planned
+    write(pilot, draw({}, seeds=1, questions=100))
+    code, out, err = cli("compare", "--plan", "3", "--results-dir", pilot)
+    assert code == 0 and "One run per row: the seed-to-seed noise is not measured" in out
+    assert "100 questions per cell and 1 runs" not in out
+    code, out, err = cli("compare", "--plan", "0", "--results-dir", tmp_path)
+    assert code == 2 and "--plan takes a difference in points above 0" in err
+    code, out, err = cli("compare", "--plan", "2", "--results-dir", tmp_path / "empty")
+    assert code == 2 and "run a pilot first" in err
+
+
+def test_planned_counts_are_the_fewest_that_reach_the_effect():
+    from crafted import draw
+    from test_paired import rows_from
+
+    from reftbench.reports.paired import detectable
+    from reftbench.reports.power import MAX_QUESTIONS, questions_needed, seeds_needed
+
+    rows = rows_from(draw({"sft": {"id": .02}}, labels=("base", "sft")))
+    parts = rows.estimate([("sft", "avg/id", 1), ("base", "avg/id", -1)]).parts
+    now = detectable(parts)
+    # More questions shrink it only down to what the seeds leave.
+    floor = detectable(parts, questions=MAX_QUESTIONS)
+    assert questions_needed(parts, floor * 0.9) is None
+    target = (now + floor) / 2
+    n = questions_needed(parts, target)
+    assert n > 500 and detectable(parts, questions=n) <= target < detectable(parts, questions=n - 1)
+    s = seeds_needed(parts, now * 0.8)
+    assert s > 3 and detectable(parts, runs=s) <= now * 0.8 < detectable(parts, runs=s - 1)
+    assert seeds_needed(parts, now * 2) == 2

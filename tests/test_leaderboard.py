@@ -2,10 +2,10 @@
 
 import json
 
+from reftbench.reports.columns import heading, measures
 from reftbench.reports.leaderboard import build
-from reftbench.samples import FAMILIES, TEST_SPLITS
 
-COLUMNS = [f"{f}/{s}" for f in FAMILIES for s in TEST_SPLITS] + ["avg/id", "avg/ood"]
+COLUMNS = [heading(k) for k in measures(general=False)]
 
 
 def write_run(results_dir, run_id, label, accuracies, seed=None, date="2026-01-01T00:00:00+00:00"):
@@ -50,20 +50,23 @@ def test_table_means_stds_and_averages(tmp_path):
     assert [r[0] for r in rows] == list(table)
     assert table["curr-reft"] == {
         "runs": "2",
-        "detection/id": "60.0 ± 14.1", "detection/ood": "30.0 ± 14.1",
-        "classification/id": "70.0 ± 14.1", "classification/ood": "30.0 ± 0.0",
-        "math/id": "20.0 ± 14.1", "math/ood": "30.0 ± 14.1",
+        "det id": "60.0 ± 14.1", "det ood": "30.0 ± 14.1",
+        "cls id": "70.0 ± 14.1", "cls ood": "30.0 ± 0.0",
+        "math id": "20.0 ± 14.1", "math ood": "30.0 ± 14.1",
         # Per-run averages 0.4 and 0.6 (id), 0.3 and 0.3 (ood).
-        "avg/id": "50.0 ± 14.1", "avg/ood": "30.0 ± 0.0",
+        "avg id": "50.0 ± 14.1", "avg ood": "30.0 ± 0.0",
     }
     # The newer sft run (same label, no seed) replaces the older one.
-    assert table["sft"] == {"runs": "1", "detection/id": "90.0", "detection/ood": "10.0",
-                            "classification/id": "80.0", "classification/ood": "20.0",
-                            "math/id": "70.0", "math/ood": "30.0",
-                            "avg/id": "80.0", "avg/ood": "20.0"}
+    assert table["sft"] == {"runs": "1", "det id": "90.0", "det ood": "10.0",
+                            "cls id": "80.0", "cls ood": "20.0",
+                            "math id": "70.0", "math ood": "30.0",
+                            "avg id": "80.0", "avg ood": "20.0"}
     # A run without every family has no average (it would not be comparable).
-    assert table["detection-only"]["detection/id"] == "25.0"
-    assert table["detection-only"]["math/id"] == "-" and table["detection-only"]["avg/id"] == "-"
+    assert table["detection-only"]["det id"] == "25.0"
+    assert table["detection-only"]["math id"] == "-" and table["detection-only"]["avg id"] == "-"
+    text = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "mean ± standard deviation over runs (seeds)" in text
+    assert "det = detection, cls = classification" in text
     png = (tmp_path / "leaderboard.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
 
@@ -119,3 +122,62 @@ def test_rows_the_comparison_did_not_run_are_named(tmp_path):
     (tmp_path / "runs" / "sft-s0" / "results.json").unlink()
     build(tmp_path)
     assert "Rows not made by this command" not in (tmp_path / "LEADERBOARD.md").read_text()
+
+
+def test_differences_from_the_base_with_intervals_and_what_can_be_resolved(tmp_path, cli):
+    from crafted import draw, write
+
+    write(tmp_path, draw({"sft": {"id": .06}, "grpo": {"ood": -.06}}))
+    build(tmp_path)
+    text = (tmp_path / "LEADERBOARD.md").read_text()
+    diff = text.split("## Difference from base")[1].split("###")[0]
+
+    def cell(label, column):  # "+5.8 [+4.7, +6.8] *" -> (5.8, 4.7, 6.8, True)
+        line = next(x for x in diff.splitlines() if x.startswith(f"| {label} |"))
+        value = line.split("|")[2 + COLUMNS.index(column)].strip()
+        numbers = [float(x) for x in value.replace("[", " ").replace("]", " ").replace(",", " ")
+                   .split() if x != "*"]
+        return (*numbers, value.endswith("*"))
+
+    effect, low, high, marked = cell("sft", "avg id")
+    assert abs(effect - 6) < 1.5 and low < effect < high and low > 0 and marked
+    effect, low, high, marked = cell("grpo", "avg ood")
+    assert abs(effect + 6) < 1.5 and high < 0 and marked
+    effect, low, high, marked = cell("grpo", "avg id")
+    assert low < 0 < high and not marked
+    assert "smallest difference this comparison detects with 80% power" in text
+    assert "**holds**" in text and "95% CI" in text
+    # Against another row: sft becomes the reference.
+    code, out, err = cli("leaderboard", "--results-dir", tmp_path, "--against", "sft")
+    assert code == 0, err
+    assert "## Difference from sft" in (tmp_path / "LEADERBOARD.md").read_text()
+    code, _, err = cli("leaderboard", "--results-dir", tmp_path, "--against", "sfx")
+    assert code == 2 and "--against sfx: no such row" in err
+
+
+def test_an_80_column_terminal_breaks_no_heading_word(tmp_path):
+    """Headings wrap between words ("det" over "id"), never inside one ("detec/tion")."""
+    from crafted import draw, write
+    from rich.console import Console
+
+    from reftbench.reports.terminal import show_leaderboard
+
+    write(tmp_path, draw({"sft": {"id": .06}}))
+    write_run(tmp_path, "chance", "chance: best constant", accs(.1, .1, .1, .1, .2, .1))
+    console = Console(width=80, record=True)
+    show_leaderboard(tmp_path, console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    words = {"model", "runs", "det", "cls", "math", "avg", "gen", "id", "ood"}
+    lines = text.splitlines()
+    rules = [i for i, line in enumerate(lines) if set(line.strip()) == {"─"}]
+    assert len(rules) >= 2                      # the table and the differences
+    for rule in rules[:2]:
+        heading_lines = []
+        for line in reversed(lines[:rule]):
+            if not set(line.split()) <= words:
+                break
+            heading_lines.append(line)
+        assert heading_lines and all(set(line.split()) <= words for line in heading_lines)
+    assert "curr-reft" in text and "constant" in text   # labels wrap between words too
+    assert "SFT improves in-domain more than out-of-domain: holds" in text

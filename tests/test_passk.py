@@ -60,7 +60,7 @@ def test_samples_add_sampled_accuracy_and_pass_at_k(tmp_path):
     rows = fileio.read_jsonl(tmp_path / "runs" / "passk" / "samples.jsonl")
     assert {r["id"]: r["pass_k"] for r in rows}[ids[1]] == 1.0
     header, table = sampling_rows({"m": [results]})
-    assert header[:5] == ["model", "K", "greedy/id", "sampled/id", "pass@K/id"]
+    assert header[:5] == ["model", "K", "greedy id", "sampled id", "pass@K id"]
     # One family only: the three-family averages stay empty, the family's own cells do not.
     assert table[0][:3] == ["m", "4", "-"]
     assert row_values([results], "pass_k")["math/id"][0] == pytest.approx(2 / n)

@@ -42,3 +42,29 @@ def test_resume_refuses_a_run_started_from_another_model(tmp_path):
     (base / "model.safetensors").write_bytes(b"\x01" * 100)  # the base was rebuilt in place
     with pytest.raises(UserError, match="started from another model"):
         check_same_start(run, str(base))
+
+
+def test_only_code_changes_make_the_checkout_dirty(tmp_path, monkeypatch):
+    """Results the harness writes (results/) are data: a rerun that replaces them is still
+    made by a clean tree's code."""
+    import subprocess
+
+    from reftbench import provenance
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "LEADERBOARD.md").write_text("old\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    monkeypatch.setattr(provenance, "ROOT", tmp_path)
+    (tmp_path / "results" / "LEADERBOARD.md").write_text("new\n")
+    (tmp_path / "untracked.py").write_text("")
+    assert provenance.changed_files() == []
+    assert not provenance.git_commit().endswith("-dirty") and not provenance.describe()["dirty"]
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert provenance.changed_files() == ["code.py"]
+    assert provenance.git_commit().endswith("-dirty") and provenance.describe()["dirty"]

@@ -3,7 +3,8 @@
     run = evaluate(EvalConfig(model="base", families=("math",)), results_dir=Path("outputs/results"))
 
 Writes `<results>/runs/<run-id>/samples.jsonl` (one row per scored sample, appended batch by
-batch, so a killed run loses at most one batch) and `results.json` (atomically, at the end).
+batch, so a killed run loses at most one batch), and at the end, atomically, `results.json` and
+`scores.json` (every question's scores, compact enough to commit: reftbench.evaluation.scores).
 `resume=True` skips samples already in samples.jsonl; a second process on a run folder in use
 stops (reftbench.runlock). Under `accelerate launch` every rank generates its share of the
 samples on its own device and the main process writes the one run folder.
@@ -20,7 +21,7 @@ from tasks import benchmark_families
 
 from reftbench import fileio, provenance
 
-from reftbench.evaluation import protocol, run_identity
+from reftbench.evaluation import protocol, run_identity, scores
 from reftbench.config import SEEDS, check_bounds
 from reftbench.model.load import DTYPES as MODEL_DTYPES
 from reftbench.errors import UserError
@@ -277,7 +278,8 @@ def open_log(log: Path, resume: bool, identity: dict) -> set[str]:
 
 def write_results(cfg: EvalConfig, run: Path, samples: list[dict], generated: int,
                   elapsed: float, run_protocol: dict | None = None) -> dict:
-    """Aggregate the run's samples.jsonl into results.json (written atomically) and return it."""
+    """Aggregate the run's samples.jsonl into results.json and scores.json (each written
+    atomically) and return the results."""
     wanted = {s["id"] for s in samples}
     # One row per id (the last written), so a row logged twice can never be counted twice.
     rows = list({r["id"]: r for r in fileio.read_jsonl(run / "samples.jsonl")
@@ -293,6 +295,8 @@ def write_results(cfg: EvalConfig, run: Path, samples: list[dict], generated: in
         "timing": {"generated": generated, "seconds": round(elapsed, 2),
                    "samples_per_second": round(generated / elapsed, 2) if elapsed > 0 else None},
     }
+    # The per-question scores first: a results.json is the mark of a finished run.
+    scores.write(run, rows)
     fileio.write_json(run / "results.json", results)
     return results
 

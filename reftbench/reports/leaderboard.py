@@ -2,28 +2,37 @@
 
 Columns are each family's in-domain and out-of-domain accuracy at the open tier, then the
 in-domain and out-of-domain averages, and (where scored) "general": accuracy on the held-out
-general mixture, the base model's own skills. Several runs with one label (seeds) are shown as mean
-and standard deviation over runs, using the newest run per (label, seed). Written as a rich
-table, `LEADERBOARD.md` and `leaderboard.png` beside runs/ (in-domain vs out-of-domain). The
+general mixture, the base model's own skills (reftbench.reports.columns). Several runs with one
+label (seeds) are shown as mean and standard deviation over runs, using the newest run per
+(label, seed). Beside it: each row's difference from the base with a 95% interval, paired
+question by question over the runs' scores.json (reftbench.reports.paired), what the comparison
+can resolve, and the paper's claims decided on it (reftbench.reports.findings). Written as rich
+tables (reftbench.reports.terminal), `LEADERBOARD.md` and `leaderboard.png` beside runs/. The
 folder is a user's own (outputs/results) or the committed reference runs (results/).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import statistics
 from pathlib import Path
 
 from reftbench import fileio
-from reftbench.evaluation import protocol
+from reftbench.evaluation import protocol, scores
+from reftbench.reports import findings
+from reftbench.reports.columns import GENERAL, TIER, columns, heading, measures
+from reftbench.reports.paired import Estimate, Rows
 from reftbench.samples import FAMILIES, TEST_SPLITS
 
 log = logging.getLogger(__name__)
 
-TIER = "open"
-# The held-out general-mixture metric (the base model's own skills), when a run scored it.
-GENERAL = "general/id/open"
+# The row other rows are compared with, unless told otherwise (`--against`).
+BASE = "base"
+# The key under which collect() notes the folder a results.json was read from (never written).
+FOLDER = "_folder"
+MEAN_STD = "mean ± standard deviation over runs (seeds) where a row has several"
 
 
 def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[dict]]:
@@ -44,6 +53,7 @@ def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[
             log.warning("%s: skipped: not a results file (no metrics)", path)
             continue
         res.setdefault("label", path.parent.name)
+        res[FOLDER] = path.parent
         key = (res["label"], (res.get("config") or {}).get("extra", {}).get("seed"))
         if key not in newest or _date(res) >= _date(newest[key]):
             newest[key] = res
@@ -61,11 +71,6 @@ def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[
 def _date(res: dict) -> str:
     """The run's ISO date ('' when missing, so such a run counts as oldest)."""
     return str((res.get("provenance") or {}).get("date", ""))
-
-
-def columns() -> list[tuple[str, str]]:
-    """(family, split) pairs in display order."""
-    return [(f, s) for f in FAMILIES for s in TEST_SPLITS]
 
 
 def strict(metric: dict | None, field: str = "strict") -> float | None:
@@ -116,16 +121,20 @@ def fmt(cell: tuple[float, float, int] | None) -> str:
     return f"{100 * mean:.1f} ± {100 * std:.1f}" if n > 1 else f"{100 * mean:.1f}"
 
 
+def keys(grouped: dict[str, list[dict]]) -> list[str]:
+    """The columns shown: general only where some run scored it."""
+    return measures(general=any(GENERAL in res["metrics"] for runs in grouped.values()
+                                for res in runs))
+
+
 def table_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
     """Header and rows, shared by the terminal table and the Markdown file."""
-    keys = [f"{f}/{s}" for f, s in columns()] + [f"avg/{s}" for s in TEST_SPLITS]
-    if any(GENERAL in res["metrics"] for runs in grouped.values() for res in runs):
-        keys.append("general")
-    header = ["model", "runs"] + keys
+    shown = keys(grouped)
+    header = ["model", "runs"] + [heading(k) for k in shown]
     rows = []
     for label, runs in grouped.items():
         vals = row_values(runs)
-        rows.append([label, str(len(runs))] + [fmt(vals[k]) for k in keys])
+        rows.append([label, str(len(runs))] + [fmt(vals[k]) for k in shown])
     return header, rows
 
 
@@ -133,7 +142,7 @@ def sampling_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[
     """Greedy, sampled and pass@K averages for the rows evaluated with `--samples K`: whether
     a model has headroom for RL to sharpen (pass@K far above greedy), and whether training
     sharpened it (greedy up) or narrowed it (pass@K down)."""
-    header = ["model", "K"] + [f"{kind}/{split}" for split in TEST_SPLITS
+    header = ["model", "K"] + [f"{kind} {split}" for split in TEST_SPLITS
                                for kind in ("greedy", "sampled", "pass@K")]
     rows = []
     for label, runs in grouped.items():
@@ -148,38 +157,170 @@ def sampling_rows(grouped: dict[str, list[dict]]) -> tuple[list[str], list[list[
     return header, rows
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+def paired_rows(grouped: dict[str, list[dict]]) -> Rows:
+    """The rows for comparisons: each run's per-question scores (scores.json, rebuilt from a
+    local samples.jsonl where that is all there is) and the table's means."""
+    found = {}
+    for label, runs in grouped.items():
+        found[label] = []
+        for res in runs:
+            folder = res.get(FOLDER)
+            cells = None if folder is None else scores.read(folder)
+            if cells is None and folder is not None:
+                cells = scores.rebuild(folder, res)
+            found[label].append(cells)
+    means = {label: {k: (v[0] if v else None) for k, v in row_values(runs).items()}
+             for label, runs in grouped.items()}
+    return Rows(found, means)
 
 
-def plot(grouped: dict[str, list[dict]], path: Path) -> None:
-    """Scatter of in-domain against out-of-domain average accuracy, one point per label."""
+def compared(grouped: dict[str, list[dict]], against: str) -> list[str]:
+    """The rows set beside `against`: every label but it and rows a script wrote (chance)."""
+    return [label for label, runs in grouped.items() if label != against and not _made_by(runs)]
+
+
+def differences(grouped, rows: Rows, against: str = BASE) -> dict[str, dict[str, Estimate]]:
+    """label -> column -> that row minus `against` (empty without an `against` row)."""
+    if against not in grouped:
+        return {}
+    return {label: {k: findings.change(rows, label, k, against) for k in keys(grouped)}
+            for label in compared(grouped, against)}
+
+
+def diff_cell(est: Estimate) -> str:
+    """"+4.0 [+2.1, +5.9] *" (the star: the interval excludes zero), "+4.0" without an
+    interval, "-" without a value."""
+    if est.effect is None:
+        return "-"
+    text = f"{100 * est.effect:+.1f}"
+    if est.low is None:
+        return text
+    star = " *" if excludes_zero(est) else ""
+    return f"{text} [{100 * est.low:+.1f}, {100 * est.high:+.1f}]{star}"
+
+
+def excludes_zero(est: Estimate) -> bool:
+    """Whether the estimate's interval lies wholly above or wholly below zero."""
+    return est.low is not None and (est.low > 0 or est.high < 0)
+
+
+def resolution(grouped, rows: Rows, against: str = BASE) -> str:
+    """What the comparison can tell apart: the smallest difference it detects (80% power, 5%
+    two-sided) against `against` and between two rows, from the measured noise; "" when it
+    cannot say (no per-question scores, or fewer than one row beside `against`)."""
+    labels = compared(grouped, against)
+    if against not in grouped or not labels:
+        return ""
+
+    def span(ests: list[Estimate]) -> str | None:
+        found = sorted(100 * e.mde() for e in ests if e.mde() is not None)
+        if not found:
+            return None
+        low, high = found[0], found[-1]
+        return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}"
+
+    vs = {k: span([findings.change(rows, label, k, against) for label in labels])
+          for k in keys(grouped)}
+    if vs["avg/id"] is None:
+        return ""
+    pairs = list(itertools.combinations(labels, 2))
+    between = {k: span([findings.change(rows, a, k, b) for a, b in pairs])
+               for k in ("avg/id", "avg/ood")}
+    cells = span([findings.change(rows, label, f"{f}/{s}", against)
+                  for label in labels for f, s in columns()])
+    runs = sorted({len(grouped[label]) for label in labels})
+    questions = sorted({e.questions for label in labels
+                        for e in [findings.change(rows, label, "avg/id", against)] if e.questions})
+    runs_text = "1 run" if runs == [1] else f"{'/'.join(map(str, runs))} runs"
+    text = (f"With {'/'.join(map(str, questions))} questions per cell and {runs_text} per row "
+            f"({against}: {len(grouped[against])}), the "
+            f"smallest difference this comparison detects with 80% power at the 5% level "
+            f"(two-sided) is, against {against}: {vs['avg/id']} points on the in-domain average, "
+            f"{vs['avg/ood']} out of domain")
+    text += f", {vs['general']} on general" if vs.get("general") else ""
+    text += f" and {cells} in a single family and split" if cells else ""
+    if pairs and between["avg/id"]:
+        text += (f"; between two rows, {between['avg/id']} in domain and {between['avg/ood']} "
+                 f"out of domain")
+    return text + ". A smaller true difference mostly comes out undecided."
+
+
+def plot(grouped: dict[str, list[dict]], rows: Rows, path: Path, against: str = BASE) -> None:
+    """Each row's difference from `against` with its 95% interval (or, without per-question
+    scores, ± the std over runs), one panel per average; rows on the y axis, one label each."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for label, runs in grouped.items():
-        vals = row_values(runs)
-        if vals["avg/id"] is None or vals["avg/ood"] is None:
-            continue
-        (x, xe, _), (y, ye, _) = vals["avg/id"], vals["avg/ood"]
-        ax.errorbar(100 * x, 100 * y, xerr=100 * xe, yerr=100 * ye, fmt="o", capsize=3)
-        ax.annotate(label, (100 * x, 100 * y), textcoords="offset points", xytext=(5, 5))
-    ax.set_xlabel("in-domain accuracy, open tier (%)")
-    ax.set_ylabel("out-of-domain accuracy, open tier (%)")
-    ax.set_title("reftbench: in-domain vs out-of-domain")
-    ax.grid(alpha=0.3)
+    diffs = differences(grouped, rows, against)
+    panels = [k for k in keys(grouped) if k in PANELS]
+    labels = list(diffs) or [label for label in grouped if not _made_by(grouped[label])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 1.2,
+                                                        1.3 + 0.45 * max(len(labels), 2)),
+                             sharex=True, sharey=True, squeeze=False)
+    any_interval = False
+    for ax, key in zip(axes[0], panels):
+        for y, label in enumerate(labels):
+            x, low, high, filled = _bar(grouped, diffs, label, key)
+            if x is None:
+                continue
+            any_interval = any_interval or (label in diffs and diffs[label][key].low is not None)
+            ax.errorbar(x, y, xerr=[[x - low], [high - x]], fmt="o", capsize=4, color="C0",
+                        markerfacecolor="C0" if filled else "white")
+        if diffs:
+            ax.axvline(0, color="grey", lw=1, ls="--")
+        ref = row_values(grouped[against])[key] if diffs else None
+        ax.set_title(PANELS[key] + (f" ({against} {100 * ref[0]:.1f}%)" if ref else ""),
+                     fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel(f"points vs {against}" if diffs else "accuracy (%)")
+    axes[0][0].set_yticks(range(len(labels)), labels)
+    axes[0][0].set_ylim(-0.6, len(labels) - 0.4)
+    axes[0][0].invert_yaxis()
+    if diffs and any_interval:
+        title = (f"difference from {against}, 95% interval over questions and seeds "
+                 f"(filled: excludes 0)")
+    elif diffs:
+        title = f"difference from {against}, ± std over runs (no per-question scores)"
+    else:
+        title = "accuracy, ± std over runs"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
     tmp.replace(path)
+
+
+# The plot's panels: the two averages and general.
+PANELS = {"avg/id": "in domain", "avg/ood": "out of domain", "general": "general"}
+
+
+def _bar(grouped, diffs, label, key) -> tuple:
+    """(value, low, high, filled) in points for one row and column, or Nones."""
+    cell = row_values(grouped[label])[key]
+    if not diffs:
+        if cell is None:
+            return None, None, None, False
+        mean, std, _ = cell
+        return 100 * mean, 100 * (mean - std), 100 * (mean + std), True
+    est = diffs[label][key]
+    if est.effect is None:
+        return None, None, None, False
+    x = 100 * est.effect
+    if est.low is not None:
+        return x, 100 * est.low, 100 * est.high, excludes_zero(est)
+    std = 100 * cell[1] if cell else 0.0
+    return x, x - std, x + std, False
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _sampling(grouped: dict[str, list[dict]]) -> str:
@@ -189,15 +330,41 @@ def _sampling(grouped: dict[str, list[dict]]) -> str:
         return ""
     return ("\n## Greedy, sampled and pass@K (average of the three families, %)\n\n"
             "K completions per question at temperature 1: `sampled` is their mean strict "
-            "accuracy, `pass@K` the share of questions with at least one right.\n\n"
-            + markdown(header, rows))
+            "accuracy, `pass@K` the share of questions with at least one right; "
+            f"{MEAN_STD}.\n\n" + markdown(header, rows))
 
 
-def _findings(grouped: dict[str, list[dict]]) -> str:
-    """The paper's claims checked on these numbers, when every method has a row."""
-    from reftbench.reports.findings import claims
+def _differences(grouped, rows: Rows, against: str) -> str:
+    """The difference-from-`against` table and what the comparison can resolve."""
+    diffs = differences(grouped, rows, against)
+    if not diffs:
+        return ""
+    shown = keys(grouped)
+    table = [[label] + [diff_cell(diffs[label][k]) for k in shown] for label in diffs]
+    with_interval = any(e.low is not None for d in diffs.values() for e in d.values())
+    caption = (f"Each row minus {against}, in points, with its 95% interval over questions and "
+               f"seeds, paired question by question (docs/statistics.md); * marks an interval "
+               f"that excludes 0." if with_interval else
+               f"Each row's mean minus {against}'s, in points. No intervals: "
+               f"{_missing(diffs)}.")
+    text = (f"\n## Difference from {against}\n\n{caption}\n\n"
+            + markdown(["model"] + [heading(k) for k in shown], table))
+    note = resolution(grouped, rows, against)
+    return text + (f"\n### What this comparison can resolve\n\n{note}\n" if note else "")
 
-    lines = claims({label: row_values(runs) for label, runs in grouped.items()})
+
+def _missing(diffs) -> str:
+    why = sorted({e.missing for d in diffs.values() for e in d.values() if e.missing})
+    text = "; ".join(why) or "none"
+    if "no per-question scores" in why:
+        text += (" (runs evaluated before scores.json was written, with no samples.jsonl "
+                 "here to rebuild it from)")
+    return text
+
+
+def _findings(rows: Rows) -> str:
+    """The paper's claims decided on these runs, when every method has a row."""
+    lines = findings.claims(rows)
     return ("\n## The paper's claims at this scale\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 
@@ -212,15 +379,17 @@ def _run_note(results_dir: Path, grouped: dict[str, list[dict]]) -> str:
         return ""
     run = json.loads(path.read_text())
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("timings", {}).items())
-    ran = set(run.get("config", {}).get("trainers", [])) | {"base"}
+    ran = set(run.get("config", {}).get("trainers", [])) | {BASE}
     others = [label for label, runs in grouped.items() if label not in ran and not _made_by(runs)]
     outside = (f"Rows not made by this command (each run's own command and commit are in its "
                f"results.json): {', '.join(others)}  \n" if others else "")
+    prov = run["provenance"]
+    tree = {True: ", with uncommitted code changes", False: ", a clean tree"}
     return (f"\n## How these numbers were made\n\nCommand: `{run['command']}`  \n"
-            f"Commit when recorded: {run['provenance']['git_commit']} (each run's own commit is in "
-            f"its results.json)  \n{outside}Machine: {run['provenance']['machine']}"
-            f", torch {run['provenance']['versions']['torch']}  \nWall time per run: {timings}  \n"
-            f"Total: {run.get('total_seconds', 0) / 60:.0f} min\n")
+            f"Commit when recorded: {prov['git_commit']}{tree.get(prov.get('dirty'), '')} "
+            f"(each run's own commit is in its results.json)  \n{outside}Machine: "
+            f"{prov['machine']}, torch {prov['versions']['torch']}  \nWall time per run: "
+            f"{timings}  \nTotal: {run.get('total_seconds', 0) / 60:.0f} min\n")
 
 
 def _made_by(runs: list[dict]) -> str | None:
@@ -236,7 +405,15 @@ def _made_elsewhere(grouped: dict[str, list[dict]]) -> str:
             if rows else "")
 
 
-def build(results_dir: Path, mixed_protocols: bool = False) -> tuple[list[str], list[list[str]]]:
+def _legend(shown: list[str]) -> str:
+    """What the short headings stand for."""
+    words = {heading(k).split()[0]: k.split("/")[0] for k in shown}
+    named = [f"{short} = {full}" for short, full in words.items() if short != full]
+    return ", ".join(named)
+
+
+def build(results_dir: Path, against: str = BASE,
+          mixed_protocols: bool = False) -> tuple[list[str], list[list[str]]]:
     """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table.
 
     With no runs nothing is written (an existing leaderboard is kept) and `rows` is empty.
@@ -247,13 +424,15 @@ def build(results_dir: Path, mixed_protocols: bool = False) -> tuple[list[str], 
     if not rows:
         return header, rows
     fileio.ensure_writable_dir(results_dir)
+    paired = paired_rows(grouped)
     body = ("# reftbench leaderboard\n\nOpen-tier strict accuracy (%) per family on the in-domain "
             "(id) and out-of-domain (ood) test splits (classification: the exact label set); "
-            "mean ± std over runs where a row has several.\n"
+            f"{MEAN_STD}. {_legend(keys(grouped))}.\n"
             f"Written by `reftbench leaderboard` from {results_dir.as_posix()}/runs/*/"
-            "results.json.\n\n")
+            "results.json and scores.json.\n\n")
     fileio.write_atomic(results_dir / "LEADERBOARD.md",
                         body + markdown(header, rows) + _made_elsewhere(grouped)
-                        + _sampling(grouped) + _findings(grouped) + _run_note(results_dir, grouped))
-    plot(grouped, results_dir / "leaderboard.png")
+                        + _differences(grouped, paired, against) + _sampling(grouped)
+                        + _findings(paired) + _run_note(results_dir, grouped))
+    plot(grouped, paired, results_dir / "leaderboard.png", against)
     return header, rows

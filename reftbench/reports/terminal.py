@@ -105,32 +105,136 @@ def results_table(results: dict) -> Table:
     return table
 
 
-def show_leaderboard(results_dir: Path, console: Console, mixed_protocols: bool = False) -> None:
-    """Build the leaderboard files and print the table (or say there is nothing yet)."""
-    from reftbench.reports.leaderboard import build
+def show_leaderboard(results_dir: Path, console: Console, against: str = "base",
+                     mixed_protocols: bool = False) -> None:
+    """Build the leaderboard files and print them: the table, each row's difference from
+    `against` with its interval, what the comparison can resolve, the claims (or say there is
+    nothing yet). Fits an 80-column terminal: short headings, cells that wrap between words."""
+    from reftbench.reports import findings
+    from reftbench.reports.leaderboard import (MEAN_STD, build, collect, differences, keys,
+                                               paired_rows, resolution, sampling_rows)
 
-    header, rows = build(results_dir, mixed_protocols)
+    header, rows = build(results_dir, against, mixed_protocols)
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
                       "(the committed reference runs: --results-dir results)")
         return
-    table = Table(title="reftbench leaderboard: open-tier strict accuracy (%)")
-    for name in header:
-        # "family/split" headers fold at the slash, and cells fold rather than lose digits.
-        table.add_column(name.replace("/", "\n"), justify="left" if name == "model" else "right",
-                         overflow="fold", no_wrap=name == "model")
+    console.print(narrow_table(f"reftbench leaderboard: open-tier strict accuracy (%), {MEAN_STD}",
+                               header, [[c.replace(" ± ", " ±") for c in row] for row in rows],
+                               console.width))
+    grouped = collect(results_dir, mixed_protocols)
+    paired = paired_rows(grouped)
+    diffs = differences(grouped, paired, against)
+    if diffs:
+        from reftbench.reports.columns import heading
+
+        shown = keys(grouped)
+        with_interval = any(e.low is not None for d in diffs.values() for e in d.values())
+        title = (f"difference from {against} (points) ± half its 95% interval; * the interval "
+                 "excludes 0" if with_interval else
+                 f"difference from {against} (points; no intervals: no per-question scores)")
+        console.print()
+        console.print(narrow_table(title, ["model"] + [heading(k) for k in shown],
+                                   [[label] + [_diff(d[k]) for k in shown]
+                                    for label, d in diffs.items()], console.width))
+        note = resolution(grouped, paired, against)
+        if note:
+            console.print(note, highlight=False)
+    header, rows = sampling_rows(grouped)
+    if rows:
+        console.print()
+        console.print(narrow_table("greedy, sampled and pass@K (%, average of the three "
+                                   "families)", header, rows, console.width))
+    lines = findings.claims(paired)
+    if lines:
+        console.rule("the paper's claims at this scale")
+        for line in lines:
+            console.print(_bold(line.strip()), highlight=False)
+    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}")
+
+
+def narrow_table(title: str, header: list[str], rows: list[list[str]], width: int) -> Table:
+    """A table with no vertical rules that, when its cells do not fit `width` on one line,
+    makes every column as wide as its longest word: cells then wrap between words and never
+    inside one ("det id" becomes "det" over "id" on an 80-column terminal, not "de/t id")."""
+    from rich import box
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    columns = list(zip(header, *rows))
+    # Each column's text, a space either side and a rule between (none at the table's edges).
+    one_line = sum(max(len(text) for text in column) for column in columns) + 3 * len(header) - 3
+    for i, column in enumerate(columns):
+        longest = max(len(word) for text in column for word in text.split() or [""])
+        table.add_column(header[i], justify="left" if i == 0 else "right", overflow="fold",
+                         no_wrap=one_line <= width, width=None if one_line <= width else longest)
     for row in rows:
         table.add_row(*row)
-    console.print(table)
-    from reftbench.reports.leaderboard import collect, sampling_rows
+    return table
 
-    header, rows = sampling_rows(collect(results_dir, mixed_protocols=True))
-    if rows:
-        sampled = Table(title="greedy, sampled and pass@K (%, average of the three families)")
-        for name in header:
-            sampled.add_column(name.replace("/", "\n"), overflow="fold",
-                               justify="left" if name == "model" else "right")
-        for row in rows:
-            sampled.add_row(*row)
-        console.print(sampled)
-    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}")
+
+def _diff(est) -> str:
+    """A difference cell: "+4.0* ±1.9" (the star: the interval excludes zero), "+4.0" without
+    an interval."""
+    from reftbench.reports.leaderboard import excludes_zero
+
+    if est.effect is None:
+        return "-"
+    text = f"{100 * est.effect:+.1f}"
+    if est.half_width is None:
+        return text
+    return text + ("*" if excludes_zero(est) else "") + f" ±{100 * est.half_width:.1f}"
+
+
+def _bold(markdown_line: str) -> str:
+    """**word** as rich bold, the rest printed as written."""
+    import re
+
+    from rich.markup import escape
+
+    parts = re.split(r"\*\*(.+?)\*\*", markdown_line)
+    return "".join(f"[bold]{escape(p)}[/bold]" if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def show_plan(results_dir: Path, effect_points: float, console: Console,
+              against: str = "base") -> None:
+    """`reftbench compare --plan EFFECT`: from the runs in `results_dir` (a finished comparison
+    or a pilot), each comparison's smallest detectable difference now, and the seeds or the
+    questions per cell it needs to detect `effect_points`."""
+    from reftbench.errors import UserError
+    from reftbench.reports.leaderboard import collect, compared, paired_rows
+    from reftbench.reports.power import MAX_SEEDS, plan
+
+    if not effect_points > 0:
+        raise UserError(f"--plan takes a difference in points above 0, got {effect_points}")
+    grouped = collect(results_dir)
+    labels = compared(grouped, against)
+    plans = plan(paired_rows(grouped), labels, against, effect_points / 100) \
+        if against in grouped else []
+    if not plans:
+        raise UserError(f"no runs with per-question scores beside a '{against}' row in "
+                        f"{Path(results_dir) / 'runs'}: run a pilot first, e.g. reftbench compare "
+                        "--seeds 0,1 --eval-limit 100 --results-dir outputs/pilot")
+    header = ["comparison", "column", "now", "seeds", "questions"]
+    rows = [[p.name, p.column.replace("/", " "), f"{100 * p.now:.1f}",
+             (str(p.seeds) if p.seeds else f">{MAX_SEEDS}") if p.seeds_measured else "?",
+             str(p.per_cell) if p.per_cell else "more seeds"] for p in plans]
+    runs, questions = max(p.runs for p in plans), min(p.questions for p in plans)
+    at_runs = "1 run" if runs == 1 else f"{runs} runs"
+    console.print(narrow_table(f"to detect {effect_points:g} points: the seeds or the questions "
+                               "per cell it takes", header, rows, console.width))
+    seeds, per_cell = [p.seeds for p in plans], [p.per_cell for p in plans]
+    measured = any(p.seeds_measured for p in plans)
+    every = [f"{max(per_cell)} questions per cell (at {at_runs} per row)" if all(per_cell)
+             else f"no number of questions alone (at {at_runs} per row)"]
+    if measured:
+        every.insert(0, (f"{max(seeds)} runs per row" if all(seeds) else
+                         f"more than {MAX_SEEDS} runs per row") + f" (at {questions} questions)")
+    console.print(f"now: the smallest difference each comparison detects (80% power, 5% "
+                  f"two-sided) at {questions} questions per cell and {at_runs} per row; seeds: "
+                  f"runs per row needed at {questions} questions per cell; questions: per cell, "
+                  f"at {at_runs} per row (\"more seeds\": the runs' spread leaves a floor more "
+                  f"questions cannot pass). Every comparison at once: {', or '.join(every)}.",
+                  highlight=False)
+    if not measured:
+        console.print("One run per row: the seed-to-seed noise is not measured (counted as "
+                      "none); a pilot with 2 or more seeds plans seeds too.", highlight=False)

@@ -88,8 +88,9 @@ def finish_trackers(cfg) -> None:
     """End the stage's wandb run, so the next stage starts its own (with its own step count
     and config) instead of writing into this one."""
     if "wandb" in getattr(cfg, "report_to", ()):
-        import wandb
+        import importlib
 
+        wandb = importlib.import_module("wandb")  # optional: check_reporters found it installed
         if wandb.run is not None:
             wandb.finish()
             wandb.teardown()  # the next stage's run reads its own WANDB_DIR
