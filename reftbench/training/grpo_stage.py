@@ -4,6 +4,9 @@ reftbench does not re-implement GRPO, the KL term or generation: it builds TRL's
 from the trainer's config (every setting explicit, see `grpo_args`), hands over the dataset and
 the reward functions, and saves the result as a loadable checkpoint. With `lora_r > 0` TRL
 trains LoRA adapters instead (reftbench.training.lora), merged into a full model on save.
+Every stage trains through reftbench.training.schedule's GRPOTrainer subclass, which records
+each generation batch (arms, reward spread: the stage's schedule.json) and, under a schedule
+other than the fixed one, decides which prompts each batch holds.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from reftbench.training import trl_common
 VLLM_MODES = ("colocate", "server")
 
 
-def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
-    """TRL GRPOConfig from a reftbench config (temperature, G, beta, lr and length all arrive)."""
+def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int, drawn: bool = False):
+    """TRL GRPOConfig from a reftbench config (temperature, G, beta, lr and length all arrive).
+
+    `drawn`: a schedule's sampler picks the prompts; a resumed run must not fast-forward the
+    dataloader (the sampler restarts where its saved state says)."""
     from trl import GRPOConfig
 
     if cfg.vllm_mode not in VLLM_MODES:
@@ -49,23 +55,29 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
         vllm_server_port=cfg.vllm_server_port,
         remove_unused_columns=False,
         log_completions=False,
+        ignore_data_skip=drawn,
     )
 
 
 def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: int,
-             num_generations: int, stage: str, progress=None) -> Path:
-    """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir."""
-    from trl import GRPOTrainer
+             num_generations: int, stage: str, progress=None, schedule=None) -> Path:
+    """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir.
 
+    `schedule`: a reftbench.training.schedule.stages.ScheduleSpec (default: the config's, which
+    for a config without schedule settings is the fixed schedule, only observed)."""
     from reftbench.training.datasets import grpo_dataset
+    from reftbench.training.schedule.stages import schedule_spec
+    from reftbench.training.schedule.trainer import ScheduledGRPOTrainer
     from reftbench.training.trl_rewards import make_reward_funcs
 
     if cfg.use_vllm:
         from reftbench.generation.vllm_backend import require_vllm
 
         require_vllm()
-    args = grpo_args(cfg, out_dir, steps, num_generations)
+    schedule = schedule or schedule_spec(cfg, samples, out_dir, stage)
+    args = grpo_args(cfg, out_dir, steps, num_generations,
+                     drawn=schedule.settings.mode != "observe")
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
-    return trl_common.fit(GRPOTrainer, cfg, args, model_path, out_dir, stage, steps, progress,
-                          reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
-                          train_dataset=grpo_dataset(samples))
+    return trl_common.fit(ScheduledGRPOTrainer, cfg, args, model_path, out_dir, stage, steps,
+                          progress, reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
+                          train_dataset=grpo_dataset(samples), schedule=schedule)

@@ -2,8 +2,8 @@
 
 Everything that is the same for every trainer happens here, once: config resolution (preset,
 YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
-the reward-curve plot and the final evaluation into the results folder (`--results-dir`,
-default outputs/results). Under `accelerate launch` every
+the budget the GRPO stages spent (budget.json), the reward-curve plot and the final evaluation
+into the results folder (`--results-dir`, default outputs/results). Under `accelerate launch` every
 process trains; only the main process writes run files, plots and evaluates.
 """
 
@@ -138,6 +138,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     from reftbench.reports.terminal import progress_bar
     from reftbench.training.pipeline import run_stages
     from reftbench.training.plots import plot_curves
+    from reftbench.training.schedule.record import write_run_budget
 
     from reftbench.runlock import hold
     from reftbench.distributed import is_main, main_decides, main_first
@@ -156,11 +157,28 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
             meta = main_decides(lambda: _run_meta(run_dir, plugin.name, preset, cfg, resume, model))
             final = run_stages(stages, model, run_dir, meta, progress=bar, log=log)
         if main:
+            write_run_budget(run_dir, {"trainer": plugin.name, **schedule_settings(cfg)})
             plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")),
                         run_dir / "reward_curve.png")
         results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
             if cfg.evaluate else None
     return {"model": str(final), "results": results if main else None, "run_dir": str(run_dir)}
+
+
+def schedule_settings(cfg) -> dict:
+    """The schedule a run trained under (the fixed one for trainers without a schedule)."""
+    return {"schedule": getattr(cfg, "schedule", "fixed"),
+            "skip_zero_spread": getattr(cfg, "skip_zero_spread", False)}
+
+
+def run_label(name: str, cfg) -> str:
+    """The run's leaderboard row: the trainer, its schedule unless fixed (`curr-rl:bandit`,
+    `curr-rl:fixed+skip`), and a real-data folder's name (`grpo@mydata`), so rows of different
+    schedules or data are never averaged together."""
+    settings = schedule_settings(cfg)
+    variant = settings["schedule"] + ("+skip" if settings["skip_zero_spread"] else "")
+    label = name if variant == "fixed" else f"{name}:{variant}"
+    return f"{label}@{Path(cfg.data).resolve().name}" if cfg.data else label
 
 
 def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: str) -> dict:
@@ -220,16 +238,16 @@ def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_di
     from reftbench.evaluation.evaluate import EvalConfig, evaluate
     from reftbench.reports.terminal import run_eval
 
-    # Real-data runs get their own leaderboard row, never averaged with generated-data runs.
-    label = f"{name}@{Path(cfg.data).resolve().name}" if cfg.data else name
-    ecfg = EvalConfig(model=str(final), label=label, families=cfg.families, n_test=cfg.n_test,
-                      limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
+    # Runs of other schedules or real data get their own leaderboard rows (run_label).
+    ecfg = EvalConfig(model=str(final), label=run_label(name, cfg), families=cfg.families,
+                      n_test=cfg.n_test, limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
                       general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
                       image_root=cfg.data_image_root, max_pixels=cfg.max_pixels,
                       min_pixels=cfg.min_pixels, samples=cfg.eval_samples,
                       max_new_tokens=cfg.eval_max_new_tokens, dtype=cfg.dtype,
                       run_id=f"{run_dir.name}-{meta['started']}",
-                      extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
+                      extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir),
+                             **schedule_settings(cfg)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()
     if console:
         return run_eval(ecfg, results_dir, resume, console)
