@@ -7,6 +7,13 @@ curriculum's first stages have a measured starting point) and every result on ev
 id and ood test split (open tier) plus the held-out general mixture, with the trainers'
 completion length, and writes the leaderboard (mean ± std over seeds). Finished runs are
 skipped when it is run again.
+
+A trainer may be named with a schedule (docs/schedules.md): `curr-rl:bandit`, `curr-rl:plateau`,
+`curr-rl:fixed+skip` run curr-rl under that schedule, as their own leaderboard rows; the budget
+each run spent (steps, completions, groups with signal) goes to SCHEDULES.md beside it:
+
+    reftbench compare --trainers curr-rl,curr-rl:plateau,curr-rl:bandit \
+        --results-dir results/ablations/schedules --output outputs/compare-schedules
 """
 
 from __future__ import annotations
@@ -66,15 +73,16 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
                  results_dir, (base_run / "samples.jsonl").exists(), console)
         (base_run / FINGERPRINT).write_text(fingerprint + "\n")
     for seed in cfg.seeds:
-        for name in cfg.trainers:
-            key = f"{name}-seed{seed}"
+        for spec in cfg.trainers:
+            name, variant = split_variant(spec)
+            key = f"{run_name(spec)}-seed{seed}"
             if key in timings:
                 console.print(f"{key}: finished earlier ({timings[key]} s), skipping")
                 continue
             console.rule(key)
             started = time.perf_counter()
             run_dir = output / key
-            own = trainer_overrides(name, cfg.trainers, common)
+            own = trainer_overrides(name, cfg.trainers, common) + variant
             skipped = sorted(set(parse_overrides(common)) - set(parse_overrides(own)))
             if skipped:
                 console.print(f"{name} has no {', '.join(skipped)}: not passed to it")
@@ -85,6 +93,40 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+    if any(":" in spec for spec in cfg.trainers):
+        from reftbench.reports.schedules import write_schedules
+
+        runs = {spec: {seed: output / f"{run_name(spec)}-seed{seed}" for seed in cfg.seeds}
+                for spec in cfg.trainers}
+        path = write_schedules(runs, results_dir)
+        console.print(f"budgets and steps to the fixed schedule's reward: {path}")
+
+
+def split_variant(spec: str) -> tuple[str, list[str]]:
+    """"curr-rl:bandit" -> ("curr-rl", ["--schedule", "bandit"]); "curr-rl:fixed+skip" also
+    sets skip_zero_spread; a plain name has no overrides. A UserError for an unknown schedule
+    or a trainer without schedules."""
+    from dataclasses import fields
+
+    from reftbench.errors import UserError
+    from reftbench.registry import check_names, load_trainer
+    from reftbench.training.config import SCHEDULES
+
+    name, _, variant = spec.partition(":")
+    if not variant:
+        return name, []
+    schedule, plus, extra = variant.partition("+")
+    check_names("schedule", [schedule], SCHEDULES)
+    if plus and extra != "skip":
+        raise UserError(f"{spec}: after '+' only 'skip' (skip_zero_spread) is known")
+    if "schedule" not in {f.name for f in fields(load_trainer(name).config_cls)}:
+        raise UserError(f"{spec}: trainer {name} has no schedule (curr-rl and curr-reft have)")
+    return name, ["--schedule", schedule] + (["--skip_zero_spread", "true"] if plus else [])
+
+
+def run_name(spec: str) -> str:
+    """A trainer spec as a folder name: "curr-rl:fixed+skip" -> "curr-rl-fixed-skip"."""
+    return spec.replace(":", "-").replace("+", "-")
 
 
 def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:
@@ -96,6 +138,7 @@ def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:
     from reftbench.registry import load_trainer
 
     given = parse_overrides(list(overrides))
+    trainers = [t.partition(":")[0] for t in trainers]
     known = {t: {f.name for f in fields(load_trainer(t).config_cls)} for t in {*trainers, name}}
     for key in given:
         if not any(key in names for names in known.values()):

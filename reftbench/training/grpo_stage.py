@@ -20,11 +20,8 @@ from reftbench.training import trl_common
 VLLM_MODES = ("colocate", "server")
 
 
-def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int, drawn: bool = False):
-    """TRL GRPOConfig from a reftbench config (temperature, G, beta, lr and length all arrive).
-
-    `drawn`: a schedule's sampler picks the prompts; a resumed run must not fast-forward the
-    dataloader (the sampler restarts where its saved state says)."""
+def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
+    """TRL GRPOConfig from a reftbench config (temperature, G, beta, lr and length all arrive)."""
     from trl import GRPOConfig
 
     if cfg.vllm_mode not in VLLM_MODES:
@@ -55,7 +52,6 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int, drawn: bool 
         vllm_server_port=cfg.vllm_server_port,
         remove_unused_columns=False,
         log_completions=False,
-        ignore_data_skip=drawn,
     )
 
 
@@ -75,8 +71,7 @@ def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: in
 
         require_vllm()
     schedule = schedule or schedule_spec(cfg, samples, out_dir, stage)
-    args = grpo_args(cfg, out_dir, steps, num_generations,
-                     drawn=schedule.settings.mode != "observe")
+    args = grpo_args(cfg, out_dir, steps, num_generations)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
     return trl_common.fit(ScheduledGRPOTrainer, cfg, args, model_path, out_dir, stage, steps,
                           progress, reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),

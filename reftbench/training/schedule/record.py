@@ -84,25 +84,36 @@ def write_run_budget(run_dir: Path, settings: dict) -> dict | None:
     return budget
 
 
-def accuracy_curve(run_dir: Path, tier: str | None = None) -> list[tuple[int, float]]:
-    """(cumulative optimiser step, accuracy reward) of every chunk of the run, stages end to
-    end; with `tier`, only that tier's arms count (so a bandit's open-tier reward compares with
-    the fixed schedule's open stage)."""
-    out, offset = [], 0
+def accuracy_curve(run_dir: Path, tier: str | None = None) -> list[tuple[int, int, float]]:
+    """(cumulative optimiser step, cumulative completions, accuracy reward) after each chunk of
+    the run, stages end to end; with `tier`, only chunks holding that tier count, scored on
+    its arms alone (so a bandit's open-tier reward compares with a fixed open stage's)."""
+    out, steps, completions = [], 0, 0
     for path in sorted(Path(run_dir).glob(f"stages/*/{STAGE_FILE}")):
         record = json.loads(path.read_text())
+        per_group = record["budget"]["completions"] // max(record["budget"]["groups"], 1)
         for row in record["chunks"]:
+            completions += row["groups"] * per_group
             acc = row.get("tier_accuracy", {}).get(tier) if tier else row["accuracy"]
             if acc is not None:
-                out.append((offset + row["step"], acc))
-        offset += record["budget"]["steps"]
+                out.append((steps + row["step"], completions, acc))
+        steps += record["budget"]["steps"]
     return out
 
 
-def steps_to_reach(curve: list[tuple[int, float]], target: float, window: int = 10) -> int | None:
-    """The first step at which the curve's moving average (over `window` chunks) reaches
-    `target`, or None if it never does."""
+def final_reward(curve: list[tuple[int, int, float]], window: int = 10) -> float | None:
+    """The curve's last moving average over `window` chunks (None for an empty curve)."""
     from reftbench.training.schedule.policy import moving_average
 
-    average = moving_average([acc for _, acc in curve], window)
-    return next((step for (step, _), avg in zip(curve, average) if avg >= target), None)
+    return moving_average([acc for _, _, acc in curve], window)[-1] if curve else None
+
+
+def reach(curve: list[tuple[int, int, float]], target: float,
+          window: int = 10) -> tuple[int, int] | None:
+    """(step, completions) at which the curve's moving average over `window` chunks first
+    reaches `target`, or None if it never does."""
+    from reftbench.training.schedule.policy import moving_average
+
+    average = moving_average([acc for _, _, acc in curve], window)
+    return next(((step, done) for (step, done, _), avg in zip(curve, average) if avg >= target),
+                None)

@@ -12,8 +12,9 @@ rewards (docs/schedules.md says why these):
   which every process's Draws then observes: the schedule is decided once and shared.
 
 The Draws state is written into each checkpoint folder (before TRL's own files, so a checkpoint
-never lacks it) and read back by `train()` on resume, with `ignore_data_skip`: the sampler itself
-knows where it stopped. Nothing of the loss, generation or optimiser step is overridden.
+never lacks it) and read back by `train()` on resume: the draws replay from it, so the Trainer's
+own fast-forward past the batches already trained (and its restoring of the random state after
+it) works as with TRL's sampler. Nothing of the loss, generation or optimiser step is overridden.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def repeat_sampler_order(n: int, seed: int):
 
 class ScheduleSampler(Sampler):
     """Dataset indices in RepeatSampler's structure, each generation batch's prompts chosen by
-    the Draws; starts from the first chunk not yet observed (0, or where a resumed run was)."""
+    the Draws (a resumed run's first chunks are the replayed ones, which the Trainer skips)."""
 
     def __init__(self, draws: Draws, generations: int, repeat: int, chunks: int):
         self.draws, self.generations, self.repeat, self.chunks = draws, generations, repeat, chunks
@@ -63,7 +64,7 @@ class ScheduleSampler(Sampler):
         return self.chunks * self.draws.settings.prompts * self.generations * self.repeat
 
     def __iter__(self):
-        for k in range(len(self.draws.observations), self.chunks):
+        for k in range(self.chunks):
             rows = self.draws.draw(k)
             for _ in range(self.repeat):
                 for row in rows:
