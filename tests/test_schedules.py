@@ -196,3 +196,41 @@ def test_the_sampler_keeps_trls_repeat_structure_and_order():
         if (i + 1) % per_chunk == 0:
             draws.observe(len(draws.observations), [])  # the trainer scored the chunk
     assert got == expected
+
+
+def test_schedule_settings_that_cannot_work_together_are_refused():
+    from reftbench.config import resolve
+    from reftbench.errors import UserError
+    from reftbench.registry import load_trainer
+    from reftbench.training.config import validate
+
+    plugin = load_trainer("curr-rl")
+
+    def plan(*overrides):
+        cfg = resolve(plugin.config_cls, plugin.presets, "tiny", overrides=list(overrides))
+        validate(cfg)
+        return plugin.plan(cfg)
+
+    assert [s.name for s in plan("--schedule", "bandit")] == ["1-bandit"]
+    assert [s.name for s in plan("--schedule", "plateau")] == ["1-judge", "2-choice", "3-open"]
+    with pytest.raises(UserError, match="'schedule' must be one of fixed, plateau, bandit"):
+        plan("--schedule", "anneal")
+    with pytest.raises(UserError, match=r"bandit_floor 0.2 x 9 arms is above 1: use at most 0.111"):
+        plan("--schedule", "bandit", "--bandit_floor", "0.2")
+    with pytest.raises(UserError, match="save_steps .5. must be a multiple of num_iterations"):
+        plan("--schedule", "plateau", "--num_iterations", "2", "--save_steps", "5")
+
+
+def test_each_schedule_gets_its_own_leaderboard_row():
+    from reftbench.config import resolve
+    from reftbench.registry import load_trainer
+    from reftbench.training.run import run_label
+
+    def label(name, *overrides):
+        plugin = load_trainer(name)
+        return run_label(name, resolve(plugin.config_cls, plugin.presets, "tiny",
+                                       overrides=list(overrides)))
+
+    assert label("curr-rl") == "curr-rl" and label("grpo") == "grpo"
+    assert label("curr-rl", "--schedule", "bandit") == "curr-rl:bandit"
+    assert label("curr-reft", "--skip_zero_spread", "true") == "curr-reft:fixed+skip"
