@@ -109,8 +109,7 @@ def test_each_schedule_runs_records_and_resumes_as_if_never_killed(tmp_path, spr
     overrides = {**FAST, "stage_steps": "3,3", "schedule": schedule, **extra}
     whole = train("curr-rl", overrides=overrides, output=tmp_path / "whole")
 
-    first = "1-judge" if schedule == "plateau" else "1-bandit"
-    kill = kill_at(monkeypatch, first, 1)
+    kill = kill_at(monkeypatch, "1-judge" if schedule == "plateau" else "1-bandit", 1)
     with pytest.raises(kill):
         train("curr-rl", overrides=overrides, output=tmp_path / "killed")
     monkeypatch.setattr("reftbench.training.callbacks.MetricsLog.on_save",

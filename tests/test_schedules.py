@@ -234,3 +234,21 @@ def test_each_schedule_gets_its_own_leaderboard_row():
     assert label("curr-rl") == "curr-rl" and label("grpo") == "grpo"
     assert label("curr-rl", "--schedule", "bandit") == "curr-rl:bandit"
     assert label("curr-reft", "--skip_zero_spread", "true") == "curr-reft:fixed+skip"
+
+
+def test_a_stage_that_plateaus_stops_without_a_checkpoint_at_that_step():
+    """A checkpoint at the stopping step would resume into one more step; without it, a kill
+    before the stage record resumes from the step before and replays to the same end."""
+    from transformers import TrainerControl
+
+    from reftbench.training.schedule.trainer import _StopOnPlateau
+
+    class Plateaued:
+        def plateaued(self, step):
+            return step == 4
+
+    control = TrainerControl(should_save=True)
+    _StopOnPlateau(Plateaued()).on_step_end(None, type("S", (), {"global_step": 3})(), control)
+    assert control.should_save and not control.should_training_stop
+    _StopOnPlateau(Plateaued()).on_step_end(None, type("S", (), {"global_step": 4})(), control)
+    assert control.should_training_stop and not control.should_save

@@ -234,17 +234,22 @@ class ScheduleFields:
     # run over every tier x family arm, each step's prompts drawn by a softmax over the arms'
     # recent mean absolute advantage (the Self-Evolving Curriculum's learning-gain signal).
     schedule: str = "fixed"
-    # plateau: generation batches in the accuracy reward's moving average.
-    plateau_window: int = 5
+    # plateau: generation batches in the accuracy reward's moving average (a batch's reward
+    # varies by about 0.05 on the embedded default: 10 batches keep a window's gain noise near
+    # 0.025; the pilot in docs/schedules.md).
+    plateau_window: int = 10
     # plateau: a stage ends when that moving average rose by less than this over one window.
     plateau_min_gain: float = 0.02
     # plateau: ... or when the moving average reached this accuracy reward (the tier is mastered).
     plateau_mastery: float = 0.9
-    # plateau: optimiser steps a stage runs before it may end (at most it runs its stage_steps
-    # plus the steps earlier stages saved; the last stage always runs all that is left).
-    plateau_min_steps: int = 10
-    # bandit: softmax temperature over the arms' values (lower: greedier).
-    bandit_temperature: float = 0.1
+    # plateau: optimiser steps a stage runs before it may end, and never fewer than two windows
+    # (at most it runs its stage_steps plus the steps earlier stages saved; the last stage
+    # always runs all that is left).
+    plateau_min_steps: int = 20
+    # bandit: softmax temperature over the arms' values (lower: greedier). The embedded
+    # default's arms start about 0.6 apart (judge highest, choice lowest) with TD noise near
+    # 0.13: 0.3 gives the best arm about 7 times the worst's share without chasing the noise.
+    bandit_temperature: float = 0.3
     # bandit: smallest probability of every arm at every step (the exploration floor); at most
     # 1 / the number of arms.
     bandit_floor: float = 0.02

@@ -20,20 +20,27 @@ STAGE_FILE, RUN_FILE = "schedule.json", "budget.json"
 
 def chunk_rows(observations: list[list[list]], probs: list[dict], steps_per_chunk: int,
                first_chunk: int = 0) -> list[dict]:
-    """One row per observed chunk: its first optimiser step, arm counts, signal, accuracy (all
-    groups, and per tier; an arm is "tier/family") and the dataset rows its prompts came from
-    (-1 each when TRL's own sampler drew them)."""
+    """One row per observed chunk: its first optimiser step, arm counts (an arm is
+    "tier/family"), groups with spread (all, and per arm), each arm's mean |advantage| (the
+    bandit's gain), the accuracy reward (all groups, and per tier) and the dataset rows its
+    prompts came from (-1 each when TRL's own sampler drew them)."""
     rows = []
     for k, groups in enumerate(observations, first_chunk):
         arms: dict[str, int] = {}
+        signal: dict[str, int] = {}
+        gains: dict[str, list[float]] = {}
         tiers: dict[str, list[float]] = {}
-        for _, arm, _, _, accuracy in groups:
+        for _, arm, spread, gain, accuracy in groups:
             arms[arm] = arms.get(arm, 0) + 1
+            signal[arm] = signal.get(arm, 0) + int(spread)
+            gains.setdefault(arm, []).append(gain)
             tiers.setdefault(arm.split("/")[0], []).append(accuracy)
         row = {"chunk": k, "step": k * steps_per_chunk + 1, "arms": arms, "groups": len(groups),
                "signal": sum(1 for g in groups if g[2]),
                "accuracy": sum(g[4] for g in groups) / max(len(groups), 1),
                "tier_accuracy": {t: sum(a) / len(a) for t, a in tiers.items()},
+               "arm_signal": signal,
+               "arm_gain": {a: round(sum(g) / len(g), 6) for a, g in gains.items()},
                "rows": [g[0] for g in groups]}
         if k - first_chunk < len(probs):
             row["probs"] = {a: round(p, 6) for a, p in probs[k - first_chunk].items()}

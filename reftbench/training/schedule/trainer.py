@@ -72,7 +72,10 @@ class ScheduleSampler(Sampler):
 
 
 class _StopOnPlateau(TrainerCallback):
-    """Ends the stage at the end of a generation batch once the plateau rule says so."""
+    """Ends the stage at the end of a generation batch once the plateau rule says so. No
+    checkpoint is written at that step (the stage's model is saved as it ends): a run killed
+    before its stage record is written resumes from the checkpoint before, and the replay
+    ends the stage at the same step."""
 
     def __init__(self, trainer: "ScheduledGRPOTrainer"):
         self.trainer = trainer
@@ -80,6 +83,7 @@ class _StopOnPlateau(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.trainer.plateaued(state.global_step):
             control.should_training_stop = True
+            control.should_save = False
 
 
 class ScheduledGRPOTrainer(GRPOTrainer):
@@ -194,7 +198,7 @@ class ScheduledGRPOTrainer(GRPOTrainer):
                             "continue where it stopped; pass --output to start a new run")
         else:  # a checkpoint from before schedules were recorded: count from here on
             state = json.loads((checkpoint / "trainer_state.json").read_text())
-            self.unobserved_steps = int(state.get("global_step", 0))
+            self.unobserved_steps = int(state["global_step"])
 
     def _check_ranks_agree(self) -> None:
         """Every process must have drawn and observed the same chunks (one consistent record)."""
