@@ -122,8 +122,9 @@ def test_schedules_table_counts_steps_to_the_fixed_schedule_s_final_reward(tmp_p
              [("open", 0.0)] * 10 + [("judge", 0.9), ("open", 0.5)] * 10 + [("open", 0.6)] * 20)
     path = write_schedules({"curr-rl": {0: tmp_path / "fixed"},
                             "curr-rl:bandit": {0: tmp_path / "bandit"}}, tmp_path / "results")
-    rows = {cells[0]: cells for line in path.read_text().splitlines()
-            if line.startswith("| curr-rl") and (cells := [c.strip() for c in line.strip("| ").split(" | ")])}
+    lines = [line for line in path.read_text().splitlines() if line.startswith("| curr-rl")]
+    rows = {cells[0]: cells for cells in
+            ([c.strip() for c in line.strip("| ").split(" | ")] for line in lines)}
     # fixed is at its own final open-tier average from its first open chunk (step 21) on.
     assert rows["curr-rl"][6] == "21 (1/1)"
     assert rows["curr-rl:bandit"][2] == "50" and rows["curr-rl:bandit"][6] == "30 (1/1)"

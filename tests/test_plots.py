@@ -32,9 +32,10 @@ def test_grpo_and_sft_stages_give_a_png(tmp_path):
 def test_arm_shares_restart_at_each_stage_and_follow_the_draws():
     from reftbench.training.plots import arm_shares
 
+    both = {"judge/math": 1, "judge/detection": 1}
     records = {"1-judge": {"arms": ["judge/math", "judge/detection"],
                            "chunks": [{"step": 1, "arms": {"judge/math": 2}},
-                                      {"step": 2, "arms": {"judge/math": 1, "judge/detection": 1}}]},
+                                      {"step": 2, "arms": both}]},
                "2-open": {"arms": ["open/math"], "chunks": [{"step": 1, "arms": {"open/math": 2}}]}}
     xs, shares = arm_shares(records, {"1-judge": 0, "2-open": 2})
     assert xs == [1, 2, 3]
@@ -53,8 +54,9 @@ def test_a_stage_with_a_schedule_record_adds_the_arm_panel(tmp_path):
              "frac_reward_zero_std": 0.5} for i in range(1, 5)]
     fileio.append_jsonl(grpo, rows)
     without = plot_curves([grpo], tmp_path / "without.png")
-    (grpo.parent / "schedule.json").write_text(json.dumps({"arms": ["judge/math", "open/math"], "chunks": [
-        {"step": i, "arms": {"judge/math": 1, "open/math": 1}} for i in range(1, 5)]}))
+    arms = {"judge/math": 1, "open/math": 1}
+    (grpo.parent / "schedule.json").write_text(json.dumps(
+        {"arms": list(arms), "chunks": [{"step": i, "arms": arms} for i in range(1, 5)]}))
     with_panel = plot_curves([grpo], tmp_path / "with.png")
     # One more panel: the picture is wider by one panel's width.
     assert Image.open(with_panel).width > Image.open(without).width * 1.2

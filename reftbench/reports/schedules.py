@@ -67,7 +67,8 @@ def write_schedules(runs: dict[str, dict[int, Path]], results_dir: Path) -> Path
                      fmt([f["final"] for f in figures], 3),
                      f"{fmt([f['reach_steps'] for f in figures])} ({reached}/{len(figures)})",
                      fmt([f["reach_completions"] for f in figures])])
-    header = ["trainer:schedule", "runs", "optimiser steps", "completions", "groups with signal (%)",
+    header = ["trainer:schedule", "runs", "optimiser steps", "completions",
+              "groups with signal (%)",
               f"final {TIER}-tier training reward",
               "steps to the fixed schedule's final reward (runs that reached it)",
               "completions to it"]

@@ -56,7 +56,8 @@ def arm_shares(records: dict[str, dict], offsets: dict[str, int]) -> tuple[list,
     for stage, rec in records.items():
         xs += [offsets.get(stage, 0) + row["step"] for row in rec["chunks"]]
         for arm in arms:
-            shares[arm] += moving_average([row["arms"].get(arm, 0) / max(sum(row["arms"].values()), 1)
+            shares[arm] += moving_average([row["arms"].get(arm, 0)
+                                           / max(sum(row["arms"].values()), 1)
                                            for row in rec["chunks"]])
     return xs, shares
 

@@ -240,7 +240,8 @@ def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_di
 
     # Runs of other schedules or real data get their own leaderboard rows (run_label).
     ecfg = EvalConfig(model=str(final), label=run_label(name, cfg), families=cfg.families,
-                      n_test=cfg.n_test, limit=cfg.eval_limit, batch_size=cfg.eval_batch_size, seed=cfg.data_seed,
+                      n_test=cfg.n_test, limit=cfg.eval_limit, batch_size=cfg.eval_batch_size,
+                      seed=cfg.data_seed,
                       general=cfg.eval_general, data=cfg.data, strict=cfg.data_strict,
                       image_root=cfg.data_image_root, max_pixels=cfg.max_pixels,
                       min_pixels=cfg.min_pixels, samples=cfg.eval_samples,

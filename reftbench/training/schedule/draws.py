@@ -113,8 +113,9 @@ class Draws:
         self._zero, self._zero_upto = Counter(), 0
         self._pool = _Walk(self.pool_order) if self.settings.mode == "pool" else None
         self._walks = {arm: _Walk(lambda e, arm=arm: shuffled(
-            [i for i, a in enumerate(self.row_arms) if a == arm], f"{self.settings.seed}:{arm}:{e}"))
-            for arm in self.arms} if self.settings.mode == "bandit" else {}
+            [i for i, a in enumerate(self.row_arms) if a == arm],
+            f"{self.settings.seed}:{arm}:{e}")) for arm in self.arms} \
+            if self.settings.mode == "bandit" else {}
 
     # -- what the observations say, up to a chunk --------------------------------------------
     def values(self, upto: int) -> dict[str, float]:

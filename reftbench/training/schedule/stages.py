@@ -57,7 +57,8 @@ def schedule_spec(cfg, samples: list[dict], stage_dir: Path, stage: str,
                             keep=getattr(cfg, "skip_keep", 1.0),
                             temperature=getattr(cfg, "bandit_temperature", 1.0),
                             floor=getattr(cfg, "bandit_floor", 0.0),
-                            lr=getattr(cfg, "bandit_lr", 0.0), prior=getattr(cfg, "bandit_prior", 0.0))
+                            lr=getattr(cfg, "bandit_lr", 0.0),
+                            prior=getattr(cfg, "bandit_prior", 0.0))
     tiers = tuple(getattr(cfg, "stages", TIERS))
     present = {arm_name(s) for s in samples}
     arms = [f"{t}/{f}" for t in tiers for f in cfg.families if f"{t}/{f}" in present]
