@@ -322,7 +322,9 @@ def demo(
 @app.command(cls=Command, context_settings=EXTRA_ARGS)
 def compare(
     ctx: typer.Context,
-    trainers: str = typer.Option(",".join(METHODS), help="Trainers to compare."),
+    trainers: str = typer.Option(",".join(METHODS), help="Trainers to compare; NAME:SCHEDULE "
+                                 "runs one under a schedule (curr-rl:bandit, curr-rl:plateau, "
+                                 "curr-rl:fixed+skip)."),
     seeds: str = typer.Option("0,1,2", help="Comma-separated training seeds."),
     preset: str = typer.Option("tiny", help="Trainer preset for every method."),
     eval_limit: int = typer.Option(500, "--eval-limit", help="Samples per family x split."),
@@ -341,14 +343,18 @@ def compare(
     Example: reftbench compare --trainers sft,curr-reft --seeds 0
     """
     from reftbench import registry
-    from reftbench.compare import CompareConfig, compare as run_compare
+    from reftbench.compare import CompareConfig, compare as run_compare, split_variant
 
     if plan is not None:
         from reftbench.reports.terminal import show_plan
 
         show_plan(results_dir, plan, console)
         return
-    names = csv(trainers, "trainer", registry.trainers())
+    specs = [t.strip() for t in trainers.split(",") if t.strip()]
+    csv(",".join(spec.partition(":")[0] for spec in specs), "trainer", registry.trainers())
+    names = tuple(dict.fromkeys(specs))
+    for spec in names:
+        split_variant(spec)  # an unknown schedule stops here, before any work
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError:

@@ -13,6 +13,13 @@ committed, so that every run names the commit that made it (`--allow-dirty` to o
 record says so). `--plan EFFECT` runs nothing: from the runs already in the results folder (a
 finished comparison or a pilot) it prints how many seeds, or questions per cell, a difference
 of EFFECT points needs (reftbench.reports.power).
+
+A trainer may be named with a schedule (docs/schedules.md): `curr-rl:bandit`, `curr-rl:plateau`,
+`curr-rl:fixed+skip` run curr-rl under that schedule, as their own leaderboard rows; the budget
+each run spent (steps, completions, groups with signal) goes to SCHEDULES.md beside it:
+
+    reftbench compare --trainers curr-rl,curr-rl:plateau,curr-rl:bandit \
+        --results-dir results/ablations/schedules --output outputs/compare-schedules
 """
 
 from __future__ import annotations
@@ -58,12 +65,13 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     check_tree(results_dir, cfg.allow_dirty)
     common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
               *cfg.overrides]
+    first = split_variant(cfg.trainers[0])[0]
     # Checked before any work: a key no compared trainer knows, a bad value, a missing model.
-    trainer_overrides(cfg.trainers[0], cfg.trainers, common)
+    trainer_overrides(first, cfg.trainers, common)
     # The base row: the comparison's own start model, data, families and protocol (every tier,
     # so the curriculum's first stages have a measured starting point).
-    base_cfg = base_eval_config(cfg.trainers[0], cfg.preset, trainer_overrides(
-        cfg.trainers[0], cfg.trainers, common), run_id="compare-base", tiers=TIERS)
+    base_cfg = base_eval_config(first, cfg.preset, trainer_overrides(first, cfg.trainers, common),
+                                run_id="compare-base", tiers=TIERS)
     base_run = results_dir / "runs" / "compare-base"
     fingerprint = _same_base(base_cfg.model, output, base_run)
     timings = _load_timings(output)
@@ -72,15 +80,16 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
         run_eval(base_cfg, results_dir, (base_run / "samples.jsonl").exists(), console)
         (base_run / FINGERPRINT).write_text(fingerprint + "\n")
     for seed in cfg.seeds:
-        for name in cfg.trainers:
-            key = f"{name}-seed{seed}"
+        for spec in cfg.trainers:
+            name, variant = split_variant(spec)
+            key = f"{run_name(spec)}-seed{seed}"
             if key in timings:
                 console.print(f"{key}: finished earlier ({timings[key]} s), skipping")
                 continue
             console.rule(key)
             started = time.perf_counter()
             run_dir = output / key
-            own = trainer_overrides(name, cfg.trainers, common)
+            own = trainer_overrides(name, cfg.trainers, common) + variant
             skipped = sorted(set(parse_overrides(common)) - set(parse_overrides(own)))
             if skipped:
                 console.print(f"{name} has no {', '.join(skipped)}: not passed to it")
@@ -91,6 +100,40 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+    if any(":" in spec for spec in cfg.trainers):
+        from reftbench.reports.schedules import write_schedules
+
+        runs = {spec: {seed: output / f"{run_name(spec)}-seed{seed}" for seed in cfg.seeds}
+                for spec in cfg.trainers}
+        path = write_schedules(runs, results_dir)
+        console.print(f"budgets and steps to the fixed schedule's reward: {path}")
+
+
+def split_variant(spec: str) -> tuple[str, list[str]]:
+    """"curr-rl:bandit" -> ("curr-rl", ["--schedule", "bandit"]); "curr-rl:fixed+skip" also
+    sets skip_zero_spread; a plain name has no overrides. A UserError for an unknown schedule
+    or a trainer without schedules."""
+    from dataclasses import fields
+
+    from reftbench.errors import UserError
+    from reftbench.registry import check_names, load_trainer
+    from reftbench.training.config import SCHEDULES
+
+    name, _, variant = spec.partition(":")
+    if not variant:
+        return name, []
+    schedule, plus, extra = variant.partition("+")
+    check_names("schedule", [schedule], SCHEDULES)
+    if plus and extra != "skip":
+        raise UserError(f"{spec}: after '+' only 'skip' (skip_zero_spread) is known")
+    if "schedule" not in {f.name for f in fields(load_trainer(name).config_cls)}:
+        raise UserError(f"{spec}: trainer {name} has no schedule (curr-rl and curr-reft have)")
+    return name, ["--schedule", schedule] + (["--skip_zero_spread", "true"] if plus else [])
+
+
+def run_name(spec: str) -> str:
+    """A trainer spec as a folder name: "curr-rl:fixed+skip" -> "curr-rl-fixed-skip"."""
+    return spec.replace(":", "-").replace("+", "-")
 
 
 def check_tree(results_dir: Path, allow_dirty: bool) -> None:
@@ -120,6 +163,7 @@ def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:
     from reftbench.registry import load_trainer
 
     given = parse_overrides(list(overrides))
+    trainers = [t.partition(":")[0] for t in trainers]
     known = {t: {f.name for f in fields(load_trainer(t).config_cls)} for t in {*trainers, name}}
     for key in given:
         if not any(key in names for names in known.values()):

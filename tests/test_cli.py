@@ -296,3 +296,8 @@ def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monke
     assert code == status
     assert err == "interrupted; rerun with --resume to continue\n"
     assert signal.getsignal(signal.SIGTERM) is before, "main() restores the SIGTERM handler"
+
+
+def test_compare_refuses_an_unknown_schedule_before_any_work(cli):
+    one_line_error(*cli("compare", "--trainers", "curr-rl,curr-rl:bandid")[::2],
+                   "unknown schedule 'bandid'", "did you mean bandit")

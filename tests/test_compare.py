@@ -183,3 +183,59 @@ def test_planned_counts_are_the_fewest_that_reach_the_effect():
     s = seeds_needed(parts, now * 0.8)
     assert s > 3 and detectable(parts, runs=s) <= now * 0.8 < detectable(parts, runs=s - 1)
     assert seeds_needed(parts, now * 2) == 2
+
+
+def test_a_trainer_named_with_a_schedule_runs_under_it():
+    from reftbench.compare import run_name, split_variant, trainer_overrides
+
+    assert split_variant("curr-rl") == ("curr-rl", [])
+    assert split_variant("curr-rl:bandit") == ("curr-rl", ["--schedule", "bandit"])
+    assert split_variant("curr-reft:fixed+skip") == (
+        "curr-reft", ["--schedule", "fixed", "--skip_zero_spread", "true"])
+    assert run_name("curr-rl:fixed+skip") == "curr-rl-fixed-skip"
+    with pytest.raises(UserError, match="did you mean bandit"):
+        split_variant("curr-rl:bandid")
+    with pytest.raises(UserError, match="grpo has no schedule"):
+        split_variant("grpo:bandit")
+    with pytest.raises(UserError, match="only 'skip'"):
+        split_variant("curr-rl:bandit+fast")
+    # Overrides are checked against the trainer behind a variant.
+    assert trainer_overrides("curr-rl", ("curr-rl", "curr-rl:bandit"), ["--bandit_lr", "0.5"]) \
+        == ["--bandit_lr", "0.5"]
+
+
+def fake_run(folder, schedule: str, chunks: list[tuple[str, float]], steps_per_chunk=1):
+    """A finished run folder with one GRPO stage whose chunks scored `chunks` (tier, reward)."""
+    import json
+
+    stage = folder / "stages" / "1-x"
+    stage.mkdir(parents=True)
+    rows = [{"step": i * steps_per_chunk + 1, "groups": 2, "signal": 1, "accuracy": acc,
+             "tier_accuracy": {tier: acc}, "arms": {f"{tier}/math": 2}}
+            for i, (tier, acc) in enumerate(chunks)]
+    budget = {"steps": len(chunks) * steps_per_chunk, "generation_batches": len(chunks),
+              "completions": 4 * len(chunks), "groups": 2 * len(chunks),
+              "groups_with_signal": len(chunks), "prompts_passed_over": 0}
+    (stage / "schedule.json").write_text(json.dumps({"budget": budget, "chunks": rows}))
+    (folder / "budget.json").write_text(json.dumps({"schedule": schedule, "total": {
+        **budget, "signal_share": 0.5}}))
+
+
+def test_schedules_table_counts_steps_to_the_fixed_schedule_s_final_reward(tmp_path):
+    from reftbench.reports.schedules import write_schedules
+
+    # fixed: 20 judge chunks, then 20 open chunks ending at 0.5 (its final 10-chunk average).
+    fake_run(tmp_path / "fixed", "fixed", [("judge", 0.9)] * 20 + [("open", 0.5)] * 20)
+    # bandit: open-tier reward at 0.5 from its 11th open chunk on (the average reaches 0.5 at
+    # the 20th open chunk), judge chunks in between do not count for the open tier.
+    fake_run(tmp_path / "bandit", "bandit",
+             [("open", 0.0)] * 10 + [("judge", 0.9), ("open", 0.5)] * 10 + [("open", 0.6)] * 20)
+    path = write_schedules({"curr-rl": {0: tmp_path / "fixed"},
+                            "curr-rl:bandit": {0: tmp_path / "bandit"}}, tmp_path / "results")
+    lines = [line for line in path.read_text().splitlines() if line.startswith("| curr-rl")]
+    rows = {cells[0]: cells for cells in
+            ([c.strip() for c in line.strip("| ").split(" | ")] for line in lines)}
+    # fixed is at its own final open-tier average from its first open chunk (step 21) on.
+    assert rows["curr-rl"][6] == "21 (1/1)"
+    assert rows["curr-rl:bandit"][2] == "50" and rows["curr-rl:bandit"][6] == "30 (1/1)"
+    assert rows["curr-rl:bandit"][7] == "120"  # 4 completions a chunk, 30 chunks

@@ -142,6 +142,41 @@ def test_two_process_curr_reft_samples_and_evaluates_sharded(tmp_path):
     assert json.loads(found[0].read_text())["config"]["max_new_tokens"] == 8
 
 
+def test_two_process_bandit_draws_the_same_arms_on_every_rank(tmp_path):
+    """The bandit decides once (on rank 0) and every rank draws the same prompts: one record."""
+    ensure_preset("random-micro")
+    run = tmp_path / "run"
+    proc = launch(tmp_path, "train", "curr-rl", "--model", "random-micro", "--schedule", "bandit",
+                  "--stages", "judge,open", "--stage_steps", "2,2", "--stage_generations", "2,2",
+                  "--n_train", "12", "--n_test", "8", "--prompts_per_step", "1",
+                  "--max_completion_length", "8", "--logging_steps", "1", "--save_steps", "2",
+                  "--no-eval", "--output", str(run))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    draws = [[json.loads(line) for line in (tmp_path / f"draws-{r}.jsonl").read_text().splitlines()]
+             for r in (0, 1)]
+    assert draws[0] == draws[1] and len(draws[0]) >= 4
+    record = json.loads((run / "stages/1-bandit/schedule.json").read_text())
+    assert record["processes"] == 2 and record["ranks_agree"]
+    # Two prompts a step (one per rank), four steps, each generation batch the one both drew.
+    assert [c["rows"] for c in record["chunks"]] == [d["rows"] for d in draws[0][:4]]
+    assert record["budget"] == {**record["budget"], "steps": 4, "completions": 4 * 2 * 2}
+    budget = json.loads((run / "budget.json").read_text())
+    assert budget["total"]["steps"] == 4 and budget["schedule"] == "bandit"
+
+
+def log_draws(draw):
+    """Wrap Draws.draw: append each new chunk this rank draws to its own file."""
+    def logged(self, k):
+        new = k >= len(self.drawn)
+        rows = draw(self, k)
+        if new:
+            rank = os.environ.get("RANK", "0")
+            with open(Path(os.environ["MARKERS"], f"draws-{rank}.jsonl"), "a") as fh:
+                fh.write(json.dumps({"chunk": k, "rows": rows}) + "\n")
+        return rows
+    return logged
+
+
 def log_generation(generate):
     """Wrap a backend's generate: append the ids each call covers to this rank's file."""
     def logged(self, samples, sampling):
@@ -165,11 +200,13 @@ if __name__ == "__main__":  # the script each rank runs
     import reftbench.training.rejection
     import reftbench.training.trl_rewards
     from reftbench.cli import main
+    from reftbench.training.schedule.draws import Draws
 
     reftbench.training.trl_rewards.make_reward_funcs = lambda *args: [length_reward]
     reftbench.training.rejection.best_answer = keep_first
     backend = reftbench.generation.backends.TransformersBackend
     backend.generate = log_generation(backend.generate)
+    Draws.draw = log_draws(Draws.draw)
     main()  # returns only on success (errors exit non-zero)
     state = PartialState()
     marker = {"world": state.num_processes, "type": str(state.distributed_type).split(".")[-1]}

@@ -1,9 +1,10 @@
 """`curr-reft`: the full method: curriculum GRPO, then rejection-sampling SFT with replay.
 
-Stage 1 is `curr-rl` (judge -> choice -> open). Stage 2 samples `rs_samples` answers per
-training prompt from the RL model, keeps the best answer of each prompt when it has the full
-format and a reward >= `rs_threshold`, mixes those with replay examples of the base model's
-general abilities (`replay_ratio` per kept answer), and runs a short low-learning-rate SFT.
+Stage 1 is `curr-rl` (judge -> choice -> open, under its `schedule`). Stage 2 samples
+`rs_samples` answers per training prompt from the RL model, keeps the best answer of each prompt
+when it has the full format and a reward >= `rs_threshold`, mixes those with replay examples of
+the base model's general abilities (`replay_ratio` per kept answer), and runs a short
+low-learning-rate SFT.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reftbench.training.config import (CurriculumFields, GRPOFields, LoRAFields, RejectionFields,
-                                       RunFields, SFTFields)
+                                       RunFields, ScheduleFields, SFTFields)
 from reftbench.training.pipeline import Stage
 from reftbench.training.plugin import TrainerPlugin
 from trainers.curr_rl import curriculum_stages
@@ -20,8 +21,8 @@ from trainers.presets import presets_for
 
 
 @dataclass
-class CurrReFTConfig(RunFields, GRPOFields, CurriculumFields, RejectionFields, SFTFields,
-                     LoRAFields):
+class CurrReFTConfig(RunFields, GRPOFields, CurriculumFields, ScheduleFields, RejectionFields,
+                     SFTFields, LoRAFields):
     """Config of Curr-ReFT (see the field comments of each block)."""
 
 

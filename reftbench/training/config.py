@@ -21,6 +21,8 @@ from reftbench.model.load import DTYPES
 from reftbench.scoring.rewards import ACCURACY_SCORES
 from reftbench.samples import FAMILIES
 
+# How a curriculum trainer moves through its tiers (ScheduleFields; docs/schedules.md).
+SCHEDULES = ("fixed", "plateau", "bandit")
 # The loss types TRL's GRPOTrainer (1.16) implements (it rejects another only at the first step).
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 # Allowed values of the fields below, by name (a field of any block; tuples item by item).
@@ -50,6 +52,10 @@ BOUNDS = {
     "repetition_penalty": above(0), "vllm_gpu_memory_utilization": Bound(0, False, 1),
     "vllm_tensor_parallel_size": at_least(1), "vllm_max_model_length": at_least(1),
     "vllm_server_port": between(1, 65535),
+    "schedule": one_of(*SCHEDULES), "plateau_window": at_least(1), "plateau_min_gain": Bound(),
+    "plateau_mastery": at_least(0), "plateau_min_steps": at_least(1),
+    "bandit_temperature": above(0), "bandit_floor": between(0, 1), "bandit_lr": Bound(0, False, 1),
+    "bandit_prior": Bound(), "skip_keep": between(0, 1),
 }
 
 
@@ -285,6 +291,51 @@ class CurriculumFields:
         "sft_steps": "Curr-ReFT's SFT stage has its own length: use rs_sft_steps",
         "sft_lr": "Curr-ReFT's SFT stage has its own learning rate: use rs_sft_lr",
     }
+
+
+@dataclass
+class ScheduleFields:
+    """Which prompts each curriculum step trains on (docs/schedules.md). Every schedule spends
+    the same optimiser steps, sum(stage_steps); the run records what it generated."""
+
+    # "fixed": each tier's stage runs its stage_steps, in order (the paper's schedule);
+    # "plateau": the tiers keep their order, and a stage ends once its accuracy reward stops
+    # rising or is mastered, handing its unused steps to the later stages; "bandit": one GRPO
+    # run over every tier x family arm, each step's prompts drawn by a softmax over the arms'
+    # recent mean absolute advantage (the Self-Evolving Curriculum's learning-gain signal).
+    schedule: str = "fixed"
+    # plateau: generation batches in the accuracy reward's moving average (a batch's reward
+    # varies by about 0.05 on the embedded default: 10 batches keep a window's gain noise near
+    # 0.025; the pilot in docs/schedules.md).
+    plateau_window: int = 10
+    # plateau: a stage ends when that moving average rose by less than this over one window.
+    plateau_min_gain: float = 0.02
+    # plateau: ... or when the moving average reached this accuracy reward (the tier is mastered).
+    plateau_mastery: float = 0.9
+    # plateau: optimiser steps a stage runs before it may end, and never fewer than two windows
+    # (at most it runs its stage_steps plus the steps earlier stages saved; the last stage
+    # always runs all that is left).
+    plateau_min_steps: int = 20
+    # bandit: softmax temperature over the arms' values (lower: greedier). The embedded
+    # default's arms start about 0.6 apart (judge highest, choice lowest) with TD noise near
+    # 0.13: 0.3 gives the best arm about 7 times the worst's share without chasing the noise.
+    bandit_temperature: float = 0.3
+    # bandit: smallest probability of every arm at every step (the exploration floor); at most
+    # 1 / the number of arms.
+    bandit_floor: float = 0.02
+    # bandit: step size of each arm's value, moved towards the mean absolute advantage of its
+    # latest groups (TD(0), as in the Self-Evolving Curriculum).
+    bandit_lr: float = 0.3
+    # bandit: the fixed schedule as a prior: a logit bonus for the arms of the tier the fixed
+    # schedule would train at that step (0: every arm starts equal).
+    bandit_prior: float = 0.0
+    # Any schedule: count the groups whose rewards were all equal (every sample right, or every
+    # sample wrong: no gradient) and draw the prompts that produced them less often afterwards.
+    # Prompts are reordered, not regenerated: it costs no extra completions.
+    skip_zero_spread: bool = False
+    # skip_zero_spread: a prompt is drawn with probability skip_keep ** (its groups with no
+    # spread so far), else passed over until the next pass through the data.
+    skip_keep: float = 0.2
 
 
 @dataclass

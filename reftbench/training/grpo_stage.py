@@ -4,6 +4,9 @@ reftbench does not re-implement GRPO, the KL term or generation: it builds TRL's
 from the trainer's config (every setting explicit, see `grpo_args`), hands over the dataset and
 the reward functions, and saves the result as a loadable checkpoint. With `lora_r > 0` TRL
 trains LoRA adapters instead (reftbench.training.lora), merged into a full model on save.
+Every stage trains through reftbench.training.schedule's GRPOTrainer subclass, which records
+each generation batch (arms, reward spread: the stage's schedule.json) and, under a schedule
+other than the fixed one, decides which prompts each batch holds.
 """
 
 from __future__ import annotations
@@ -56,22 +59,27 @@ def grpo_args(cfg, out_dir: Path, steps: int, num_generations: int):
 
 
 def run_grpo(cfg, model_path: str, samples: list[dict], out_dir: Path, steps: int,
-             num_generations: int, stage: str, progress=None) -> Path:
-    """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir."""
+             num_generations: int, stage: str, progress=None, schedule=None) -> Path:
+    """Train `model_path` with GRPO on `samples` for `steps` steps; return the saved model dir.
+
+    `schedule`: a reftbench.training.schedule.stages.ScheduleSpec (default: the config's, which
+    for a config without schedule settings is the fixed schedule, only observed)."""
     from reftbench.training.datasets import grpo_dataset
-    from reftbench.training.grpo_trainer import MixedPrecisionRollouts
+    from reftbench.training.schedule.stages import schedule_spec
+    from reftbench.training.schedule.trainer import ScheduledGRPOTrainer
     from reftbench.training.trl_rewards import make_reward_funcs
 
     if cfg.use_vllm:
         from reftbench.generation.vllm_backend import require_vllm
 
         require_vllm()
+    schedule = schedule or schedule_spec(cfg, samples, out_dir, stage)
     args = grpo_args(cfg, out_dir, steps, num_generations)
     weights = {"format": cfg.format_weight, "accuracy": cfg.accuracy_weight}
     with vllm_pixel_limits(cfg):
-        return trl_common.fit(MixedPrecisionRollouts, cfg, args, model_path, out_dir, stage, steps,
+        return trl_common.fit(ScheduledGRPOTrainer, cfg, args, model_path, out_dir, stage, steps,
                               progress, reward_funcs=make_reward_funcs(weights, cfg.accuracy_reward),
-                              train_dataset=grpo_dataset(samples))
+                              train_dataset=grpo_dataset(samples), schedule=schedule)
 
 
 @contextlib.contextmanager

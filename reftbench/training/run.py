@@ -2,8 +2,8 @@
 
 Everything that is the same for every trainer happens here, once: config resolution (preset,
 YAML, overrides), the model check, the train/test overlap check, the resumable stage pipeline,
-the reward-curve plot and the final evaluation into the results folder (`--results-dir`,
-default outputs/results). Under `accelerate launch` every
+the budget the GRPO stages spent (budget.json), the reward-curve plot and the final evaluation
+into the results folder (`--results-dir`, default outputs/results). Under `accelerate launch` every
 process trains; only the main process writes run files, plots and evaluates.
 """
 
@@ -154,6 +154,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
     from reftbench.reports.terminal import progress_bar
     from reftbench.training.pipeline import run_stages
     from reftbench.training.plots import plot_curves
+    from reftbench.training.schedule.record import write_run_budget
 
     from reftbench.runlock import hold
     from reftbench.distributed import is_main, main_decides, main_first
@@ -172,11 +173,27 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
             meta = main_decides(lambda: _run_meta(run_dir, plugin.name, preset, cfg, resume, model))
             final = run_stages(stages, model, run_dir, meta, progress=bar, log=log)
         if main:
+            write_run_budget(run_dir, {"trainer": plugin.name, **schedule_settings(cfg)})
             plot_curves(sorted((run_dir / "stages").glob("*/metrics.jsonl")),
                         run_dir / "reward_curve.png")
         results = _evaluate(cfg, plugin.name, final, run_dir, meta, results_dir, console) \
             if cfg.evaluate else None
     return {"model": str(final), "results": results if main else None, "run_dir": str(run_dir)}
+
+
+def schedule_settings(cfg) -> dict:
+    """The schedule a run trained under (the fixed one for trainers without a schedule)."""
+    return {"schedule": getattr(cfg, "schedule", "fixed"),
+            "skip_zero_spread": getattr(cfg, "skip_zero_spread", False)}
+
+
+def run_label(name: str, cfg) -> str:
+    """The run's leaderboard row: the trainer, its schedule unless fixed (`curr-rl:bandit`,
+    `curr-rl:fixed+skip`), and a real-data folder's name (`grpo@mydata`), so rows of different
+    schedules or data are never averaged together."""
+    settings = schedule_settings(cfg)
+    variant = settings["schedule"] + ("+skip" if settings["skip_zero_spread"] else "")
+    return row_label(name if variant == "fixed" else f"{name}:{variant}", cfg)
 
 
 def _run_meta(run_dir: Path, name: str, preset: str, cfg, resume: bool, model: str) -> dict:
@@ -259,9 +276,11 @@ def _evaluate(cfg, name: str, final: Path, run_dir: Path, meta: dict, results_di
     from reftbench.evaluation.evaluate import evaluate
     from reftbench.reports.terminal import run_eval
 
-    ecfg = final_eval_config(cfg, str(final), row_label(name, cfg),
+    # Runs of other schedules or real data get their own leaderboard rows (run_label).
+    ecfg = final_eval_config(cfg, str(final), run_label(name, cfg),
                              run_id=f"{run_dir.name}-{meta['started']}",
-                             extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir)})
+                             extra={"trainer": name, "seed": cfg.seed, "train_dir": str(run_dir),
+                                    **schedule_settings(cfg)})
     resume = (results_dir / "runs" / ecfg.run_id / "samples.jsonl").exists()
     if console:
         return run_eval(ecfg, results_dir, resume, console)

@@ -1,0 +1,80 @@
+"""SCHEDULES.md: what each compared schedule spent, and how soon it reached the fixed
+schedule's training reward (written by `reftbench compare` when a trainer is named with a
+schedule, e.g. `curr-rl:bandit`).
+
+Per trainer spec and seed, from the run's budget.json and its stages' schedule.json:
+optimiser steps, completions generated, the share of groups with reward spread (the only ones
+GRPO learns from), the final open-tier training reward (moving average over the last 10
+generation batches; open-tier arms only, so a bandit's mixed batches compare with a fixed open
+stage), and the step and completions at which that reward first reached the final one of the
+same trainer's fixed schedule on the same seed. Mean ± std over seeds. Training reward only:
+the test splits are the leaderboard's.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from reftbench import fileio
+from reftbench.training.schedule.record import RUN_FILE, accuracy_curve, final_reward, reach
+
+# The tier whose training reward is compared (every schedule trains it; the evaluation's tier).
+TIER = "open"
+
+
+def fmt(values: list[float], digits: int = 0) -> str:
+    """Mean ± std (just the value for one run; "-" for none)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    mean = f"{statistics.mean(values):.{digits}f}"
+    return mean if len(values) == 1 else f"{mean} ± {statistics.stdev(values):.{digits}f}"
+
+
+def run_figures(run_dir: Path, target: float | None) -> dict:
+    """One run's budget and speed figures (see the module docstring)."""
+    budget = json.loads((run_dir / RUN_FILE).read_text())["total"]
+    curve = accuracy_curve(run_dir, TIER)
+    reached = reach(curve, target) if target is not None else None
+    return {"steps": budget["steps"], "completions": budget["completions"],
+            "signal": budget["signal_share"], "final": final_reward(curve),
+            "reach_steps": reached[0] if reached else None,
+            "reach_completions": reached[1] if reached else None,
+            "reached": reached is not None}
+
+
+def write_schedules(runs: dict[str, dict[int, Path]], results_dir: Path) -> Path:
+    """Write <results_dir>/SCHEDULES.md from `runs` (trainer spec -> seed -> run folder; a spec
+    without a schedule, e.g. "curr-rl", is the fixed reference of "curr-rl:bandit")."""
+    rows = []
+    for spec, by_seed in runs.items():
+        figures = []
+        for seed, run_dir in by_seed.items():
+            if not (Path(run_dir) / RUN_FILE).exists():
+                continue
+            fixed = runs.get(spec.partition(":")[0], {}).get(seed)
+            target = (final_reward(accuracy_curve(Path(fixed), TIER))
+                      if fixed and (Path(fixed) / RUN_FILE).exists() else None)
+            figures.append(run_figures(Path(run_dir), target))
+        if not figures:
+            continue
+        reached = sum(f["reached"] for f in figures)
+        rows.append([spec, str(len(figures)), fmt([f["steps"] for f in figures]),
+                     fmt([f["completions"] for f in figures]),
+                     fmt([100 * f["signal"] for f in figures if f["signal"] is not None], 1),
+                     fmt([f["final"] for f in figures], 3),
+                     f"{fmt([f['reach_steps'] for f in figures])} ({reached}/{len(figures)})",
+                     fmt([f["reach_completions"] for f in figures])])
+    header = ["trainer:schedule", "runs", "optimiser steps", "completions",
+              "groups with signal (%)",
+              f"final {TIER}-tier training reward",
+              "steps to the fixed schedule's final reward (runs that reached it)",
+              "completions to it"]
+    table = "\n".join("| " + " | ".join(r) + " |" for r in
+                      [header, ["---"] * len(header), *rows])
+    path = Path(results_dir) / "SCHEDULES.md"
+    fileio.write_atomic(path, "# Schedules: budget and speed\n\n" + __doc__.split("\n\n")[1]
+                        .replace("\n", " ").strip() + "\n\n" + table + "\n")
+    return path
