@@ -31,17 +31,29 @@ def ensure_writable_dir(path: Path) -> Path:
 def check_writable_dir(path: Path) -> Path:
     """`path` if it is a writable folder or could be made as one; nothing is created (so a
     start that fails later leaves no folder behind). A UserError names it otherwise."""
-    path = Path(path)
+    why = writable_problem(Path(path))
+    if why:
+        raise UserError(f"output folder {path} is not writable: {why}")
+    return Path(path)
+
+
+def writable_problem(path: Path) -> str | None:
+    """Why `path` is not a writable folder and could not be made as one, or None."""
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        why = "it is a file" if existing == path else f"{existing} is a file"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        why = "permission denied" if existing == path else f"{existing} is not writable"
-    else:
-        return path
-    raise UserError(f"output folder {path} is not writable: {why}")
+        return "it is a file" if existing == path else f"{existing} is a file"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return "permission denied" if existing == path else f"{existing} is not writable"
+    too_long = [part for part in path.parts if len(os.fsencode(part)) > NAME_MAX]
+    if too_long:
+        return f"its name is too long ({len(os.fsencode(too_long[0])):,} bytes in one part)"
+    return None
+
+
+# Longest file or folder name most file systems take, in bytes.
+NAME_MAX = 255
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:

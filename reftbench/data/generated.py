@@ -45,7 +45,7 @@ def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -
         return out
     from filelock import FileLock
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    paths.make_cache_dir(out.parent)
     # Two processes (a training run and an eval) may want the same split: one generates it.
     with FileLock(str(out.parent / f".{out.name}.lock")):
         if not (out / "samples.jsonl").exists():

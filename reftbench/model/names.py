@@ -21,7 +21,7 @@ from pathlib import Path
 from reftbench import fileio
 from reftbench.errors import UserError
 from reftbench.model.presets import PRESETS, PRETRAINED_PRESETS, preset_dict
-from reftbench.paths import models_dir
+from reftbench.paths import make_cache_dir, models_dir
 
 # The name of the trained embedded model.
 BASE = "base"
@@ -68,6 +68,7 @@ def ensure_preset(name: str) -> Path:
 
         build_model(name, folder, seed=PRESET_SEED)
 
+    make_cache_dir(models_dir())
     return fileio.build_once(preset_path(name), lambda folder: _is_current(folder, name), build)
 
 
