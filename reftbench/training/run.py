@@ -24,6 +24,7 @@ from reftbench.errors import UserError
 from reftbench.model.names import resolve_model
 from reftbench.paths import OUTPUTS, RESULTS
 from reftbench.registry import check_names, load_trainer
+from reftbench.runlock import LOCK_NAME
 from reftbench.training.config import validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
@@ -48,13 +49,26 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     return plugin, cfg, stages, run_dir, model
 
 
-def check_run_folder(run_dir: Path, model: str, resume: bool, cfg) -> None:
-    """A new run needs an empty folder; a resumed one, a run started from the same model with
-    the same settings (checked while holding the folder's lock)."""
+def check_run_folder(run_dir: Path, name: str, model: str, resume: bool, cfg) -> None:
+    """A new run needs a folder that is empty or holds a training run (a model folder, an eval
+    run or anyone's files must not get a config.json and stages/); a resumed one, a run of the
+    same trainer started from the same model with the same settings (checked while holding
+    the folder's lock)."""
     from reftbench.training.pipeline import check_fresh
 
+    record = run_record(run_dir)
+    others = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_NAME) \
+        if run_dir.is_dir() else []
+    if others and record is None:
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise UserError(f"{run_dir} is not empty and holds no reftbench training run (it has "
+                        f"{listed}); pass --output an empty or new folder")
     check_fresh(run_dir, resume)
     if resume:
+        if record is not None and record["trainer"] != name:
+            raise UserError(f"--resume: {run_dir} holds a {record['trainer']} run, not {name}; "
+                            f"resume it with `reftbench train {record['trainer']} --resume`, or "
+                            "pass --output to start a new run")
         check_same_start(run_dir, model)
         check_same_settings(run_dir, cfg)
 
@@ -79,14 +93,27 @@ def start_fingerprint(model: str) -> str | None:
     return provenance.model_fingerprint(model) if Path(model).is_dir() else None
 
 
-def _recorded(run_dir: Path) -> dict:
-    """The run's config.json ({} when there is none)."""
+def run_record(run_dir: Path) -> dict | None:
+    """The run's config.json when it is a training run's record (trainer, config); None when
+    there is none, or it is another kind of file (a model's config.json); a UserError when it
+    cannot be read."""
     path = run_dir / "config.json"
+    if not path.is_file():
+        return None
     try:
-        return json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--resume: {path} cannot be read ({exc}); pass --output to start a "
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path} cannot be read ({str(exc)[:200]}); pass --output to start a "
                         "new run") from None
+    if isinstance(record, dict) and isinstance(record.get("trainer"), str) \
+            and isinstance(record.get("config"), dict):
+        return record
+    return None
+
+
+def _recorded(run_dir: Path) -> dict:
+    """The run's record ({} when there is none)."""
+    return run_record(run_dir) or {}
 
 
 def check_same_start(run_dir: Path, model: str) -> None:
@@ -146,7 +173,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
                                                   resume, results_dir)
     # The cleanup goes outside the lock: the lock makes the folder, and leaves it when it is let go.
     with removed_if_start_fails(run_dir), hold(run_dir, "training"):
-        main_decides(lambda: check_run_folder(run_dir, model, resume, cfg))
+        main_decides(lambda: check_run_folder(run_dir, plugin.name, model, resume, cfg))
         with main_first():  # the main process builds the data, the others reuse it
             check_data(cfg)
         log = console.print if console else print
