@@ -113,7 +113,7 @@ def data(
         for split, n in sizes.items():
             with console.status(f"{family}/{split}: {n} scenes"):
                 folder = ensure_split(family, split, n, seed)
-            console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}")
+            console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}", markup=False)
 
 
 @app.command("eval", cls=Command)
@@ -228,7 +228,7 @@ def chance(
         table.add_row(c["family"], c["split"], str(c["n"]), f"{100 * c['random']:.1f}",
                       f"{100 * c['constant']:.1f}", c["answer"])
     console.print(table)
-    console.print(f"wrote the two chance rows to {results_dir / 'runs'}")
+    console.print(f"wrote the two chance rows to {results_dir / 'runs'}", markup=False)
 
 
 @app.command(cls=Command, context_settings=EXTRA_ARGS)
@@ -262,7 +262,8 @@ def train(
     from reftbench.distributed import is_main
 
     if is_main():
-        console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
+        console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png",
+                      markup=False)
 
 
 @app.command(cls=Command, context_settings=EXTRA_ARGS)
@@ -285,7 +286,7 @@ def base(
     cfg = resolve(BaseConfig, BASE_PRESETS, preset, overrides=list(ctx.args))
     with progress_bar(console) as bar:
         out = build_base(cfg, progress=bar, resume=not fresh, target=output)
-    console.print(f"base model: {out}")
+    console.print(f"base model: {out}", markup=False)
 
 
 @app.command(cls=Command, context_settings=EXTRA_ARGS)

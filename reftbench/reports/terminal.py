@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -45,7 +46,8 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_manage
                             console)
     if shown:
         console.print(results_table(results))
-        console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
+        console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}",
+                      markup=False)
     return results
 
 
@@ -89,7 +91,7 @@ def results_table(results: dict) -> Table:
     ks = sorted({m["samples"] for m in metrics.values() if isinstance(m, dict) and m.get("samples")})
     extra = ("sampled", "pass_k") if ks else ()
     names = {"sampled": "sampled", "pass_k": f"pass@{'/'.join(map(str, ks))}"}
-    table = Table(title=f"{results['label']}: strict accuracy % ± standard error")
+    table = Table(title=f"{escape(str(results['label']))}: strict accuracy % ± standard error")
     for name in ("family", "tier", "split", "acc", *(names[f] for f in extra), "format", "n"):
         table.add_column(name, no_wrap=True,
                          justify="left" if name in ("family", "tier", "split") else "right")
@@ -107,12 +109,13 @@ def results_table(results: dict) -> Table:
 
 def show_leaderboard(results_dir: Path, console: Console) -> None:
     """Build the leaderboard files and print the table (or say there is nothing yet)."""
-    from reftbench.reports.leaderboard import build
+    from reftbench.reports.leaderboard import build, collect, sampling_rows
 
-    header, rows = build(results_dir)
+    grouped = collect(results_dir)  # once: each skipped file is reported once
+    header, rows = build(results_dir, grouped)
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
-                      "(the committed reference runs: --results-dir results)")
+                      "(the committed reference runs: --results-dir results)", markup=False)
         return
     table = Table(title="reftbench leaderboard: open-tier strict accuracy (%)")
     for name in header:
@@ -120,17 +123,16 @@ def show_leaderboard(results_dir: Path, console: Console) -> None:
         table.add_column(name.replace("/", "\n"), justify="left" if name == "model" else "right",
                          overflow="fold", no_wrap=name == "model")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))
     console.print(table)
-    from reftbench.reports.leaderboard import collect, sampling_rows
-
-    header, rows = sampling_rows(collect(results_dir))
+    header, rows = sampling_rows(grouped)
     if rows:
         sampled = Table(title="greedy, sampled and pass@K (%, average of the three families)")
         for name in header:
             sampled.add_column(name.replace("/", "\n"), overflow="fold",
                                justify="left" if name == "model" else "right")
         for row in rows:
-            sampled.add_row(*row)
+            sampled.add_row(*map(escape, row))
         console.print(sampled)
-    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}")
+    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}",
+                  markup=False)
