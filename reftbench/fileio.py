@@ -110,6 +110,8 @@ def read_jsonl(path: Path, tolerate_partial_tail: bool = True) -> list[dict]:
             if tolerate_partial_tail and number == len(lines):
                 break
             raise UserError(f"{path}:{number}: not valid JSON") from None
+        except (ValueError, RecursionError):  # a number too long for an int, nesting too deep
+            raise UserError(f"{path}:{number}: not a row reftbench writes") from None
     return rows
 
 

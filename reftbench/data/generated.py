@@ -112,6 +112,8 @@ def _parse(line: str, path: Path, number: int) -> dict:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError):  # a number too long for an int, nesting too deep
+        raise UserError(f"{path}:{number}: not a row a generator writes") from None
     if not isinstance(row, dict):
         raise UserError(f"{path}:{number}: a row must be a JSON object")
     return row
