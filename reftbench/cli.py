@@ -98,8 +98,11 @@ def data(
 
     Example: reftbench data --tasks math --small
     """
+    from reftbench.config import SEEDS
     from reftbench.data.generated import DEFAULT_SIZES, SMALL_SIZES, ensure_split
 
+    if SEEDS.problem(seed):  # the range every other command's seed has
+        raise UserError(f"'seed' {SEEDS.problem(seed)}, got {seed}")
     if list_:
         from tasks import FAMILIES
 
@@ -218,6 +221,8 @@ def chance(
 
     if limit < 1 or draws < 1:
         raise UserError("--limit and --draws must be at least 1")
+    if n_test is not None and n_test < 1:
+        raise UserError(f"--n-test must be at least 1, got {n_test}")
     levels = [chance_levels(family, split, limit, draws, seed, n_test)
               for family in FAMILIES for split in TEST_SPLITS]
     write_runs(levels, results_dir, limit, draws, seed)
@@ -326,9 +331,11 @@ def compare(
 
     names = csv(trainers, "trainer", registry.trainers())
     try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+        seed_list = tuple(dict.fromkeys(int(s) for s in seeds.split(",") if s.strip()))
     except ValueError:
         raise UserError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    if not seed_list:
+        raise UserError("--seeds names no seed: give comma-separated integers, e.g. 0,1,2")
     cfg = CompareConfig(trainers=names, seeds=seed_list, preset=preset, eval_limit=eval_limit,
                         general=general, overrides=tuple(ctx.args))
     run_compare(cfg, output, results_dir, console)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reftbench import fileio
-from reftbench.config import parse_overrides
+from reftbench.config import merge_overrides, parse_overrides
 from reftbench.registry import BUILTIN_TRAINERS
 from reftbench.samples import TIERS
 
@@ -49,11 +49,9 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     from reftbench.reports.terminal import run_eval, show_leaderboard
     from reftbench.training.run import train
 
-    common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
-              *cfg.overrides]
-    # A key no compared trainer knows stops here, before the base evaluation (the check does not
-    # depend on which trainer is asked for).
-    trainer_overrides(cfg.trainers[0], cfg.trainers, common)
+    common = merge_overrides(["--eval_limit", str(cfg.eval_limit), "--eval_general",
+                              str(cfg.general)], cfg.overrides)
+    check(cfg, common, output, results_dir)
     base = resolve_model("base")
     base_run = results_dir / "runs" / "compare-base"
     fingerprint = _same_base(base, output, base_run)
@@ -85,6 +83,28 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
+
+
+def check(cfg: CompareConfig, common: list[str], output: Path, results_dir: Path) -> None:
+    """Every option, before any work (the base evaluation alone takes minutes): the seeds and
+    limits, and each trainer's config for each seed as `train` would resolve it (a preset, an
+    override key or value, a folder), so a typo never stops the comparison halfway."""
+    from reftbench.errors import UserError
+    from reftbench.training.run import prepare
+
+    if not cfg.trainers or not cfg.seeds:
+        raise UserError("--trainers and --seeds must each name at least one")
+    if cfg.eval_limit < 1:
+        raise UserError(f"--eval-limit must be at least 1, got {cfg.eval_limit}")
+    if cfg.general < 0:
+        raise UserError(f"--general must be 0 or more, got {cfg.general}")
+    for name in cfg.trainers:
+        own = trainer_overrides(name, cfg.trainers, common)
+        for seed in cfg.seeds:
+            prepare(name, cfg.preset, None, own + ["--seed", str(seed)],
+                    output / f"{name}-seed{seed}", False, results_dir)
+    eval_length(cfg.preset, cfg.overrides)
+    fileio.check_writable_dir(results_dir / "runs")
 
 
 def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:

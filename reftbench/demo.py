@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reftbench.errors import UserError
 from reftbench.paths import DEMO_RESULTS, DEMO_RUNS
 from reftbench.samples import FAMILIES, SPLITS
 
@@ -37,8 +38,12 @@ def demo_budget(trainer: str, preset: str = "tiny") -> list[str]:
     DEMO_STEP_DIVISOR (at least 1 step each), e.g. ["--stage_steps", "12,12,25"]."""
     from reftbench.registry import load_trainer
 
-    values = load_trainer(trainer).presets[preset]
-    name = next(name for name in STEP_FIELDS if name in values)
+    values = load_trainer(trainer).presets.get(preset, {})
+    name = next((name for name in STEP_FIELDS if name in values), None)
+    if name is None:
+        raise UserError(f"trainer {trainer}'s {preset} preset sets none of "
+                        f"{', '.join(STEP_FIELDS)}, so the demo cannot shorten it; run "
+                        f"`reftbench train {trainer}` instead")
     steps = values[name] if isinstance(values[name], tuple) else (values[name],)
     return [f"--{name}", ",".join(str(max(1, n // DEMO_STEP_DIVISOR)) for n in steps)]
 
@@ -48,37 +53,42 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.compare import eval_length
+    from reftbench.config import merge_overrides
     from reftbench.data.generated import ensure_split
     from reftbench.evaluation.evaluate import EvalConfig
     from reftbench.provenance import model_fingerprint
     from reftbench.model.names import resolve_model
     from reftbench.reports.terminal import run_eval, show_leaderboard
-    from reftbench.training.run import train
+    from reftbench.training.run import prepare, train
 
-    for family in FAMILIES:
-        for split in SPLITS:
-            with console.status(f"generating {family}/{split}"):
-                ensure_split(family, split)
     base = resolve_model("base")
     # Named by the base and by the demo's own budget: a demo of another base or another
     # budget starts afresh beside the old one instead of resuming or mixing with it.
     tag = f"base-{model_fingerprint(base)}"
     budget_tag = f"{DEMO_LIMIT}q-steps1of{DEMO_STEP_DIVISOR}"
     results_dir, output = (Path(folder) / tag / budget_tag for folder in (results_dir, output))
-    console.print(f"base model {base} ({tag}): results in {results_dir}, training in {output}")
+    budget = demo_budget(trainer)
+    evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
+    settings = merge_overrides(budget, evaluation, overrides or [])
+    resume = (output / trainer / "stages").exists()
+    # Every option is checked before any work: the data take minutes, the base evaluation more.
+    prepare(trainer, "tiny", None, settings, output / trainer, resume, results_dir)
+    max_new_tokens = eval_length("tiny", tuple(overrides or ()))
+    for family in FAMILIES:
+        for split in SPLITS:
+            with console.status(f"generating {family}/{split}"):
+                ensure_split(family, split)
+    console.print(f"base model {base} ({tag}): results in {results_dir}, training in {output}",
+                  markup=False)
     base_run = results_dir / "runs" / "demo-base"
     if not (base_run / "results.json").exists():
         console.rule("evaluating the embedded base model")
         run_eval(EvalConfig(model=base, label="base", run_id="demo-base", limit=DEMO_LIMIT,
-                            samples=DEMO_SAMPLES,
-                            max_new_tokens=eval_length("tiny", tuple(overrides or ()))),
+                            samples=DEMO_SAMPLES, max_new_tokens=max_new_tokens),
                  results_dir, (base_run / "samples.jsonl").exists(), console)
-    budget = demo_budget(trainer)
     console.rule(f"reftbench train {trainer}")
     console.print(f"on 1/{DEMO_STEP_DIVISOR} of the tiny preset's steps: {' '.join(budget)}")
-    resume = (output / trainer / "stages").exists()
-    evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
-    train(trainer, overrides=budget + evaluation + list(overrides or []), output=output / trainer,
-          resume=resume, results_dir=results_dir, console=console)
+    train(trainer, overrides=settings, output=output / trainer, resume=resume,
+          results_dir=results_dir, console=console)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)
