@@ -296,3 +296,13 @@ def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monke
     assert code == status
     assert err == "interrupted; rerun with --resume to continue\n"
     assert signal.getsignal(signal.SIGTERM) is before, "main() restores the SIGTERM handler"
+
+
+def test_a_name_given_twice_is_used_once():
+    from reftbench.cli import csv
+    from reftbench.evaluation.evaluate import EvalConfig
+
+    cfg = EvalConfig(model="random-micro", families=("math", "math"), splits=("id", "id"),
+                     tiers=("open", "judge", "open"))
+    assert (cfg.families, cfg.splits, cfg.tiers) == (("math",), ("id",), ("open", "judge"))
+    assert csv("sft,grpo,sft", "trainer", ("sft", "grpo")) == ("sft", "grpo")

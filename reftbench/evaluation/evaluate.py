@@ -21,8 +21,9 @@ from tasks import benchmark_families
 from reftbench import fileio, provenance
 
 from reftbench.evaluation import run_identity
-from reftbench.config import SEEDS, check_bounds
+from reftbench.config import SEEDS, check_bounds, shown
 from reftbench.model.load import DTYPES as MODEL_DTYPES
+from reftbench.model.names import check_room
 from reftbench.errors import UserError
 from reftbench.paths import RESULTS
 from reftbench.scoring.rewards import score
@@ -31,6 +32,10 @@ from reftbench.evaluation.stats import aggregate
 
 # What `dtype` accepts ("auto": the checkpoint's own).
 DTYPES = ("auto", *MODEL_DTYPES)
+# Control characters (C0, DEL, C1): never in a run folder's name or a leaderboard label.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Longest --run-id: a folder name, with room under the file system's 255 bytes.
+MAX_RUN_ID = 150
 
 
 @dataclass
@@ -107,10 +112,20 @@ class EvalConfig:
             setattr(self, name, names)
         self.lmms_tasks = tuple(self.lmms_tasks)
         check_names("dtype", [self.dtype], DTYPES)
+        if not self.model.strip():
+            raise UserError("--model is empty: name a preset, base, a checkpoint folder or a "
+                            "hub id")
         self.device = eval_device(self.device)
         if self.run_id and not is_folder_name(self.run_id):
-            raise UserError(f"run-id must be a plain folder name (no '/', '..' or absolute "
-                            f"path): it names a folder inside results/runs, got {self.run_id!r}")
+            raise UserError(f"run-id must be a plain folder name (no '/', '..', control "
+                            "characters or absolute path): it names a folder inside "
+                            f"results/runs, got {shown(self.run_id)}")
+        if len(self.run_id) > MAX_RUN_ID:
+            raise UserError(f"run-id is {len(self.run_id):,} characters long; at most "
+                            f"{MAX_RUN_ID} make a folder name")
+        if CONTROL.search(self.label):
+            raise UserError(f"label holds a control character (a line break, a terminal "
+                            f"escape): {shown(self.label)}; it names a leaderboard row")
         check_bounds(self, {"seed": SEEDS})
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
@@ -122,8 +137,12 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        check_room(self.model, self.max_new_tokens, "--max-new-tokens")
         if self.image_root and not self.data:
             raise UserError("--image-root goes with --data (a Curr-ReFT release folder)")
+        if self.strict and not self.data:
+            raise UserError("--strict goes with --data (it stops at a real-data folder's first "
+                            "bad row; generated splits have none)")
         if self.data:
             from reftbench.data.refdata import data_folder
 
@@ -162,8 +181,10 @@ def slug(text: str) -> str:
 
 
 def is_folder_name(name: str) -> bool:
-    """True for one path component that stays where it is put: no separator, no "..", no NUL."""
-    return name not in (".", "..") and not re.search(r"[/\\\x00]", name) and name.strip() == name
+    """True for one path component that stays where it is put and prints as itself: no
+    separator, no "..", no control character (NUL, a line break, a terminal escape)."""
+    return (name not in (".", "..") and not re.search(r"[/\\]", name)
+            and not CONTROL.search(name) and name.strip() == name)
 
 
 def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:

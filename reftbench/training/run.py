@@ -21,7 +21,7 @@ from tasks import benchmark_families
 from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
-from reftbench.model.names import resolve_model
+from reftbench.model.names import check_room, resolve_model
 from reftbench.paths import OUTPUTS, RESULTS
 from reftbench.registry import check_names, load_trainer
 from reftbench.runlock import LOCK_NAME
@@ -43,6 +43,9 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
     model = resolve_model(cfg.model, build=False)
+    for key in ("eval_max_new_tokens", "max_completion_length"):
+        if hasattr(cfg, key):
+            check_room(cfg.model, getattr(cfg, key), f"config key '{key}'")
     run_dir = fileio.check_writable_dir(output or OUTPUTS / f"{name}-seed{cfg.seed}")
     if cfg.evaluate:  # found now, not after hours of training
         fileio.check_writable_dir(Path(results_dir) / "runs")
