@@ -11,6 +11,8 @@ Heavy libraries are imported inside commands, so `--help` and listings stay fast
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import warnings
 from pathlib import Path
@@ -61,7 +63,34 @@ EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=Group,
                   help="Curr-ReFT and its baselines for small vision-language models.",
                   epilog="Example: reftbench eval --limit 50 (the trained base model)")
-console = Console()
+
+
+class StdoutLost(Exception):
+    """Standard output cannot be written any more (a closed pipe, a full disk)."""
+
+
+class Stdout:
+    """The console's file: whatever sys.stdout is at the time, with a failed write raised as
+    StdoutLost (rich would exit 1 without a word on a closed pipe, and give a traceback on
+    `> /dev/full`); `main` turns it into one line on stderr."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise StdoutLost(exc.strerror or str(exc)) from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise StdoutLost(exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name):
+        return getattr(sys.stdout, name)
+
+
+console = Console(file=Stdout())
 # Every --results-dir: a user's runs default to outputs/ (git-ignored); `results` holds the
 # committed reference runs.
 RESULTS_HELP = "Results folder; 'results' for the committed reference runs."
@@ -345,6 +374,8 @@ def compare(
 # convention 128 + signal number, and the one thing to do next.
 INTERRUPTED = "interrupted; rerun with --resume to continue"
 SIGINT_STATUS, SIGTERM_STATUS = 130, 143
+# Exit status when standard output cannot be written (a closed pipe, `> /dev/full`).
+STDOUT_STATUS = 1
 
 
 class Terminated(BaseException):
@@ -392,9 +423,29 @@ def _run() -> int:
         # typer vendors click, so these are not click's own exception classes.
         exc.show()
         return exc.exit_code
+    except StdoutLost as exc:
+        return _stdout_lost(exc)
     if code in (SIGINT_STATUS, SIGTERM_STATUS):
         Console(stderr=True).print(INTERRUPTED, highlight=False)
+    try:
+        Stdout().flush()  # what is still buffered fails here, not at the interpreter's exit
+    except StdoutLost as exc:
+        return _stdout_lost(exc)
     return code if isinstance(code, int) else 0
+
+
+def _stdout_lost(exc: StdoutLost) -> int:
+    """One line on stderr for a standard output that cannot be written; STDOUT_STATUS."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        # Later writes (Python's own flush at exit) go nowhere instead of failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    Console(stderr=True, soft_wrap=True).print(
+        f"error: standard output cannot be written ({exc}); stopped there, and what was done "
+        "before is kept (files written, runs resumable with --resume)", highlight=False,
+        markup=False)
+    return STDOUT_STATUS
 
 
 if __name__ == "__main__":

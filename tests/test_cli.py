@@ -306,3 +306,42 @@ def test_a_name_given_twice_is_used_once():
                      tiers=("open", "judge", "open"))
     assert (cfg.families, cfg.splits, cfg.tiers) == (("math",), ("id",), ("open", "judge"))
     assert csv("sft,grpo,sft", "trainer", ("sft", "grpo")) == ("sft", "grpo")
+
+
+class Unwritable:
+    """A standard output whose writes fail as a closed pipe or a full disk does."""
+
+    def __init__(self, error: OSError):
+        self.error = error
+
+    def write(self, text):
+        raise self.error
+
+    def flush(self):
+        raise self.error
+
+    def isatty(self):
+        return False
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"),
+                                   OSError(28, "No space left on device")])
+def test_an_unwritable_stdout_is_one_line_and_the_work_is_kept(cli, tmp_path, monkeypatch,
+                                                               error):
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    shutil.copy(next((ROOT / "results" / "runs").glob("*/results.json")), run)
+    monkeypatch.setattr(sys, "stdout", Unwritable(error))
+    code, _, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"error: standard output cannot be written ({error.strerror})")
+    assert (tmp_path / "LEADERBOARD.md").exists()  # written before the table was printed
+
+
+def test_stdout_to_a_full_disk_ends_with_one_line_not_a_traceback_at_exit():
+    done = subprocess.run(f"{sys.executable} -m reftbench train --list > /dev/full", shell=True,
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == ("error: standard output cannot be written (No space left on "
+                           "device); stopped there, and what was done before is kept (files "
+                           "written, runs resumable with --resume)\n")
