@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,7 +39,11 @@ def check_writable_dir(path: Path) -> Path:
 
 
 def writable_problem(path: Path) -> str | None:
-    """Why `path` is not a writable folder and could not be made as one, or None."""
+    """Why `path` is not a writable folder and could not be made as one, or None (a name with
+    a control character, a line break or a terminal escape, is refused too: it would print
+    as something else)."""
+    if CONTROL.search(str(path)):
+        return "folder names may not hold control characters (a line break, a terminal escape)"
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -54,6 +59,8 @@ def writable_problem(path: Path) -> str | None:
 
 # Longest file or folder name most file systems take, in bytes.
 NAME_MAX = 255
+# Control characters (C0, DEL, C1): never in a folder name reftbench makes, nor in a label.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:

@@ -32,8 +32,6 @@ from reftbench.evaluation.stats import aggregate
 
 # What `dtype` accepts ("auto": the checkpoint's own).
 DTYPES = ("auto", *MODEL_DTYPES)
-# Control characters (C0, DEL, C1): never in a run folder's name or a leaderboard label.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Longest --run-id: a folder name, with room under the file system's 255 bytes.
 MAX_RUN_ID = 150
 
@@ -123,7 +121,7 @@ class EvalConfig:
         if len(self.run_id) > MAX_RUN_ID:
             raise UserError(f"run-id is {len(self.run_id):,} characters long; at most "
                             f"{MAX_RUN_ID} make a folder name")
-        if CONTROL.search(self.label):
+        if fileio.CONTROL.search(self.label):
             raise UserError(f"label holds a control character (a line break, a terminal "
                             f"escape): {shown(self.label)}; it names a leaderboard row")
         check_bounds(self, {"seed": SEEDS})
@@ -184,7 +182,7 @@ def is_folder_name(name: str) -> bool:
     """True for one path component that stays where it is put and prints as itself: no
     separator, no "..", no control character (NUL, a line break, a terminal escape)."""
     return (name not in (".", "..") and not re.search(r"[/\\]", name)
-            and not CONTROL.search(name) and name.strip() == name)
+            and not fileio.CONTROL.search(name) and name.strip() == name)
 
 
 def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
