@@ -44,6 +44,9 @@ def writable_problem(path: Path) -> str | None:
     as something else)."""
     if CONTROL.search(str(path)):
         return "folder names may not hold control characters (a line break, a terminal escape)"
+    too_long = [part for part in path.parts if len(os.fsencode(part)) > NAME_MAX]
+    if too_long:  # before any stat, which would fail on it
+        return f"its name is too long ({len(os.fsencode(too_long[0])):,} bytes in one part)"
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -51,9 +54,6 @@ def writable_problem(path: Path) -> str | None:
         return "it is a file" if existing == path else f"{existing} is a file"
     if not os.access(existing, os.W_OK | os.X_OK):
         return "permission denied" if existing == path else f"{existing} is not writable"
-    too_long = [part for part in path.parts if len(os.fsencode(part)) > NAME_MAX]
-    if too_long:
-        return f"its name is too long ({len(os.fsencode(too_long[0])):,} bytes in one part)"
     return None
 
 
