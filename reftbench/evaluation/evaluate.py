@@ -192,14 +192,32 @@ def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
-        # Only <label>-<timestamp> folders: "base-*" must not pick up a "base-tuned-..." run.
-        own = re.compile(re.escape(label) + r"-\d{8}-\d{6}")
+        # Only <label>-<timestamp>[-N] folders: "base-*" must not pick up a "base-tuned-..." run.
+        own = re.compile(re.escape(label) + r"-\d{8}-\d{6}(?:-\d+)?")
         unfinished = sorted(p for p in runs.glob(f"{label}-*") if own.fullmatch(p.name)
                             and (p / "samples.jsonl").exists() and not (p / "results.json").exists())
         if not unfinished:
             raise UserError(f"--resume: no unfinished run of '{label}' in {runs}; pass --run-id")
         return unfinished[-1]
     return runs / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def claim_run_dir(run: Path, named: bool) -> Path:
+    """Make the run folder. A default name (`named` False: <label>-<timestamp>) is claimed
+    with an exclusive mkdir, so two evaluations of one model started in the same second get
+    <...>-2, <...>-3 instead of colliding on one folder; a named one (--run-id, a resume) is
+    used as it is."""
+    if named:
+        return fileio.ensure_writable_dir(run)
+    fileio.ensure_writable_dir(run.parent)
+    for n in range(1, 1000):
+        candidate = run if n == 1 else run.with_name(f"{run.name}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise UserError(f"{run.parent} holds 999 runs named {run.name}; pass --run-id")
 
 
 def score_row(sample: dict, completion: str, sampled: list[str] | None = None) -> dict:
@@ -236,7 +254,7 @@ def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
     identity = main_decides(lambda: run_identity.eval_identity(cfg, samples))
     if resume:
         main_decides(lambda: run_identity.check_resume(run, identity))
-    main_decides(lambda: str(fileio.ensure_writable_dir(run)))
+    run = Path(main_decides(lambda: str(claim_run_dir(run, bool(cfg.run_id) or resume))))
     with hold(run, "evaluation"):
         log = run / "samples.jsonl"
         done = main_decides(lambda: open_log(log, resume, identity))
