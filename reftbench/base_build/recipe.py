@@ -209,8 +209,10 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
     from reftbench.data.generated import load_split
     from reftbench.base_build.vision_pretrain import pretrain_vision
 
+    from reftbench.base_build.vision_pretrain import CHECKPOINT, checkpoint_step
+
     folder = work / "vision"
-    _fresh_unless_same(cfg, folder, VISION_SETTINGS, ("model", "metrics.jsonl"))
+    _fresh_unless_same(cfg, folder, VISION_SETTINGS, ("model", "metrics.jsonl", CHECKPOINT))
     if (folder / "model" / "config.json").exists():
         return folder / "model"
     if cfg.vision_scenes:
@@ -220,12 +222,15 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
     scenes = [s for s in samples if s["tier"] == "open"]  # one record per image
     held_out = load_split("general", "id", n=500, seed=cfg.data_seed, tiers=("open",))
     log = folder / "metrics.jsonl"
-    log.unlink(missing_ok=True)
+    # A killed phase goes on from its checkpoint: its log keeps the rows up to it.
+    saved = checkpoint_step(folder)
+    fileio.write_atomic(log, fileio.dumps_jsonl([row for row in fileio.read_jsonl(log)
+                                                 if saved and row.get("step", 0) <= saved]))
     model = pretrain_vision(cfg.model, scenes, folder, cfg.vision_steps, cfg.vision_lr,
                             cfg.vision_batch_size, cfg.seed, progress,
                             log=lambda row: fileio.append_jsonl(log, [row]), held_out=held_out,
                             eval_every=max(1, cfg.vision_steps // 8),
-                            max_minutes=cfg.max_minutes)
+                            max_minutes=cfg.max_minutes, save_every=cfg.save_steps)
     # Where this phase ran (it may be another machine than the rest of the build).
     fileio.write_json(folder / "provenance.json", provenance.describe())
     return model
