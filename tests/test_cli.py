@@ -345,3 +345,11 @@ def test_stdout_to_a_full_disk_ends_with_one_line_not_a_traceback_at_exit():
     assert done.stderr == ("error: standard output cannot be written (No space left on "
                            "device); stopped there, and what was done before is kept (files "
                            "written, runs resumable with --resume)\n")
+
+
+def test_a_label_with_markup_is_shown_as_written(cli, tmp_path, micro):
+    code, out, err = cli("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id",
+                         "--limit", "1", "--n-test", N_TEST, "--label", "grpo [bold]x[/bold]",
+                         "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "grpo [bold]x[/bold]: strict accuracy" in out and "eval grpo [bold]x[/bold]" in out

@@ -33,12 +33,12 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_manage
 
     fileio.ensure_writable_dir(Path(results_dir) / "runs")
     shown = is_main()
-    with console.status(f"loading {cfg.model}") if shown else contextlib.nullcontext():
+    with console.status(f"loading {escape(cfg.model)}") if shown else contextlib.nullcontext():
         backend = make_backend(cfg)
     with console.status("preparing the test splits") if shown else contextlib.nullcontext():
         total = len(select_samples(cfg))
     with progress_bar(console) if shown else contextlib.nullcontext() as bar:
-        task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total) if bar else None
+        task = bar.add_task(f"eval {escape(cfg.label or cfg.model)}", total=total) if bar else None
         results = evaluate(cfg, results_dir, resume=resume, backend=backend,
                            progress=(lambda k: bar.advance(task, k)) if bar else None)
     if cfg.lmms_tasks and shown:
