@@ -113,6 +113,16 @@ def write_split(family: str, split: str, n: int, seed: int, out_dir: Path,
     return out_dir
 
 
+def drop_leftovers(out_dir: Path) -> None:
+    """Remove what killed runs left beside `out_dir` (their `.tmp-PID` and `.old-PID` folders,
+    the process gone): for a split that another run has since finished."""
+    from reftbench.workers import stale_leftovers
+
+    for kind in ("tmp", "old"):
+        for stale in stale_leftovers(out_dir.parent, f".{out_dir.name}.{kind}-"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def _partial_dir(out_dir: Path, job: dict) -> Path:
     """This process's temporary folder for `out_dir`, holding `job.json` and `images/`: a
     killed run's folder for the same job (its pid no longer running) is taken over with the

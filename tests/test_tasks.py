@@ -126,6 +126,18 @@ def test_a_killed_generation_is_picked_up_where_it_stopped(tmp_path, monkeypatch
     assert [p.name for p in out.parent.iterdir()] == ["id"]
 
 
+def test_a_killed_runs_copy_of_a_split_finished_since_is_removed(tmp_path, monkeypatch):
+    from reftbench.data.generated import ensure_split
+
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path))
+    out = ensure_split("math", "id", 3, 0)
+    stale, alive = out.parent / f".{out.name}.tmp-{dead_pid()}", out.parent / f".{out.name}.tmp-1"
+    stale.mkdir()
+    alive.mkdir()  # pid 1 runs: its folder is its own
+    assert ensure_split("math", "id", 3, 0) == out
+    assert not stale.exists() and alive.exists()
+
+
 def test_unknown_family_or_split_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="unknown task family 'detect'"):
         write_split("detect", "id", 1, 0, tmp_path / "x")

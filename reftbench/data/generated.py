@@ -33,7 +33,7 @@ def split_dir(family: str, split: str, n: int, seed: int) -> Path:
 
 def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -> Path:
     """Generate the split if it is not cached yet; return its folder."""
-    from tasks.common import write_split
+    from tasks.common import drop_leftovers, write_split
 
     from reftbench.registry import check_names, families
 
@@ -42,6 +42,7 @@ def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -
     n = DEFAULT_SIZES[split] if n is None else n
     out = split_dir(family, split, n, seed)
     if (out / "samples.jsonl").exists():
+        drop_leftovers(out)  # a killed run's partial copy of a split finished since
         return out
     from filelock import FileLock
 
