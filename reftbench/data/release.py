@@ -81,7 +81,7 @@ FAMILY_WORDS = {
 _THINKING = re.compile(r"<(think|thinking)>.*?</\1>", re.DOTALL)
 # Files an image root's search by name looks at, at most: far more than a data release holds,
 # and `--image-root /` would otherwise walk the whole file system.
-MAX_INDEXED = 200_000
+MAX_INDEXED = 100_000
 
 _cache: dict[tuple, list[dict]] = {}
 
