@@ -70,27 +70,31 @@ class StdoutLost(Exception):
 
 
 class Stdout:
-    """The console's file: whatever sys.stdout is at the time, with a failed write raised as
-    StdoutLost (rich would exit 1 without a word on a closed pipe, and give a traceback on
-    `> /dev/full`); `main` turns it into one line on stderr."""
+    """A standard output whose failed write is raised as StdoutLost (rich would exit 1 without
+    a word on a closed pipe, and give a traceback on `> /dev/full`); `main` puts one in place
+    of sys.stdout for the command, so typer's help and usage go through it too, and turns the
+    error into one line on stderr."""
+
+    def __init__(self, stream):
+        self.stream = stream
 
     def write(self, text: str) -> int:
         try:
-            return sys.stdout.write(text)
+            return self.stream.write(text)
         except OSError as exc:
             raise StdoutLost(exc.strerror or str(exc)) from None
 
     def flush(self) -> None:
         try:
-            sys.stdout.flush()
+            self.stream.flush()
         except OSError as exc:
             raise StdoutLost(exc.strerror or str(exc)) from None
 
     def __getattr__(self, name):
-        return getattr(sys.stdout, name)
+        return getattr(self.stream, name)
 
 
-console = Console(file=Stdout())
+console = Console()
 # Every --results-dir: a user's runs default to outputs/ (git-ignored); `results` holds the
 # committed reference runs.
 RESULTS_HELP = "Results folder; 'results' for the committed reference runs."
@@ -391,10 +395,12 @@ def main() -> None:
     import signal
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    stdout, sys.stdout = sys.stdout, Stdout(sys.stdout)
     try:
         code = _run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.stdout = stdout
     if code:
         sys.exit(code)
 
@@ -428,7 +434,7 @@ def _run() -> int:
     if code in (SIGINT_STATUS, SIGTERM_STATUS):
         Console(stderr=True).print(INTERRUPTED, highlight=False)
     try:
-        Stdout().flush()  # what is still buffered fails here, not at the interpreter's exit
+        sys.stdout.flush()  # what is still buffered fails here, not at the interpreter's exit
     except StdoutLost as exc:
         return _stdout_lost(exc)
     return code if isinstance(code, int) else 0

@@ -353,3 +353,10 @@ def test_a_label_with_markup_is_shown_as_written(cli, tmp_path, micro):
                          "--results-dir", tmp_path)
     assert code == 0, err
     assert "grpo [bold]x[/bold]: strict accuracy" in out and "eval grpo [bold]x[/bold]" in out
+
+
+def test_help_to_a_full_disk_is_one_line_too(cli, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", Unwritable(OSError(28, "No space left on device")))
+    code, _, err = cli("eval", "--help")  # typer's own console, not reftbench's
+    assert code == 1 and err.startswith("error: standard output cannot be written") \
+        and err.count("\n") == 1, err
