@@ -98,25 +98,25 @@ def start_fingerprint(model: str) -> str | None:
 
 def run_record(run_dir: Path) -> dict | None:
     """The run's config.json when it is a training run's record (trainer, config); None when
-    there is none, or it is another kind of file (a model's config.json); a UserError when it
-    cannot be read."""
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UserError(f"{path} cannot be read ({str(exc)[:200]}); pass --output to start a "
-                        "new run") from None
-    if isinstance(record, dict) and isinstance(record.get("trainer"), str) \
-            and isinstance(record.get("config"), dict):
+    there is none, or it is another kind of file (a model's config.json)."""
+    record = _recorded(run_dir)
+    if isinstance(record.get("trainer"), str) and isinstance(record.get("config"), dict):
         return record
     return None
 
 
 def _recorded(run_dir: Path) -> dict:
-    """The run's record ({} when there is none)."""
-    return run_record(run_dir) or {}
+    """The run's config.json as a mapping ({} when there is none, or it is not a mapping); a
+    UserError when it cannot be read."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path} cannot be read ({str(exc)[:200]}); pass --output to start a "
+                        "new run") from None
+    return record if isinstance(record, dict) else {}
 
 
 def check_same_start(run_dir: Path, model: str) -> None:
