@@ -11,6 +11,8 @@ Heavy libraries are imported inside commands, so `--help` and listings stay fast
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import warnings
 from pathlib import Path
@@ -61,6 +63,37 @@ EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=Group,
                   help="Curr-ReFT and its baselines for small vision-language models.",
                   epilog="Example: reftbench eval --limit 50 (the trained base model)")
+
+
+class StdoutLost(Exception):
+    """Standard output cannot be written any more (a closed pipe, a full disk)."""
+
+
+class Stdout:
+    """A standard output whose failed write is raised as StdoutLost (rich would exit 1 without
+    a word on a closed pipe, and give a traceback on `> /dev/full`); `main` puts one in place
+    of sys.stdout for the command, so typer's help and usage go through it too, and turns the
+    error into one line on stderr."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            raise StdoutLost(exc.strerror or str(exc)) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise StdoutLost(exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 console = Console()
 # Every --results-dir: a user's runs default to outputs/ (git-ignored); `results` holds the
 # committed reference runs.
@@ -98,8 +131,11 @@ def data(
 
     Example: reftbench data --tasks math --small
     """
+    from reftbench.config import SEEDS
     from reftbench.data.generated import DEFAULT_SIZES, SMALL_SIZES, ensure_split
 
+    if SEEDS.problem(seed):  # the range every other command's seed has
+        raise UserError(f"'seed' {SEEDS.problem(seed)}, got {seed}")
     if list_:
         from tasks import FAMILIES
 
@@ -113,7 +149,7 @@ def data(
         for split, n in sizes.items():
             with console.status(f"{family}/{split}: {n} scenes"):
                 folder = ensure_split(family, split, n, seed)
-            console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}")
+            console.print(f"{family}/{split}: {n} scenes x 3 tiers in {folder}", markup=False)
 
 
 @app.command("eval", cls=Command)
@@ -232,6 +268,8 @@ def chance(
 
     if limit < 1 or draws < 1:
         raise UserError("--limit and --draws must be at least 1")
+    if n_test is not None and n_test < 1:
+        raise UserError(f"--n-test must be at least 1, got {n_test}")
     levels = [chance_levels(family, split, limit, draws, seed, n_test)
               for family in FAMILIES for split in TEST_SPLITS]
     write_runs(levels, results_dir, limit, draws, seed)
@@ -242,7 +280,7 @@ def chance(
         table.add_row(c["family"], c["split"], str(c["n"]), f"{100 * c['random']:.1f}",
                       f"{100 * c['constant']:.1f}", c["answer"])
     console.print(table)
-    console.print(f"wrote the two chance rows to {results_dir / 'runs'}")
+    console.print(f"wrote the two chance rows to {results_dir / 'runs'}", markup=False)
 
 
 @app.command(cls=Command, context_settings=EXTRA_ARGS)
@@ -276,7 +314,8 @@ def train(
     from reftbench.distributed import is_main
 
     if is_main():
-        console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png")
+        console.print(f"model: {out['model']}\ncurves: {out['run_dir']}/reward_curve.png",
+                      markup=False)
 
 
 @app.command(cls=Command, context_settings=EXTRA_ARGS)
@@ -299,7 +338,7 @@ def base(
     cfg = resolve(BaseConfig, BASE_PRESETS, preset, overrides=list(ctx.args))
     with progress_bar(console) as bar:
         out = build_base(cfg, progress=bar, resume=not fresh, target=output)
-    console.print(f"base model: {out}")
+    console.print(f"base model: {out}", markup=False)
 
 
 @app.command(cls=Command, context_settings=EXTRA_ARGS)
@@ -356,9 +395,11 @@ def compare(
     for spec in names:
         split_variant(spec)  # an unknown schedule stops here, before any work
     try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+        seed_list = tuple(dict.fromkeys(int(s) for s in seeds.split(",") if s.strip()))
     except ValueError:
         raise UserError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    if not seed_list:
+        raise UserError("--seeds names no seed: give comma-separated integers, e.g. 0,1,2")
     cfg = CompareConfig(trainers=names, seeds=seed_list, preset=preset, eval_limit=eval_limit,
                         general=general, overrides=tuple(ctx.args), allow_dirty=allow_dirty)
     run_compare(cfg, output, results_dir, console)
@@ -368,6 +409,8 @@ def compare(
 # convention 128 + signal number, and the one thing to do next.
 INTERRUPTED = "interrupted; rerun with --resume to continue"
 SIGINT_STATUS, SIGTERM_STATUS = 130, 143
+# Exit status when standard output cannot be written (a closed pipe, `> /dev/full`).
+STDOUT_STATUS = 1
 
 
 class Terminated(BaseException):
@@ -383,10 +426,12 @@ def main() -> None:
     import signal
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    stdout, sys.stdout = sys.stdout, Stdout(sys.stdout)
     try:
         code = _run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.stdout = stdout
     if code:
         sys.exit(code)
 
@@ -415,9 +460,29 @@ def _run() -> int:
         # typer vendors click, so these are not click's own exception classes.
         exc.show()
         return exc.exit_code
+    except StdoutLost as exc:
+        return _stdout_lost(exc)
     if code in (SIGINT_STATUS, SIGTERM_STATUS):
         Console(stderr=True).print(INTERRUPTED, highlight=False)
+    try:
+        sys.stdout.flush()  # what is still buffered fails here, not at the interpreter's exit
+    except StdoutLost as exc:
+        return _stdout_lost(exc)
     return code if isinstance(code, int) else 0
+
+
+def _stdout_lost(exc: StdoutLost) -> int:
+    """One line on stderr for a standard output that cannot be written; STDOUT_STATUS."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        # Later writes (Python's own flush at exit) go nowhere instead of failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    Console(stderr=True, soft_wrap=True).print(
+        f"error: standard output cannot be written ({exc}); stopped there, and what was done "
+        "before is kept (files written, runs resumable with --resume)", highlight=False,
+        markup=False)
+    return STDOUT_STATUS
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reftbench import fileio
-from reftbench.config import parse_overrides
+from reftbench.config import merge_overrides, parse_overrides
 from reftbench.registry import BUILTIN_TRAINERS
 from reftbench.samples import TIERS
 
@@ -63,11 +63,10 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
     from reftbench.training.run import train
 
     check_tree(results_dir, cfg.allow_dirty)
-    common = ["--eval_limit", str(cfg.eval_limit), "--eval_general", str(cfg.general),
-              *cfg.overrides]
+    common = merge_overrides(["--eval_limit", str(cfg.eval_limit), "--eval_general",
+                              str(cfg.general)], cfg.overrides)
+    check(cfg, common, output, results_dir)
     first = split_variant(cfg.trainers[0])[0]
-    # Checked before any work: a key no compared trainer knows, a bad value, a missing model.
-    trainer_overrides(first, cfg.trainers, common)
     # The base row: the comparison's own start model, data, families and protocol (every tier,
     # so the curriculum's first stages have a measured starting point).
     base_cfg = base_eval_config(first, cfg.preset, trainer_overrides(first, cfg.trainers, common),
@@ -152,6 +151,28 @@ def check_tree(results_dir: Path, allow_dirty: bool) -> None:
         raise UserError(f"{results_dir} holds the committed reference runs and this checkout "
                         f"has uncommitted changes ({shown}): commit them first, so that every "
                         "run names the commit that made it, or pass --allow-dirty")
+
+
+def check(cfg: CompareConfig, common: list[str], output: Path, results_dir: Path) -> None:
+    """Every option, before any work (the base evaluation alone takes minutes): the seeds and
+    limits, and each trainer's config for each seed as `train` would resolve it (a preset, an
+    override key or value, a folder), so a typo never stops the comparison halfway."""
+    from reftbench.errors import UserError
+    from reftbench.training.run import prepare
+
+    if not cfg.trainers or not cfg.seeds:
+        raise UserError("--trainers and --seeds must each name at least one")
+    if cfg.eval_limit < 1:
+        raise UserError(f"--eval-limit must be at least 1, got {cfg.eval_limit}")
+    if cfg.general < 0:
+        raise UserError(f"--general must be 0 or more, got {cfg.general}")
+    for spec in cfg.trainers:
+        name, variant = split_variant(spec)
+        own = trainer_overrides(name, cfg.trainers, common) + variant
+        for seed in cfg.seeds:
+            prepare(name, cfg.preset, None, own + ["--seed", str(seed)],
+                    output / f"{run_name(spec)}-seed{seed}", False, results_dir)
+    fileio.check_writable_dir(results_dir / "runs")
 
 
 def trainer_overrides(name: str, trainers, overrides: list[str]) -> list[str]:

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
+import sys
 import types
 import typing
 from pathlib import Path
+
+import yaml
 
 from reftbench.errors import UserError
 from reftbench.registry import suggest
@@ -85,7 +89,21 @@ def check_bounds(cfg, bounds: dict[str, Bound]) -> None:
         for item in (value if isinstance(value, (tuple, list)) else (value,)):
             why = None if bound is None or item is None else bound.problem(item)
             if why:
-                raise UserError(f"config key '{f.name}' {why}, got {item!r}")
+                raise UserError(f"config key '{f.name}' {why}, got {shown(item)}")
+
+
+# How values are shown in error lines: cut short, so a 100,000-digit number or a list of a
+# million items gives one readable line.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 6
+_SHORT.maxlevel = 3
+
+
+def shown(value) -> str:
+    """repr(value), cut short for an error line (at most about 80 characters)."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def field_types(cls) -> dict[str, object]:
@@ -108,17 +126,17 @@ def coerce(key: str, value, kind):
         elif isinstance(value, (list, tuple)):
             items = list(value)
         else:
-            raise UserError(f"config key '{key}' expects a list, got {value!r}")
+            raise UserError(f"config key '{key}' expects a list, got {shown(value)}")
         inner = (typing.get_args(kind) or (str,))[0]
         return tuple(coerce(key, v, inner) for v in items)
     if origin is dict or kind is dict:
         if not isinstance(value, dict):
-            raise UserError(f"config key '{key}' expects a mapping, got {value!r}")
+            raise UserError(f"config key '{key}' expects a mapping, got {shown(value)}")
         return dict(value)
     if isinstance(value, (list, tuple, dict)) or (isinstance(value, bool) and kind is not bool):
         # str([1]) or int(True) would "work" and hide the mistake.
         raise UserError(f"config key '{key}' expects {getattr(kind, '__name__', kind)}, "
-                        f"got {value!r}")
+                        f"got {shown(value)}")
     try:
         if kind is bool:
             return _to_bool(value)
@@ -127,7 +145,7 @@ def coerce(key: str, value, kind):
         return kind(value)
     except (TypeError, ValueError):
         raise UserError(f"config key '{key}' expects {getattr(kind, '__name__', kind)}, "
-                        f"got {value!r}") from None
+                        f"got {shown(value)}") from None
 
 
 def _to_bool(value) -> bool:
@@ -151,7 +169,7 @@ def update(cfg, values: dict, source: str):
             # A config may name where a key of a related config went (KEY_HINTS).
             hint = getattr(type(cfg), "KEY_HINTS", {}).get(key)
             where = f" ({hint})" if hint else suggest(key, kinds)
-            raise UserError(f"unknown config key '{raw_key}' in {source}{where}")
+            raise UserError(f"unknown config key {shown(raw_key)} in {source}{where}")
         changes[key] = coerce(key, value, kinds[key])
     return dataclasses.replace(cfg, **changes)
 
@@ -168,19 +186,30 @@ def parse_overrides(args: list[str]) -> dict[str, str]:
             if i + 1 >= len(args) or args[i + 1].startswith("--"):
                 raise UserError(f"override --{key} needs a value")
             value, i = args[i + 1], i + 1
+        if key in out:  # the last would win silently
+            raise UserError(f"override --{key} is given twice ({shown(out[key])} and "
+                            f"{shown(value)}); give it once")
         out[key] = value
         i += 1
     return out
 
 
-def load_yaml(path: Path) -> dict:
-    """A YAML mapping from a file, with a clear error for a missing or malformed file."""
-    import yaml
+def merge_overrides(*groups) -> list[str]:
+    """Override lists as one, a later group's value for a key replacing an earlier group's
+    (a command's own settings first, the user's after); each group is checked on its own."""
+    merged: dict[str, str] = {}
+    for group in groups:
+        merged.update(parse_overrides(list(group)))
+    return [part for key, value in merged.items() for part in (f"--{key}", value)]
 
+
+def load_yaml(path: Path) -> dict:
+    """A YAML mapping from a file, with a clear error for a missing or malformed file, a key
+    given twice (YAML itself keeps the last one silently) or a key that is not a name."""
     if not Path(path).is_file():
         raise UserError(f"config file {path} does not exist (or is not a file)")
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.load(Path(path).read_text(), Loader=UniqueKeyLoader) or {}
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read config file {path}: {exc}") from None
     except RecursionError:
@@ -189,10 +218,43 @@ def load_yaml(path: Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, DuplicateKey):
+            raise UserError(f"config file {path} {problem}") from None
         raise UserError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except ValueError:  # Python's limit on turning digits into an int
+        raise UserError(f"config file {path} is not valid YAML: a number with over "
+                        f"{sys.get_int_max_str_digits():,} digits") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of key: value")
+    for key in data:
+        if not isinstance(key, str):
+            raise UserError(f"config file {path}: key {shown(key)} is not a config key name")
     return data
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping key given twice in a config file (`problem` says which, on which lines)."""
+
+    def __init__(self, problem: str):
+        super().__init__(problem)
+        self.problem = problem
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping key given twice (SafeLoader keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        lines: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = lines.setdefault(key, line)
+            except TypeError:  # an unhashable key: SafeLoader's own error follows
+                continue
+            if first != line:
+                raise DuplicateKey(f"sets {shown(key)} twice (lines {first} and {line})")
+        return super().construct_mapping(node, deep=deep)
 
 
 def resolve(cls, presets: dict, preset: str, yaml_path: Path | None = None,

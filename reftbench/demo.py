@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reftbench.errors import UserError
 from reftbench.paths import DEMO_RESULTS, DEMO_RUNS
 from reftbench.samples import FAMILIES, SPLITS
 
@@ -36,8 +37,12 @@ def demo_budget(trainer: str, preset: str = "tiny") -> list[str]:
     DEMO_STEP_DIVISOR (at least 1 step each), e.g. ["--stage_steps", "12,12,25"]."""
     from reftbench.registry import load_trainer
 
-    values = load_trainer(trainer).presets[preset]
-    name = next(name for name in STEP_FIELDS if name in values)
+    values = load_trainer(trainer).presets.get(preset, {})
+    name = next((name for name in STEP_FIELDS if name in values), None)
+    if name is None:
+        raise UserError(f"trainer {trainer}'s {preset} preset sets none of "
+                        f"{', '.join(STEP_FIELDS)}, so the demo cannot shorten it; run "
+                        f"`reftbench train {trainer}` instead")
     steps = values[name] if isinstance(values[name], tuple) else (values[name],)
     return [f"--{name}", ",".join(str(max(1, n // DEMO_STEP_DIVISOR)) for n in steps)]
 
@@ -47,35 +52,39 @@ def run_demo(console, results_dir: Path = DEMO_RESULTS,
              trainer: str = "curr-reft", overrides: list[str] | None = None) -> None:
     """Data, base evaluation, training with evaluation, leaderboard."""
     from reftbench.compare import base_eval_config
+    from reftbench.config import merge_overrides
     from reftbench.data.generated import ensure_split
     from reftbench.provenance import model_fingerprint
     from reftbench.reports.terminal import run_eval, show_leaderboard
-    from reftbench.training.run import train
+    from reftbench.training.run import prepare, train
 
     budget = demo_budget(trainer)
     evaluation = ["--eval_limit", str(DEMO_LIMIT), "--eval_samples", str(DEMO_SAMPLES)]
-    # The base is scored under the protocol the trained model will be (checked before any work).
-    base_cfg = base_eval_config(trainer, "tiny", budget + evaluation + list(overrides or []),
-                                run_id="demo-base")
-    for family in FAMILIES:
-        for split in SPLITS:
-            with console.status(f"generating {family}/{split}"):
-                ensure_split(family, split)
+    settings = merge_overrides(budget, evaluation, overrides or [])
+    # The base is scored under the protocol the trained model will be.
+    base_cfg = base_eval_config(trainer, "tiny", settings, run_id="demo-base")
     base = base_cfg.model
     # Named by the base and by the demo's own budget: a demo of another base or another
     # budget starts afresh beside the old one instead of resuming or mixing with it.
     tag = f"base-{model_fingerprint(base)}"
     budget_tag = f"{DEMO_LIMIT}q-steps1of{DEMO_STEP_DIVISOR}"
     results_dir, output = (Path(folder) / tag / budget_tag for folder in (results_dir, output))
-    console.print(f"base model {base} ({tag}): results in {results_dir}, training in {output}")
+    resume = (output / trainer / "stages").exists()
+    # Every option is checked before any work: the data take minutes, the base evaluation more.
+    prepare(trainer, "tiny", None, settings, output / trainer, resume, results_dir)
+    for family in FAMILIES:
+        for split in SPLITS:
+            with console.status(f"generating {family}/{split}"):
+                ensure_split(family, split)
+    console.print(f"base model {base} ({tag}): results in {results_dir}, training in {output}",
+                  markup=False)
     base_run = results_dir / "runs" / "demo-base"
     if not (base_run / "results.json").exists():
         console.rule("evaluating the embedded base model")
         run_eval(base_cfg, results_dir, (base_run / "samples.jsonl").exists(), console)
     console.rule(f"reftbench train {trainer}")
     console.print(f"on 1/{DEMO_STEP_DIVISOR} of the tiny preset's steps: {' '.join(budget)}")
-    resume = (output / trainer / "stages").exists()
-    train(trainer, overrides=budget + evaluation + list(overrides or []), output=output / trainer,
-          resume=resume, results_dir=results_dir, console=console)
+    train(trainer, overrides=settings, output=output / trainer, resume=resume,
+          results_dir=results_dir, console=console)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console)

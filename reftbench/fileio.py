@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,17 +32,35 @@ def ensure_writable_dir(path: Path) -> Path:
 def check_writable_dir(path: Path) -> Path:
     """`path` if it is a writable folder or could be made as one; nothing is created (so a
     start that fails later leaves no folder behind). A UserError names it otherwise."""
-    path = Path(path)
+    why = writable_problem(Path(path))
+    if why:
+        raise UserError(f"output folder {path} is not writable: {why}")
+    return Path(path)
+
+
+def writable_problem(path: Path) -> str | None:
+    """Why `path` is not a writable folder and could not be made as one, or None (a name with
+    a control character, a line break or a terminal escape, is refused too: it would print
+    as something else)."""
+    if CONTROL.search(str(path)):
+        return "folder names may not hold control characters (a line break, a terminal escape)"
+    too_long = [part for part in path.parts if len(os.fsencode(part)) > NAME_MAX]
+    if too_long:  # before any stat, which would fail on it
+        return f"its name is too long ({len(os.fsencode(too_long[0])):,} bytes in one part)"
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        why = "it is a file" if existing == path else f"{existing} is a file"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        why = "permission denied" if existing == path else f"{existing} is not writable"
-    else:
-        return path
-    raise UserError(f"output folder {path} is not writable: {why}")
+        return "it is a file" if existing == path else f"{existing} is a file"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return "permission denied" if existing == path else f"{existing} is not writable"
+    return None
+
+
+# Longest file or folder name most file systems take, in bytes.
+NAME_MAX = 255
+# Control characters (C0, DEL, C1): never in a folder name reftbench makes, nor in a label.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -98,6 +117,8 @@ def read_jsonl(path: Path, tolerate_partial_tail: bool = True) -> list[dict]:
             if tolerate_partial_tail and number == len(lines):
                 break
             raise UserError(f"{path}:{number}: not valid JSON") from None
+        except (ValueError, RecursionError):  # a number too long for an int, nesting too deep
+            raise UserError(f"{path}:{number}: not a row reftbench writes") from None
     return rows
 
 

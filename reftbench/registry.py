@@ -77,8 +77,9 @@ def families() -> dict:
 
 
 def check_names(kind: str, names, valid) -> list[str]:
-    """Validate a list of names against `valid`, raising a UserError with a suggestion."""
-    names = list(names)
+    """Validate a list of names against `valid`, raising a UserError with a suggestion; a
+    name given twice is kept once (`--tasks math,math` evaluates math once), in order."""
+    names = list(dict.fromkeys(names))
     for name in names:
         if name not in valid:
             raise UserError(f"unknown {kind} '{name}'{suggest(name, valid)}; choose from {', '.join(valid)}")

@@ -66,7 +66,7 @@ def scene_records(family: str, split: str, index: int, scene: dict, tiers: dict)
     return records
 
 
-# Scenes per worker task when a split is generated in parallel.
+# Scenes per worker task when a split is generated in parallel (and per resumable part).
 CHUNK = 1000
 
 
@@ -76,10 +76,13 @@ def write_split(family: str, split: str, n: int, seed: int, out_dir: Path,
 
     Everything is written into a temporary sibling folder first and renamed into place at the
     end, so an interrupted run never leaves a half-written split that looks complete. Scenes are
-    made in chunks of `chunk` on up to `workers` processes (default: one per CPU); each scene
-    has its own random stream, so the bytes are the same whatever the number of workers.
+    made in chunks of `chunk` on up to `workers` processes (default: one per CPU; they end if
+    this process is killed); each scene has its own random stream, so the bytes are the same
+    whatever the number of workers. Each finished chunk is kept as a part file, so a run that
+    was killed is picked up where it stopped by the next one (its temporary folder, named by
+    its dead pid, is taken over; see `_partial_dir`).
     """
-    from tasks import FAMILIES
+    from tasks import DATA_VERSION, FAMILIES
 
     if family not in FAMILIES:
         raise UserError(f"unknown task family '{family}'; choose from {', '.join(FAMILIES)}")
@@ -87,36 +90,76 @@ def write_split(family: str, split: str, n: int, seed: int, out_dir: Path,
         raise UserError(f"unknown split '{split}'; choose from {', '.join(SPLITS)}")
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "images").mkdir(parents=True)
-    starts = range(0, n, chunk)
-    jobs = [(family, split, seed, start, min(start + chunk, n), tmp) for start in starts]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    with open(tmp / "samples.jsonl", "w", encoding="utf-8") as fh:
-        if workers <= 1:
-            parts = map(_write_scenes, jobs)
-            _write_parts(fh, parts)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+    tmp = _partial_dir(out_dir, {"family": family, "split": split, "n": n, "seed": seed,
+                                 "version": DATA_VERSION})
+    jobs = [(family, split, seed, start, min(start + chunk, n), tmp)
+            for start in range(0, n, chunk)]
+    todo = [job for job in jobs if not _part(tmp, job).exists()]
+    workers = min(workers or os.cpu_count() or 1, len(todo))
+    if workers <= 1:
+        for job in todo:
+            _write_scenes(job)
+    else:
+        from reftbench.workers import process_pool
 
-            # spawn, not fork: the caller may hold torch's threads, which fork does not survive.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                _write_parts(fh, pool.map(_write_scenes, jobs))
+        with process_pool(workers) as pool:
+            list(pool.map(_write_scenes, todo))
+    with open(tmp / "samples.jsonl", "w", encoding="utf-8") as fh:
+        for job in jobs:  # in chunk order
+            fh.write(_part(tmp, job).read_text(encoding="utf-8"))
+    shutil.rmtree(tmp / "parts")
+    (tmp / "job.json").unlink()
     _replace_dir(tmp, out_dir)
     return out_dir
 
 
-def _write_parts(fh, parts) -> None:
-    """Append each chunk's JSONL lines, in chunk order."""
-    for lines in parts:
-        fh.writelines(lines)
+def drop_leftovers(out_dir: Path) -> None:
+    """Remove what killed runs left beside `out_dir` (their `.tmp-PID` and `.old-PID` folders,
+    the process gone): for a split that another run has since finished."""
+    from reftbench.workers import stale_leftovers
+
+    for kind in ("tmp", "old"):
+        for stale in stale_leftovers(out_dir.parent, f".{out_dir.name}.{kind}-"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
-def _write_scenes(job: tuple) -> list[str]:
-    """Make scenes [start, stop) of one split: save their images, return their JSONL lines."""
+def _partial_dir(out_dir: Path, job: dict) -> Path:
+    """This process's temporary folder for `out_dir`, holding `job.json` and `images/`: a
+    killed run's folder for the same job (its pid no longer running) is taken over with the
+    parts it finished; other leftovers of killed runs beside `out_dir` are removed."""
+    from reftbench.workers import stale_leftovers
+
+    mine = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(mine, ignore_errors=True)
+    for stale in stale_leftovers(out_dir.parent, f".{out_dir.name}.old-"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in stale_leftovers(out_dir.parent, f".{out_dir.name}.tmp-"):
+        if not mine.exists() and _job_of(stale) == job:
+            stale.rename(mine)
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
+    (mine / "images").mkdir(parents=True, exist_ok=True)
+    (mine / "parts").mkdir(exist_ok=True)
+    (mine / "job.json").write_text(json.dumps(job))
+    return mine
+
+
+def _job_of(folder: Path) -> dict | None:
+    """What a temporary folder was generating (None if it does not say)."""
+    try:
+        return json.loads((folder / "job.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _part(tmp: Path, job: tuple) -> Path:
+    """The part file of one chunk: its JSONL lines, written once its images are saved."""
+    start, stop = job[3], job[4]
+    return tmp / "parts" / f"{start:09d}-{stop:09d}.jsonl"
+
+
+def _write_scenes(job: tuple) -> None:
+    """Make scenes [start, stop) of one split: save their images, then their part file."""
     from tasks import family_module
 
     family, split, seed, start, stop, tmp = job
@@ -128,7 +171,10 @@ def _write_scenes(job: tuple) -> list[str]:
         tiers = module.make_tiers(scene, rng)
         image.save(tmp / "images" / f"{index:06d}.png", format="PNG")
         lines += [json.dumps(r) + "\n" for r in scene_records(family, split, index, scene, tiers)]
-    return lines
+    part = _part(tmp, job)
+    written = part.with_name(f"{part.name}.{os.getpid()}")
+    written.write_text("".join(lines), encoding="utf-8")
+    os.replace(written, part)  # a part exists whole or not at all
 
 
 def _replace_dir(new: Path, target: Path) -> None:

@@ -1,6 +1,7 @@
 """`reftbench base`: the general mixture it trains on, its box oversampling, and a micro build."""
 
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -155,6 +156,23 @@ def test_bad_mixture_settings_are_refused_before_any_work(cli, tmp_path, monkeyp
         code, _, err = cli("base", key, value, "--output", tmp_path / "o")
         assert code == 2 and message in err, err
     assert not (tmp_path / "o").exists() and not (tmp_path / "home" / "data").exists()
+
+
+def test_a_second_build_stops_instead_of_wiping_the_first_ones_work(cli, tmp_path,
+                                                                      monkeypatch):
+    from reftbench.runlock import RunLock
+
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path / "home"))
+    work = tmp_path / "home" / "models" / "base.work-random-micro"
+    (work / "vision").mkdir(parents=True)
+    (work / "vision" / "metrics.jsonl").write_text('{"step": 1}\n')
+    with RunLock(work, "base build"):  # the first build, still running
+        code, _, err = cli("base", "--model", "random-micro", "--fresh", "--vision_steps", "0",
+                           "--sft_steps", "1", "--n_general", "12", "--output", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{work} is in use by base build process {os.getpid()}" in err
+    assert (work / "vision" / "metrics.jsonl").read_text() == '{"step": 1}\n'
+    assert not (tmp_path / "o").exists()
 
 
 def test_micro_base_builds_and_records_its_mixture(tmp_path, monkeypatch):

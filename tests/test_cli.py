@@ -301,3 +301,67 @@ def test_an_interrupted_run_says_resume_and_exits_128_plus_the_signal(cli, monke
 def test_compare_refuses_an_unknown_schedule_before_any_work(cli):
     one_line_error(*cli("compare", "--trainers", "curr-rl,curr-rl:bandid")[::2],
                    "unknown schedule 'bandid'", "did you mean bandit")
+
+
+def test_a_name_given_twice_is_used_once():
+    from reftbench.cli import csv
+    from reftbench.evaluation.evaluate import EvalConfig
+
+    cfg = EvalConfig(model="random-micro", families=("math", "math"), splits=("id", "id"),
+                     tiers=("open", "judge", "open"))
+    assert (cfg.families, cfg.splits, cfg.tiers) == (("math",), ("id",), ("open", "judge"))
+    assert csv("sft,grpo,sft", "trainer", ("sft", "grpo")) == ("sft", "grpo")
+
+
+class Unwritable:
+    """A standard output whose writes fail as a closed pipe or a full disk does."""
+
+    def __init__(self, error: OSError):
+        self.error = error
+
+    def write(self, text):
+        raise self.error
+
+    def flush(self):
+        raise self.error
+
+    def isatty(self):
+        return False
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(32, "Broken pipe"),
+                                   OSError(28, "No space left on device")])
+def test_an_unwritable_stdout_is_one_line_and_the_work_is_kept(cli, tmp_path, monkeypatch,
+                                                               error):
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    shutil.copy(next((ROOT / "results" / "runs").glob("*/results.json")), run)
+    monkeypatch.setattr(sys, "stdout", Unwritable(error))
+    code, _, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"error: standard output cannot be written ({error.strerror})")
+    assert (tmp_path / "LEADERBOARD.md").exists()  # written before the table was printed
+
+
+def test_stdout_to_a_full_disk_ends_with_one_line_not_a_traceback_at_exit():
+    done = subprocess.run(f"{sys.executable} -m reftbench train --list > /dev/full", shell=True,
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == ("error: standard output cannot be written (No space left on "
+                           "device); stopped there, and what was done before is kept (files "
+                           "written, runs resumable with --resume)\n")
+
+
+def test_a_label_with_markup_is_shown_as_written(cli, tmp_path, micro):
+    code, out, err = cli("eval", "--model", "random-micro", "--tasks", "math", "--splits", "id",
+                         "--limit", "1", "--n-test", N_TEST, "--label", "grpo [bold]x[/bold]",
+                         "--results-dir", tmp_path)
+    assert code == 0, err
+    assert "grpo [bold]x[/bold]: strict accuracy" in out and "eval grpo [bold]x[/bold]" in out
+
+
+def test_help_to_a_full_disk_is_one_line_too(cli, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", Unwritable(OSError(28, "No space left on device")))
+    code, _, err = cli("eval", "--help")  # typer's own console, not reftbench's
+    assert code == 1 and err.startswith("error: standard output cannot be written") \
+        and err.count("\n") == 1, err

@@ -178,3 +178,18 @@ def test_every_trainer_preset_is_within_bounds_and_every_number_is_bounded():
             numeric = f.type in ("int", "float", "int | None", "float | None",
                                  "tuple[int, ...]") or f.name == "dtype"
             assert not numeric or f.name in BOUNDS, f"{name}: {f.name} has no bound"
+
+
+def test_a_later_group_of_overrides_replaces_an_earlier_ones_value():
+    from reftbench.config import merge_overrides, parse_overrides
+
+    assert merge_overrides(["--eval_limit", "500", "--seed", "1"], ["--eval_limit=5"]) == [
+        "--eval_limit", "5", "--seed", "1"]
+    with pytest.raises(UserError, match=r"override --beta is given twice \('0.1' and '0.2'\)"):
+        parse_overrides(["--beta", "0.1", "--beta=0.2"])
+
+
+def test_error_lines_show_a_huge_value_cut_short():
+    from reftbench.config import shown
+
+    assert len(shown("9" * 100_000)) <= 80 and len(shown([[["x"] * 9] * 9] * 9)) <= 80

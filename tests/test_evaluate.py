@@ -267,3 +267,17 @@ def test_resume_refuses_another_model_data_or_settings(tmp_path):
     assert resumed["label"] == "renamed"
     assert resumed["metrics"] == evaluate(config(run_id="full"), tmp_path,
                                           backend=HalfRight())["metrics"]
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    import time
+
+    from reftbench.evaluation.evaluate import claim_run_dir
+
+    monkeypatch.setattr(time, "strftime", lambda *a: "20260101-000000")
+    first = claim_run_dir(run_dir_for(config(), tmp_path, resume=False), named=False)
+    second = claim_run_dir(run_dir_for(config(), tmp_path, resume=False), named=False)
+    assert (first.name, second.name) == ("random-micro-20260101-000000",
+                                         "random-micro-20260101-000000-2")
+    (second / "samples.jsonl").write_text("")  # unfinished: --resume finds the newest
+    assert run_dir_for(config(), tmp_path, resume=True) == second

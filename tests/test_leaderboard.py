@@ -181,3 +181,76 @@ def test_an_80_column_terminal_breaks_no_heading_word(tmp_path):
         assert heading_lines and all(set(line.split()) <= words for line in heading_lines)
     assert "curr-reft" in text and "constant" in text   # labels wrap between words too
     assert "SFT improves in-domain more than out-of-domain: holds" in text
+
+
+def edited(tmp_path, run_id, change):
+    """A good run `run_id`, then `change(results)` written over it (a hand edit)."""
+    write_run(tmp_path, run_id, run_id, accs(.5, .2, .6, .3, .1, .4))
+    path = tmp_path / "runs" / run_id / "results.json"
+    res = json.loads(path.read_text())
+    change(res)
+    path.write_text(json.dumps(res))
+
+
+# Hand edits the leaderboard must skip (one warning each), and what the warning says.
+EDITS = {
+    "metric-text": (lambda r: r["metrics"]["math/id/open"].update(accuracy="0.5"),
+                    "math/id/open accuracy is '0.5', not a number"),
+    "entry-text": (lambda r: r["metrics"].update({"math/id/open": "0.5"}),
+                   "metric math/id/open is '0.5', not a mapping"),
+    "strict-text": (lambda r: r["metrics"]["math/id/open"].update(strict="yes"),
+                    "math/id/open strict is 'yes', not a number"),
+    "label-list": (lambda r: r.update(label=["a"]), "label is ['a'], not text"),
+    "label-int": (lambda r: r.update(label=3), "label is 3, not text"),
+    "config-text": (lambda r: r.update(config="x"), "config is 'x', not a mapping"),
+    "extra-list": (lambda r: r["config"].update(extra=[1]), "config extra is [1], not a mapping"),
+    "above-one": (lambda r: r["metrics"]["math/id/open"].update(accuracy=1.7),
+                  "math/id/open accuracy is 1.7, outside 0 to 1"),
+    "not-finite": (lambda r: r["metrics"]["math/id/open"].update(accuracy=float("nan")),
+                   "math/id/open accuracy is nan, outside 0 to 1"),
+    "n-fraction": (lambda r: r["metrics"]["math/id/open"].update(n=2.5),
+                   "math/id/open n is 2.5, not a count"),
+}
+
+
+def test_hand_edited_results_are_skipped_once_each_and_the_rest_printed(tmp_path, cli, caplog):
+    import logging
+
+    write_run(tmp_path, "good", "sft", accs(.5, .2, .6, .3, .1, .4))
+    for run_id, (change, _) in EDITS.items():
+        edited(tmp_path, run_id, change)
+    with caplog.at_level(logging.WARNING, logger="reftbench.reports.leaderboard"):
+        code, out, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 0 and "Traceback" not in err, err
+    assert "sft" in out and "50.0" in out
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert len(messages) == len(EDITS), messages  # one line per file, not two
+    for run_id, (_, why) in EDITS.items():
+        assert f"{tmp_path / 'runs' / run_id / 'results.json'}: skipped: {why}" in messages
+    assert [row.split("|")[1].strip() for row in (tmp_path / "LEADERBOARD.md").read_text()
+            .splitlines() if row.startswith("| ") and "model" not in row] == ["sft"]
+
+
+def test_a_label_with_markup_or_a_bar_prints_as_written(tmp_path, cli):
+    write_run(tmp_path, "a", "grpo [red]x[/red] | y", accs(.5, .2, .6, .3, .1, .4))
+    code, out, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 0 and "grpo [red]x[/red] | y" in out.replace("\n", " "), out
+    import re
+
+    lines = [line for line in (tmp_path / "LEADERBOARD.md").read_text().splitlines()
+             if line.startswith("| ")]
+    cells = [re.split(r"(?<!\\)\|", line)[1:-1] for line in lines]
+    assert cells[1][0].strip() == "grpo [red]x[/red] \\| y"
+    assert len(cells[1]) == len(cells[0])  # the columns are not shifted
+
+
+def test_a_damaged_compare_record_drops_only_its_note(tmp_path, caplog):
+    import logging
+
+    write_run(tmp_path, "a", "grpo", accs(.5, .2, .6, .3, .1, .4))
+    (tmp_path / "compare.json").write_text('{"command": 3}')
+    with caplog.at_level(logging.WARNING, logger="reftbench.reports.leaderboard"):
+        _, rows = build(tmp_path)
+    assert [row[0] for row in rows] == ["grpo"]
+    assert "How these numbers were made" not in (tmp_path / "LEADERBOARD.md").read_text()
+    assert any("compare.json: not read" in rec.getMessage() for rec in caplog.records)

@@ -145,6 +145,37 @@ def test_options_and_letter_answers():
         infer_tier("math", "How many?", "B")
 
 
+def test_the_references_judge_and_choice_forms_are_never_open_maths():
+    """correct/incorrect, a lower-case letter, more than five options: each used to be kept as
+    an open maths question with gold "correct" or "b" (issue 37)."""
+    for word, verdict in (("correct", "yes"), ("Incorrect.", "no")):
+        judge = infer_tier("math", "Is the sum 7?", word)
+        assert (judge["tier"], judge["answer"], judge["metric"]) == ("judge", verdict, "yes_no")
+    choice = infer_tier("math", "How many?\nA. 1\nB. 2\nC. 3", "b")
+    assert (choice["tier"], choice["answer"]) == ("choice", "B")
+    six = infer_tier("math", "How many? A. 1 B. 2 C. 3 D. 4 E. 5 F. 6", "F")
+    assert (six["tier"], six["options"]) == ("choice", ["1", "2", "3", "4", "5", "6"])
+    nine = "How many? A. 1 B. 2 C. 3 D. 4 E. 5 F. 6 G. 7 H. 8 I. 9"
+    for answer in ("B", "I"):  # never "8 I. 9" as option H's text, never gold "I"
+        with pytest.raises(BadRow, match="lists 9 options; at most 8 .A to H. are scored"):
+            infer_tier("math", nine, answer)
+    assert infer_tier("math", "Solve for a.", "a")["tier"] == "open"  # no options: a variable
+    assert infer_tier("math", "Which numeral is five?", "V")["tier"] == "open"
+
+
+def test_a_long_answer_and_a_folder_image_say_so(tmp_path):
+    from reftbench.data.refdata import convert_row
+
+    (tmp_path / "images" / "sub").mkdir(parents=True)
+    row = {"problem": "How many?", "solution": f"<answer>{'1' * 5000}</answer>",
+           "task": "math", "image": "images/sub"}
+    with pytest.raises(BadRow, match="answer is 5,000 characters long; at most 4,096"):
+        convert_row(row, "id", "id-1", ImageChecks(tmp_path))
+    with pytest.raises(BadRow, match="image 'images/sub' is a folder, not a file"):
+        convert_row(dict(row, solution="<answer>3</answer>"), "id", "id-1",
+                    ImageChecks(tmp_path))
+
+
 def test_split_files_and_folders(tmp_path, caplog):
     good = {"problem": "<image>How many?", "solution": "<answer>3</answer>", "task": "math",
             "image": "i.png"}

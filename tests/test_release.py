@@ -391,3 +391,28 @@ def test_test_rows_read_as_judge_questions_are_counted_aloud(replica, tmp_path, 
     said = [r.getMessage() for r in caplog.records]
     assert any("classify_pascal_voc_test.jsonl: 1 row(s) answered like judge questions" in m
                and "--tiers judge" in m for m in said), said
+
+
+def test_a_json_file_with_a_byte_order_mark_is_read(replica, tmp_path):
+    folder = Path(shutil.copytree(replica, tmp_path / "grpo_data"))
+    path = folder / "test/Refgta/refgta_subsample_resize.json"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert len(read_release(folder, strict=True)) == len(EXPECTED)
+
+
+def test_a_search_by_name_stays_in_its_root_and_stops_early(tmp_path, monkeypatch):
+    import reftbench.data.release as release
+
+    root = tmp_path / "images"
+    for i in range(30):
+        (root / f"d{i:02d}").mkdir(parents=True)
+        (root / f"d{i:02d}" / f"{i}.png").write_bytes(b"png")
+    (root / "d00" / "sub").mkdir()
+    monkeypatch.setattr(release, "MAX_INDEXED", 10)
+    images = ImageRoot(root.resolve())
+    with pytest.raises(BadRow, match="among the first 10 files only.*narrower --image-root"):
+        images.find("elsewhere/nope.png")
+    assert sum(len(v) for v in images._names().values()) < 30  # it stopped
+    assert images.find("x/3.png").endswith("d03/3.png")  # found before the stop
+    with pytest.raises(BadRow, match="'d00/sub' is a folder, not a file"):
+        images.find("d00/sub")

@@ -4,6 +4,7 @@ answers, domains, YAML."""
 import hashlib
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -86,6 +87,55 @@ def test_rewriting_a_split_replaces_it_and_leaves_no_temp_folders(tmp_path):
     assert len(records(tmp_path, "math", "id")) == 9
     assert len(list((out / "images").iterdir())) == 3
     assert [p.name for p in out.parent.iterdir()] == ["id"]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_generation_is_picked_up_where_it_stopped(tmp_path, monkeypatch):
+    import tasks.common as common
+
+    whole = split_hash(write_split("math", "id", 6, 0, tmp_path / "whole", workers=1, chunk=2))
+    out = tmp_path / "math" / "id"
+    real, made = common._write_scenes, []
+
+    def killed_after_one_chunk(job):
+        if made:
+            raise KeyboardInterrupt
+        made.append(job[3])
+        real(job)
+
+    monkeypatch.setattr(common, "_write_scenes", killed_after_one_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        write_split("math", "id", 6, 0, out, workers=1, chunk=2)
+    # What a kill -9 leaves: the folder of a process that no longer runs, one part finished,
+    # beside another killed run's folder for other scenes and an old copy being replaced.
+    gone = dead_pid()
+    (out.parent / f".id.tmp-{os.getpid()}").rename(out.parent / f".id.tmp-{gone}")
+    (out.parent / f".id.tmp-{gone + 1}").mkdir()
+    (out.parent / f".id.old-{gone}").mkdir()
+    made.clear()
+    monkeypatch.setattr(common, "_write_scenes", lambda job: made.append(job[3]) or real(job))
+    write_split("math", "id", 6, 0, out, workers=1, chunk=2)
+    assert made == [2, 4]  # the finished chunk was not made again
+    assert split_hash(out) == whole
+    assert [p.name for p in out.parent.iterdir()] == ["id"]
+
+
+def test_a_killed_runs_copy_of_a_split_finished_since_is_removed(tmp_path, monkeypatch):
+    from reftbench.data.generated import ensure_split
+
+    monkeypatch.setenv("REFTBENCH_HOME", str(tmp_path))
+    out = ensure_split("math", "id", 3, 0)
+    stale, alive = out.parent / f".{out.name}.tmp-{dead_pid()}", out.parent / f".{out.name}.tmp-1"
+    stale.mkdir()
+    alive.mkdir()  # pid 1 runs: its folder is its own
+    assert ensure_split("math", "id", 3, 0) == out
+    assert not stale.exists() and alive.exists()
 
 
 def test_unknown_family_or_split_is_a_user_error(tmp_path):

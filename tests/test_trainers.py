@@ -250,14 +250,14 @@ def test_resume_refuses_a_changed_setting_and_records_a_harmless_one(tmp_path):
     with pytest.raises(UserError) as err:
         _, changed, _, _, _ = prepare("grpo", "tiny", None, fast("grpo", grpo_lr="0.001",
                                                                  beta="0.1"), run, resume=True)
-        check_run_folder(run, model, True, changed)
+        check_run_folder(run, "grpo", model, True, changed)
     message = str(err.value)
     assert "\n" not in message and "was started with other settings" in message
     assert "grpo_lr 3e-05 -> 0.001" in message and "beta 0.0 -> 0.1" in message
     # Logging, saving and the time limit may change; config.json then records the new values.
     _, cfg, _, _, _ = prepare("grpo", "tiny", None, fast("grpo", logging_steps="7"), run,
                               resume=True)
-    check_run_folder(run, model, True, cfg)
+    check_run_folder(run, "grpo", model, True, cfg)
     _run_meta(run, "grpo", "tiny", cfg, True, model)
     saved = json.loads((run / "config.json").read_text())
     assert saved["config"]["logging_steps"] == 7 and saved["started"] == first["started"]
@@ -274,10 +274,10 @@ def test_a_start_that_fails_leaves_no_run_folder(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="corrupt"):
         train("grpo", overrides=fast("grpo", grpo_steps="1"), output=tmp_path / "run")
     assert not (tmp_path / "run").exists()
-    # An existing folder keeps what it held before.
+    # A folder holding something else is refused before anything is written into it.
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")
-    with pytest.raises(UserError, match="corrupt"):
+    with pytest.raises(UserError, match="is not empty and holds no reftbench training run"):
         train("grpo", overrides=fast("grpo", grpo_steps="1"), output=tmp_path / "mine")
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 

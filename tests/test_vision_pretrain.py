@@ -61,3 +61,27 @@ def test_batches_cut_patches_exactly_as_the_processor_does():
     got_pixels, got_grid, gold = batches.next()
     assert (got_pixels.shape == (3 * 64, want["pixel_values"].shape[1])
             and gold["obj"].shape == (3, 16))
+
+
+def test_a_killed_pretraining_goes_on_from_its_checkpoint_and_ends_the_same(tmp_path):
+    from reftbench.base_build.vision_pretrain import CHECKPOINT, checkpoint_step
+
+    records = [r for r in load_split("general", "train", n=24) if r["tier"] == "open"]
+    common = dict(steps=4, lr=1e-3, batch_size=4, seed=0, save_every=2)
+    whole = pretrain_vision("random-micro", records, tmp_path / "whole", **common)
+
+    class Killed(BaseException):
+        pass
+
+    def killed_at_step_3(row):
+        if row.get("step") == 3:
+            raise Killed
+
+    with pytest.raises(Killed):  # logs every step below 25 only at the end: log each step
+        pretrain_vision("random-micro", records, tmp_path / "cut", **common,
+                        log=killed_at_step_3, held_out=records[:2], eval_every=1)
+    assert checkpoint_step(tmp_path / "cut") == 2
+    resumed = pretrain_vision("random-micro", records, tmp_path / "cut", **common)
+    assert not (tmp_path / "cut" / CHECKPOINT).exists()
+    a, b = (load_file(str(folder / "model.safetensors")) for folder in (whole, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from reftbench import fileio, paths, provenance
+from reftbench.config import above, at_least, check_bounds
 from reftbench.errors import UserError
-from reftbench.model.names import base_dir
-from reftbench.training.config import RunFields, SFTBudget, SFTFields
+from reftbench.model.names import base_dir, resolve_model
+from reftbench.training.config import RunFields, SFTBudget, SFTFields, validate
 
 
 @dataclass
@@ -208,8 +209,10 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
     from reftbench.data.generated import load_split
     from reftbench.base_build.vision_pretrain import pretrain_vision
 
+    from reftbench.base_build.vision_pretrain import CHECKPOINT, checkpoint_step
+
     folder = work / "vision"
-    _fresh_unless_same(cfg, folder, VISION_SETTINGS, ("model", "metrics.jsonl"))
+    _fresh_unless_same(cfg, folder, VISION_SETTINGS, ("model", "metrics.jsonl", CHECKPOINT))
     if (folder / "model" / "config.json").exists():
         return folder / "model"
     if cfg.vision_scenes:
@@ -219,12 +222,15 @@ def _vision_phase(cfg: BaseConfig, work: Path, samples: list[dict], progress) ->
     scenes = [s for s in samples if s["tier"] == "open"]  # one record per image
     held_out = load_split("general", "id", n=500, seed=cfg.data_seed, tiers=("open",))
     log = folder / "metrics.jsonl"
-    log.unlink(missing_ok=True)
+    # A killed phase goes on from its checkpoint: its log keeps the rows up to it.
+    saved = checkpoint_step(folder)
+    fileio.write_atomic(log, fileio.dumps_jsonl([row for row in fileio.read_jsonl(log)
+                                                 if saved and row.get("step", 0) <= saved]))
     model = pretrain_vision(cfg.model, scenes, folder, cfg.vision_steps, cfg.vision_lr,
                             cfg.vision_batch_size, cfg.seed, progress,
                             log=lambda row: fileio.append_jsonl(log, [row]), held_out=held_out,
                             eval_every=max(1, cfg.vision_steps // 8),
-                            max_minutes=cfg.max_minutes)
+                            max_minutes=cfg.max_minutes, save_every=cfg.save_steps)
     # Where this phase ran (it may be another machine than the rest of the build).
     fileio.write_json(folder / "provenance.json", provenance.describe())
     return model
@@ -260,6 +266,30 @@ def fact_kinds(text: str) -> tuple[str, ...]:
     return tuple(k for k in KINDS if k in named)
 
 
+def _locate_phase(cfg: BaseConfig, work: Path, samples: list[dict], start, progress):
+    """The box-only warm-up (once: a finished one with the same settings is reused)."""
+    from reftbench.data.generated import load_split
+    from reftbench.training.datasets import sft_dataset
+    from reftbench.training.sft_stage import run_sft
+
+    warm = work / "locate"
+    _fresh_unless_same(cfg, warm, WARM_UP_SETTINGS, ("trainer", "model", "metrics.jsonl"))
+    if (warm / "model" / "config.json").exists():
+        return warm / "model"
+    pool = (load_split("general", "train", n=cfg.locate_scenes, seed=cfg.data_seed)
+            if cfg.locate_scenes else samples)
+    boxes = box_questions(pool, cfg.locate_objects)
+    _check_apart(boxes, cfg.data_seed, cfg.n_test)
+    if not boxes:
+        raise UserError(f"--locate_steps {cfg.locate_steps}: the general train split of "
+                        f"{cfg.locate_scenes or cfg.n_general} scenes has no open box questions"
+                        + (f" with at most {cfg.locate_objects} objects on a flat background"
+                           if cfg.locate_objects else ""))
+    boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
+    return run_sft(cfg, str(start), boxes, warm, cfg.locate_steps, cfg.sft_lr,
+                   cfg.sft_batch_size, "locate", progress, _sft_trainer(cfg, samples))
+
+
 def _sft_trainer(cfg: BaseConfig, samples: list[dict]):
     """The warm-up's and the mixture's trainer: TRL's SFTTrainer, rehearsing the comparison
     (as lines, or on the judge and choice questions of `samples`) when `compare_rehearsal` or
@@ -275,14 +305,17 @@ def _sft_trainer(cfg: BaseConfig, samples: list[dict]):
                           chat_rows, cfg.compare_chat, fact_kinds(cfg.compare_kinds))
 
 
-def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
-               target: Path | None = None) -> Path:
-    """Train the base model (resuming an interrupted build) and install it atomically
-    into `target` (default: the local cache, which then takes precedence over the shipped one)."""
-    from reftbench.data.generated import load_split
-    from reftbench.training.datasets import sft_dataset
+# Ranges of the fields BaseConfig adds (its RunFields and SFTFields are checked against the
+# trainers' BOUNDS, reftbench/training/config.py).
+BASE_BOUNDS = {"n_general": at_least(1), "locate_scenes": at_least(0),
+               "vision_lr": above(0), "vision_batch_size": at_least(1),
+               "vision_scenes": at_least(0), "compare_lr": above(0)}
+
+
+def check_base(cfg: BaseConfig) -> BaseConfig:
+    """Every setting checked before any work, as `train` checks its own; the config with one
+    spelling of `compare_kinds`, so the resume keys do not depend on the order given."""
     from reftbench.distributed import check_launcher
-    from reftbench.training.sft_stage import run_sft
 
     check_launcher()
     for name in ("box_repeat", "label_repeat", "math_repeat", "compare_sequences",
@@ -300,13 +333,56 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
                  "compare_chat"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name} must be 0 or more (got {getattr(cfg, name)})")
-    # One spelling per set of forms, so the resume keys do not depend on the order given.
-    cfg = replace(cfg, compare_kinds=",".join(fact_kinds(cfg.compare_kinds)))
+    validate(cfg)
+    check_bounds(cfg, BASE_BOUNDS)
+    resolve_model(cfg.model, build=False)
+    return replace(cfg, compare_kinds=",".join(fact_kinds(cfg.compare_kinds)))
+
+
+def check_target(target: Path) -> None:
+    """The install folder must be new, empty, or a model `reftbench base` built there: the
+    install replaces it whole, so anything else in it would be deleted."""
+    fileio.check_writable_dir(target)
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    try:
+        built = json.loads((target / "reftbench_run.json").read_text()).get("built_by")
+    except (OSError, ValueError, AttributeError):
+        built = None
+    if built != "reftbench base":
+        raise UserError(f"--output {target} is not empty and holds no model built by reftbench "
+                        "base, and installing replaces the folder; pass an empty or new folder")
+
+
+def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
+               target: Path | None = None) -> Path:
+    """Train the base model (resuming an interrupted build) and install it atomically
+    into `target` (default: the local cache, which then takes precedence over the shipped one).
+
+    One build per starting model at a time: the work folder is locked (reftbench.runlock), so
+    a second build, `--fresh` or not, stops instead of sharing or wiping the first one's work.
+    """
+    from reftbench.runlock import LOCK_NAME, hold
+
+    cfg = check_base(cfg)
+    target = Path(target or base_dir())
+    check_target(target)
     # One work folder per starting model, so building two presets' bases never mixes them.
-    work = paths.models_dir() / f"base.work-{Path(cfg.model).name}"
-    if not resume:
-        shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
+    work = paths.make_cache_dir(paths.models_dir()) / f"base.work-{Path(cfg.model).name}"
+    with hold(work, "base build"):
+        if not resume:  # everything but the lock just taken
+            for part in work.iterdir():
+                if part.name != LOCK_NAME:
+                    shutil.rmtree(part) if part.is_dir() else part.unlink()
+        return _build(cfg, work, progress, target)
+
+
+def _build(cfg: BaseConfig, work: Path, progress, target: Path) -> Path:
+    """The phases, then the install (build_base's work, under its lock)."""
+    from reftbench.data.generated import load_split
+    from reftbench.training.datasets import sft_dataset
+    from reftbench.training.sft_stage import run_sft
+
     samples = load_split("general", "train", n=cfg.n_general, seed=cfg.data_seed)
     _check_apart(samples, cfg.data_seed, cfg.n_test)
     # Earlier work in `work` is kept only where it was made with the same settings.
@@ -321,25 +397,7 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     if cfg.stop_after == "compare":
         return work / "compare"
     if cfg.locate_steps:
-        warm = work / "locate"
-        _fresh_unless_same(cfg, warm, WARM_UP_SETTINGS, ("trainer", "model", "metrics.jsonl"))
-        warmed = warm / "model"
-        if (warmed / "config.json").exists():
-            start = warmed
-        else:
-            pool = (load_split("general", "train", n=cfg.locate_scenes, seed=cfg.data_seed)
-                    if cfg.locate_scenes else samples)
-            boxes = box_questions(pool, cfg.locate_objects)
-            _check_apart(boxes, cfg.data_seed, cfg.n_test)
-            if not boxes:
-                raise UserError(f"--locate_steps {cfg.locate_steps}: the general train split "
-                                f"of {cfg.locate_scenes or cfg.n_general} scenes has no open "
-                                "box questions"
-                                + (f" with at most {cfg.locate_objects} objects on a flat "
-                                   "background" if cfg.locate_objects else ""))
-            boxes = sft_dataset(boxes).shuffle(seed=cfg.seed)
-            start = run_sft(cfg, str(start), boxes, warm, cfg.locate_steps, cfg.sft_lr,
-                            cfg.sft_batch_size, "locate", progress, _sft_trainer(cfg, samples))
+        start = _locate_phase(cfg, work, samples, start, progress)
     if cfg.stop_after == "locate":
         return work / "locate"
     data = sft_dataset(base_mixture(samples, cfg.box_repeat, cfg.label_repeat,
@@ -349,7 +407,6 @@ def build_base(cfg: BaseConfig, progress=None, resume: bool = True,
     fileio.write_json(model / "reftbench_run.json", {"built_by": "reftbench base",
                                                      "config": asdict(cfg),
                                                      "provenance": provenance.describe()})
-    target = Path(target or base_dir())
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     model.rename(target)

@@ -240,12 +240,27 @@ def head_scores(visual, head, batches: "Batches", rows: int) -> dict:
     return {k: round(sum(v) / len(v), 4) if v else None for k, v in hits.items()}
 
 
+# The phase's resumable state inside its folder (written every `save_every` steps).
+CHECKPOINT = "checkpoint.pt"
+
+
+def checkpoint_step(out_dir: Path) -> int:
+    """The step a killed phase in `out_dir` resumes after (0: none saved)."""
+    path = Path(out_dir) / CHECKPOINT
+    return int(torch.load(path, weights_only=False)["step"]) if path.exists() else 0
+
+
 def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, lr: float,
                     batch_size: int, seed: int, progress=None, log=None,
                     held_out: list[dict] | None = None, eval_every: int = 0,
-                    device: str | None = None, max_minutes: float = 0.0) -> Path:
+                    device: str | None = None, max_minutes: float = 0.0,
+                    save_every: int = 0) -> Path:
     """Train `start`'s vision tower (with a throwaway head) on `records`' dense targets; save
-    the whole model, with the trained tower, to `out_dir/model` and return that folder."""
+    the whole model, with the trained tower, to `out_dir/model` and return that folder.
+
+    With `save_every`, the tower, head, optimiser, schedule and batch order are saved every
+    that many steps (out_dir/checkpoint.pt), and a run started again after a kill goes on from
+    there: its weights end the same as an uninterrupted run's."""
     from reftbench.model.load import load_model
 
     torch.manual_seed(seed)
@@ -258,25 +273,27 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
     schedule = torch.optim.lr_scheduler.LambdaLR(  # cosine to zero
         optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     batches = Batches(records, processor, batch_size, seed, device)
-    task = progress.add_task("vision", total=steps) if progress else None
+    parts = {"visual": visual, "head": head, "optimiser": optimiser, "schedule": schedule}
+    done = _resume(Path(out_dir) / CHECKPOINT, parts, batches)
+    task = progress.add_task("vision", total=steps, completed=done) if progress else None
     scoring = Batches(held_out, processor, 100, seed, device) if held_out else None
     import time
 
     began = time.monotonic()
-    for step in range(1, steps + 1):
+    for step in range(done + 1, steps + 1):
         if max_minutes and time.monotonic() - began > 60 * max_minutes:
             if log:
                 log({"stage": "vision", "step": step - 1, "stopped": "max_minutes"})
             break
         pixels, grid, gold = batches.next()
-        loss, parts = dense_loss(head(image_tokens(visual, pixels, grid)), gold)
+        loss, parts_loss = dense_loss(head(image_tokens(visual, pixels, grid)), gold)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
         schedule.step()
         if log and (step % 25 == 0 or step == steps):
-            log({"stage": "vision", "step": step, "loss": loss.item(), **parts})
+            log({"stage": "vision", "step": step, "loss": loss.item(), **parts_loss})
         if task is not None:
             progress.update(task, completed=step, description=f"vision loss={loss.item():.3g}")
         if scoring and log and (step == steps or eval_every and step % eval_every == 0
@@ -284,8 +301,38 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
             scores = head_scores(visual, head, scoring, len(held_out))
             log({"stage": "vision", "step": step, "held_out": len(held_out),
                  **{f"heldout_{k}": v for k, v in scores.items()}})
+        if save_every and step % save_every == 0 and step < steps:
+            _save(Path(out_dir) / CHECKPOINT, step, parts, batches)
     model_dir = Path(out_dir) / "model"
     model.to("cpu")
     model.save_pretrained(model_dir, safe_serialization=True)
     processor.save_pretrained(model_dir)
+    (Path(out_dir) / CHECKPOINT).unlink(missing_ok=True)
     return model_dir
+
+
+def _save(path: Path, step: int, parts: dict, batches: Batches) -> None:
+    """The phase's state after `step`, written whole or not at all."""
+    import os
+
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update(step=step, order=list(batches.order), rng=batches.rng.getstate(),
+                 torch_rng=torch.get_rng_state())
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, parts: dict, batches: Batches) -> int:
+    """Load a saved state into `parts` and `batches`; the step it was saved after (0: none)."""
+    if not path.exists():
+        return 0
+    # Our own file (_save): it holds the batch order's Python random state, not only tensors.
+    state = torch.load(path, weights_only=False)
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    batches.order = list(state["order"])
+    batches.rng.setstate(state["rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])

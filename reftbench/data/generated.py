@@ -33,7 +33,7 @@ def split_dir(family: str, split: str, n: int, seed: int) -> Path:
 
 def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -> Path:
     """Generate the split if it is not cached yet; return its folder."""
-    from tasks.common import write_split
+    from tasks.common import drop_leftovers, write_split
 
     from reftbench.registry import check_names, families
 
@@ -42,10 +42,11 @@ def ensure_split(family: str, split: str, n: int | None = None, seed: int = 0) -
     n = DEFAULT_SIZES[split] if n is None else n
     out = split_dir(family, split, n, seed)
     if (out / "samples.jsonl").exists():
+        drop_leftovers(out)  # a killed run's partial copy of a split finished since
         return out
     from filelock import FileLock
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    paths.make_cache_dir(out.parent)
     # Two processes (a training run and an eval) may want the same split: one generates it.
     with FileLock(str(out.parent / f".{out.name}.lock")):
         if not (out / "samples.jsonl").exists():
@@ -112,6 +113,8 @@ def _parse(line: str, path: Path, number: int) -> dict:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError):  # a number too long for an int, nesting too deep
+        raise UserError(f"{path}:{number}: not a row a generator writes") from None
     if not isinstance(row, dict):
         raise UserError(f"{path}:{number}: a row must be a JSON object")
     return row

@@ -15,10 +15,13 @@ removed, the prompt adds the image itself), `solution` (`<answer>...</answer>`; 
 the answer), `task` (`detection`, `classify` or `math`, or a reftbench family name) and `image`.
 The tier is inferred from the answer:
 
-- yes/no/true/false (any case)    -> judge, answer "yes"/"no", metric yes_no
+- yes/no, true/false or correct/incorrect (any case)
+                                  -> judge, answer "yes"/"no", metric yes_no
 - letters such as "B", "A, C"     -> choice, answer "A,C", metric letters; the options are read
                                      from the problem ("A. x", "A) x", "(A) x", "A: x", one per
-                                     line or inline) and must include every answer letter
+                                     line or inline) and must include every answer letter; a
+                                     lower-case "b" is a choice too when the problem lists
+                                     options; more than eight options (A to H) is a bad row
 - anything else                   -> open, metric by family: detection box_iou (the answer must
                                      be a box "[x1, y1, x2, y2]"), classification label_set_iou,
                                      math math_equiv
@@ -31,10 +34,11 @@ already have reftbench's record fields (reftbench/samples.py), `image` relative 
 row's own `split` field says which split it is in.
 
 Bad rows. Invalid (or absurdly nested) JSON, a missing field, text that is not valid Unicode
-(a lone surrogate), a question over MAX_QUESTION_CHARS, an unknown task, an answer its own
-metric would not score as correct (an unparseable box, letters that are not among the options,
-...), an image path outside DIR, an image file that does not exist, is empty or corrupt, or is
-larger than MAX_IMAGE_PIXELS: each is logged with its file and line and skipped, and a count
+(a lone surrogate), a number of over 4,300 digits, a question over MAX_QUESTION_CHARS, an
+answer over MAX_ANSWER_CHARS, an unknown task, an answer its own metric would not score as
+correct (an unparseable box, letters that are not among the options, ...), an image path
+outside DIR, an image that does not exist or is a folder, is empty or corrupt, is larger than
+MAX_IMAGE_PIXELS or has sides more than MAX_ASPECT times apart: each is logged with its file and line and skipped, and a count
 ends the report; with `strict=True` (`--strict`) the first one stops the run with one UserError
 line. A box answer outside its image is kept with a warning. Only regular files are read (a
 folder or a pipe named `id.jsonl` is reported, not opened), and a UTF-8 byte-order mark is
@@ -48,12 +52,13 @@ import json
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 
 from tasks import open_metrics
 
 from reftbench.errors import UserError
-from reftbench.scoring.rewards import extract_answer, score
+from reftbench.scoring.rewards import MAX_ANSWER_CHARS, extract_answer, score
 from reftbench.samples import FAMILIES, LETTERS, REQUIRED_FIELDS, SPLITS, TIERS
 
 log = logging.getLogger(__name__)
@@ -67,7 +72,9 @@ TASK_FAMILIES = {"classify": "classification", **{family: family for family in F
 KNOWN_TASKS = ", ".join(TASK_FAMILIES)
 # Metric of an open-tier answer, per family (from the task registry).
 OPEN_METRICS = open_metrics()
-JUDGE_ANSWERS = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
+# Judge answers in the reference data's forms (its judge files also say correct/incorrect).
+JUDGE_ANSWERS = {"yes": "yes", "true": "yes", "correct": "yes",
+                 "no": "no", "false": "no", "incorrect": "no"}
 ROW_FIELDS = ("problem", "solution", "task", "image")
 # Bad rows listed one by one in the log; beyond this only the count is reported.
 MAX_LISTED = 20
@@ -76,11 +83,17 @@ MAX_LISTED = 20
 MAX_QUESTION_CHARS = 20_000
 # Largest image kept, in pixels (PIL's own decompression-bomb limit, about 89 megapixels).
 MAX_IMAGE_PIXELS = 89_478_485
+# Longest side over shortest side of an image kept: Qwen2-VL's processor raises beyond 200.
+MAX_ASPECT = 200
 
-# One letter set: "B", "A,C", "A, C", "(A) (C)", "A C." (upper case only: "a" is a variable).
-_LETTER_ANSWER = re.compile(r"\(?[A-H]\)?(?:(?:\s*,\s*|\s+)\(?[A-H]\)?)*\.?")
+# One letter set: "B", "A,C", "A, C", "(A) (C)", "A C." (any letter, so that a tenth option's
+# "J" is not taken for an open answer; lower case only when the problem lists options, since
+# "a" alone may be a variable).
+_LETTER_ANSWER = re.compile(r"\(?[A-Z]\)?(?:(?:\s*,\s*|\s+)\(?[A-Z]\)?)*\.?")
 # An option marker, at a line start or after whitespace: "(A)", "A:", or "A." / "A)" then space.
-_OPTION = re.compile(r"(?:^|(?<=\s))(?:\(([A-H])\)|([A-H]):|([A-H])[.)](?=\s))", re.MULTILINE)
+_OPTION = re.compile(r"(?:^|(?<=\s))(?:\(([A-Z])\)|([A-Z]):|([A-Z])[.)](?=\s))", re.MULTILINE)
+# Every letter an option run may reach (only LETTERS, A to H, are scored).
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 _cache: dict[tuple, list[dict]] = {}
 
@@ -238,6 +251,8 @@ def _json(line: bytes) -> dict:
         raise BadRow(f"not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise BadRow("JSON nested too deeply to be a row") from None
+    except ValueError:  # Python's limit on turning digits into an int
+        raise BadRow(f"a number in it has over {sys.get_int_max_str_digits():,} digits") from None
     if not isinstance(row, dict):
         raise BadRow("a row must be a JSON object")
     return row
@@ -251,6 +266,12 @@ def convert_row(row: dict, split: str, row_id: str, images: ImageChecks) -> dict
     if family is None:
         raise BadRow(f"unknown task {row['task']!r}; expected one of {KNOWN_TASKS}")
     answer = extract_answer(row["solution"])
+    if answer is None and row["solution"].count("<answer>") == 1 == row["solution"].count(
+            "</answer>"):
+        inside = row["solution"].split("<answer>", 1)[1].split("</answer>", 1)[0]
+        if len(inside) > MAX_ANSWER_CHARS:
+            raise BadRow(f"answer is {len(inside):,} characters long; at most "
+                         f"{MAX_ANSWER_CHARS:,} are scored")
     if answer is None or not answer.strip():
         raise BadRow("solution must hold exactly one non-empty <answer>...</answer>")
     question = re.sub(r"^\s*(?:<image>\s*)+", "", row["problem"]).replace("<image>", "").strip()
@@ -266,13 +287,20 @@ def infer_tier(family: str, question: str, answer: str) -> dict:
     if word in JUDGE_ANSWERS:
         return {"tier": "judge", "question": question, "answer": JUDGE_ANSWERS[word],
                 "metric": "yes_no"}
-    if _LETTER_ANSWER.fullmatch(answer):
-        chosen = sorted(set(re.findall(r"[A-H]", answer)))
-        options = parse_options(question)
+    options = parse_options(question)
+    letters = answer.upper() if options else answer
+    if _LETTER_ANSWER.fullmatch(letters):
+        chosen = sorted(set(re.findall(r"[A-Z]", letters)))
+        if not options and chosen[-1] not in LETTERS:  # "X", "V": an open answer, not a choice
+            return {"tier": "open", "question": question, "answer": answer,
+                    "metric": OPEN_METRICS[family]}
         if not options:
             raise BadRow(f"answer {answer!r} is a letter choice but the problem lists no options "
                          "(lines or items like 'A. ...', '(A) ...', 'A: ...')")
-        if LETTERS.index(chosen[-1]) >= len(options):
+        if len(options) > len(LETTERS):
+            raise BadRow(f"the problem lists {len(options)} options; at most {len(LETTERS)} "
+                         f"(A to {LETTERS[-1]}) are scored")
+        if ALPHABET.index(chosen[-1]) >= len(options):
             raise BadRow(f"answer {answer!r} names a letter beyond the {len(options)} options")
         return {"tier": "choice", "question": question, "answer": ",".join(chosen),
                 "metric": "letters", "options": options}
@@ -287,7 +315,7 @@ def parse_options(question: str) -> list[str]:
         if letter == "A":
             run = [match]
             runs.append(run)
-        elif run and letter == LETTERS[len(run)]:
+        elif run and len(run) < len(ALPHABET) and letter == ALPHABET[len(run)]:
             run.append(match)
     run = next((r for r in reversed(runs) if len(r) >= 2), [])
     ends = [m.start() for m in run[1:]] + [len(question)]
@@ -379,6 +407,8 @@ class ImageChecks:
             raise BadRow(f"image path {image!r} is unusable ({exc})") from None
         if not path.startswith(self.root + os.sep):
             raise BadRow(f"image path {image!r} leaves the data folder")
+        if os.path.isdir(path):
+            raise BadRow(f"image {image!r} is a folder, not a file")
         if not os.path.isfile(path):
             raise BadRow(f"image {image!r} does not exist in {self.folder}")
         return path
@@ -427,6 +457,9 @@ def image_size(path: str) -> tuple[int, int]:
                      f"({reason or type(exc).__name__})") from None
     if size[0] * size[1] > MAX_IMAGE_PIXELS:
         raise bomb
+    if max(size) > MAX_ASPECT * min(size):
+        raise BadRow(f"image {name} is {size[0]}x{size[1]} pixels: its sides are more than "
+                     f"{MAX_ASPECT} times apart, which Qwen2-VL's processor refuses")
     return size
 
 

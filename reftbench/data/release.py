@@ -53,15 +53,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from reftbench.errors import UserError
 from reftbench.scoring.metrics import parse_box
-from reftbench.data.refdata import (KNOWN_TASKS, OPEN_METRICS, TASK_FAMILIES, BadRow, ImageChecks,
-                               _bad_row, _checked, _report, _report_notes, infer_tier,
-                               jsonl_rows)
+from reftbench.data.refdata import (JUDGE_ANSWERS, KNOWN_TASKS, OPEN_METRICS, TASK_FAMILIES,
+                                    BadRow, ImageChecks, _bad_row, _checked, _report,
+                                    _report_notes, infer_tier, jsonl_rows)
 from reftbench.scoring.rewards import extract_answer
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,10 @@ FAMILY_WORDS = {
     **{w: "math" for w in ("math", "geo", "geometry", "counting", "clevr", "superclevr",
                            "superclever")},
 }
-JUDGE_WORDS = {"yes": "yes", "true": "yes", "correct": "yes",
-               "no": "no", "false": "no", "incorrect": "no"}
 _THINKING = re.compile(r"<(think|thinking)>.*?</\1>", re.DOTALL)
+# Files an image root's search by name looks at, at most: far more than a data release holds,
+# and `--image-root /` would otherwise walk the whole file system.
+MAX_INDEXED = 100_000
 
 _cache: dict[tuple, list[dict]] = {}
 
@@ -244,6 +246,8 @@ class ImageRoot:
         self.root = root
         self._found: dict[str, str] = {}
         self._by_name: dict[str, list[Path]] | None = None
+        # Whether the search by name stopped at MAX_INDEXED files.
+        self._cut_short = False
 
     def find(self, image: str) -> str:
         """The absolute path of `image` under the root; BadRow if unusable or not there."""
@@ -261,10 +265,16 @@ class ImageRoot:
             found = self._inside(self.root.joinpath(*parts[start:]), image)
             if found:
                 return found
+        if parts and self.root.joinpath(*parts).is_dir():
+            raise BadRow(f"image {image!r} is a folder, not a file")
         named = self._names().get(parts[-1], []) if parts else []
         if len(named) == 1:
             return self._inside(named[0], image)
         many = f" ({len(named)} files have its name)" if named else ""
+        if self._cut_short and not named:
+            raise BadRow(f"image {image!r} is not under {self.root} (its name was looked for "
+                         f"among the first {MAX_INDEXED:,} files only); pass a narrower "
+                         "--image-root")
         raise BadRow(f"image {image!r} is not under {self.root}{many}; pass --image-root")
 
     def _inside(self, candidate: Path, image: str) -> str | None:
@@ -280,12 +290,30 @@ class ImageRoot:
         return str(real)
 
     def _names(self) -> dict[str, list[Path]]:
-        """File name -> files under the root, built once on the first miss."""
+        """File name -> files under the root, built once on the first miss: the root's own
+        folders only (links to folders are not followed, other file systems mounted inside it
+        are not entered), and at most MAX_INDEXED files, so a root such as / is not searched
+        whole."""
         if self._by_name is None:
-            self._by_name = {}
-            for path in sorted(self.root.rglob("*")):
-                self._by_name.setdefault(path.name, []).append(path)
+            self._by_name, seen = {}, 0
+            device = os.stat(self.root).st_dev
+            for folder, dirs, files in os.walk(self.root):
+                dirs[:] = sorted(d for d in dirs if _device(Path(folder) / d) == device)
+                for name in sorted(files):
+                    self._by_name.setdefault(name, []).append(Path(folder) / name)
+                seen += len(files)
+                if seen >= MAX_INDEXED:
+                    self._cut_short = True
+                    break
         return self._by_name
+
+
+def _device(path: Path) -> int | None:
+    """The file system a folder is on (None if it cannot be read)."""
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
 
 
 def _data_files(top: Path) -> list[Path]:
@@ -319,7 +347,7 @@ def data_rows(path: Path, problems: list[str], strict: bool):
     """(where, number, row dict) for each row of a JSONL file or a JSON array file."""
     if path.suffix == ".json":
         try:
-            items = json.loads(path.read_bytes().decode("utf-8"))
+            items = json.loads(path.read_bytes().decode("utf-8-sig"))  # an editor's BOM
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             _bad_row(problems, strict, str(path), BadRow(f"not a valid JSON file ({exc})"))
             return
@@ -340,12 +368,9 @@ def data_rows(path: Path, problems: list[str], strict: bool):
 
 def _tiered(family: str, tier: str | None, question: str, answer: str) -> dict:
     """{"tier", "question", "answer", "metric"} (+ "options"): the file's tier, else inferred."""
-    word = JUDGE_WORDS.get(answer.lower().removesuffix("."))
+    word = JUDGE_ANSWERS.get(answer.lower().removesuffix("."))
     if tier is None:
-        if word is not None:  # infer_tier knows yes/no and true/false; judge files also use these
-            tier = "judge"
-        else:
-            return infer_tier(family, question, answer)
+        return infer_tier(family, question, answer)
     if tier == "judge":
         if word is None:
             raise BadRow(f"judge answer {answer!r} is not yes/no, true/false or correct/incorrect")

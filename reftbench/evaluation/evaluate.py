@@ -22,8 +22,9 @@ from tasks import benchmark_families
 from reftbench import fileio, provenance
 
 from reftbench.evaluation import protocol, run_identity, scores
-from reftbench.config import SEEDS, check_bounds
+from reftbench.config import SEEDS, check_bounds, shown
 from reftbench.model.load import DTYPES as MODEL_DTYPES
+from reftbench.model.names import check_room
 from reftbench.errors import UserError
 from reftbench.paths import RESULTS
 from reftbench.scoring.frames import in_model_frame, resize_of
@@ -35,6 +36,8 @@ from reftbench.evaluation.stats import aggregate
 DTYPES = ("auto", *MODEL_DTYPES)
 # What `box_metric` accepts.
 BOX_METRICS = ("box_iou", "box_iou_reference")
+# Longest --run-id: a folder name, with room under the file system's 255 bytes.
+MAX_RUN_ID = 150
 
 
 @dataclass
@@ -116,10 +119,20 @@ class EvalConfig:
         self.lmms_tasks = tuple(self.lmms_tasks)
         check_names("dtype", [self.dtype], DTYPES)
         check_names("box metric", [self.box_metric], BOX_METRICS)
+        if not self.model.strip():
+            raise UserError("--model is empty: name a preset, base, a checkpoint folder or a "
+                            "hub id")
         self.device = eval_device(self.device)
         if self.run_id and not is_folder_name(self.run_id):
-            raise UserError(f"run-id must be a plain folder name (no '/', '..' or absolute "
-                            f"path): it names a folder inside results/runs, got {self.run_id!r}")
+            raise UserError(f"run-id must be a plain folder name (no '/', '..', control "
+                            "characters or absolute path): it names a folder inside "
+                            f"results/runs, got {shown(self.run_id)}")
+        if len(self.run_id) > MAX_RUN_ID:
+            raise UserError(f"run-id is {len(self.run_id):,} characters long; at most "
+                            f"{MAX_RUN_ID} make a folder name")
+        if fileio.CONTROL.search(self.label):
+            raise UserError(f"label holds a control character (a line break, a terminal "
+                            f"escape): {shown(self.label)}; it names a leaderboard row")
         check_bounds(self, {"seed": SEEDS})
         if self.general < 0:
             raise UserError(f"general must be 0 or more, got {self.general}")
@@ -131,8 +144,12 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        check_room(self.model, self.max_new_tokens, "--max-new-tokens")
         if self.image_root and not self.data:
             raise UserError("--image-root goes with --data (a Curr-ReFT release folder)")
+        if self.strict and not self.data:
+            raise UserError("--strict goes with --data (it stops at a real-data folder's first "
+                            "bad row; generated splits have none)")
         if self.data:
             from reftbench.data.refdata import data_folder
 
@@ -174,8 +191,10 @@ def slug(text: str) -> str:
 
 
 def is_folder_name(name: str) -> bool:
-    """True for one path component that stays where it is put: no separator, no "..", no NUL."""
-    return name not in (".", "..") and not re.search(r"[/\\\x00]", name) and name.strip() == name
+    """True for one path component that stays where it is put and prints as itself: no
+    separator, no "..", no control character (NUL, a line break, a terminal escape)."""
+    return (name not in (".", "..") and not re.search(r"[/\\]", name)
+            and not fileio.CONTROL.search(name) and name.strip() == name)
 
 
 def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
@@ -185,14 +204,32 @@ def run_dir_for(cfg: EvalConfig, results_dir: Path, resume: bool) -> Path:
     if cfg.run_id:
         return runs / cfg.run_id
     if resume:
-        # Only <label>-<timestamp> folders: "base-*" must not pick up a "base-tuned-..." run.
-        own = re.compile(re.escape(label) + r"-\d{8}-\d{6}")
+        # Only <label>-<timestamp>[-N] folders: "base-*" must not pick up a "base-tuned-..." run.
+        own = re.compile(re.escape(label) + r"-\d{8}-\d{6}(?:-\d+)?")
         unfinished = sorted(p for p in runs.glob(f"{label}-*") if own.fullmatch(p.name)
                             and (p / "samples.jsonl").exists() and not (p / "results.json").exists())
         if not unfinished:
             raise UserError(f"--resume: no unfinished run of '{label}' in {runs}; pass --run-id")
         return unfinished[-1]
     return runs / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def claim_run_dir(run: Path, named: bool) -> Path:
+    """Make the run folder. A default name (`named` False: <label>-<timestamp>) is claimed
+    with an exclusive mkdir, so two evaluations of one model started in the same second get
+    <...>-2, <...>-3 instead of colliding on one folder; a named one (--run-id, a resume) is
+    used as it is."""
+    if named:
+        return fileio.ensure_writable_dir(run)
+    fileio.ensure_writable_dir(run.parent)
+    for n in range(1, 1000):
+        candidate = run if n == 1 else run.with_name(f"{run.name}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise UserError(f"{run.parent} holds 999 runs named {run.name}; pass --run-id")
 
 
 def score_row(sample: dict, completion: str, sampled: list[str] | None = None) -> dict:
@@ -231,7 +268,7 @@ def evaluate(cfg: EvalConfig, results_dir: Path = RESULTS, resume: bool = False,
     identity = main_decides(lambda: run_identity.eval_identity(cfg, samples))
     if resume:
         main_decides(lambda: run_identity.check_resume(run, identity))
-    main_decides(lambda: str(fileio.ensure_writable_dir(run)))
+    run = Path(main_decides(lambda: str(claim_run_dir(run, bool(cfg.run_id) or resume))))
     with hold(run, "evaluation"):
         log = run / "samples.jsonl"
         done = main_decides(lambda: open_log(log, resume, identity))

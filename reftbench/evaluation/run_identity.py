@@ -55,8 +55,10 @@ def check_resume(run: Path, identity: dict) -> None:
         return
     try:
         recorded = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):
-        raise UserError(f"{path} is damaged; pass another --run-id to start a new run") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        recorded = None
+    if not isinstance(recorded, dict):  # cut short, edited, or not this file at all
+        raise UserError(f"{path} is damaged; pass another --run-id to start a new run")
     changed = [k for k, v in identity.items() if k in recorded and recorded[k] != v]
     if changed:
         listed = ", ".join(f"{k} ({recorded[k]!r}, now {identity[k]!r})" for k in changed)

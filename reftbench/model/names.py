@@ -21,7 +21,7 @@ from pathlib import Path
 from reftbench import fileio
 from reftbench.errors import UserError
 from reftbench.model.presets import PRESETS, PRETRAINED_PRESETS, preset_dict
-from reftbench.paths import models_dir
+from reftbench.paths import make_cache_dir, models_dir
 
 # The name of the trained embedded model.
 BASE = "base"
@@ -68,6 +68,7 @@ def ensure_preset(name: str) -> Path:
 
         build_model(name, folder, seed=PRESET_SEED)
 
+    make_cache_dir(models_dir())
     return fileio.build_once(preset_path(name), lambda folder: _is_current(folder, name), build)
 
 
@@ -117,3 +118,26 @@ def local_folder(name: str) -> Path | None:
         return find_base()
     folder = preset_path(name) if is_preset(name) else Path(name).expanduser()
     return folder if folder.is_dir() else None
+
+
+def context_of(name: str) -> int | None:
+    """The longest prompt + completion model `name` takes, in tokens (its config.json's
+    max_position_embeddings), when it is local; None for a hub id, a preset not built yet, or
+    a config that does not say. Loads no weights."""
+    folder = local_folder(name)
+    try:
+        config = json.loads((folder / "config.json").read_text()) if folder else {}
+    except (OSError, ValueError):
+        return None
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    length = text.get("max_position_embeddings") if isinstance(text, dict) else None
+    return length if isinstance(length, int) and length > 0 else None
+
+
+def check_room(name: str, tokens: int, option: str) -> None:
+    """A UserError when `tokens` new tokens (from `option`) cannot fit in model `name`'s
+    context: generation would stop at the context or fail, not give that many."""
+    context = context_of(name)
+    if context is not None and tokens > context:
+        raise UserError(f"{option} {tokens} is beyond {name}'s context of {context:,} tokens "
+                        "(prompt and completion together); give at most that")

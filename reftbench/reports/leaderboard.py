@@ -36,7 +36,9 @@ MEAN_STD = "mean ± standard deviation over runs (seeds) where a row has several
 
 
 def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[dict]]:
-    """label -> newest results.json per seed, read from results_dir/runs/*/.
+    """label -> newest results.json per seed, read from results_dir/runs/*/. A file that is
+    not a results file as the evaluator writes it (cut short, edited by hand: a metric that is
+    text, a label that is a list, an accuracy of 1.7) is skipped with one warning.
 
     Rows scored under another evaluation protocol than the base row (another length, image
     size, dtype, data, ...: reftbench/evaluation/protocol.py) are left out with a warning that
@@ -45,12 +47,13 @@ def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[
     for path in sorted((Path(results_dir) / "runs").glob("*/results.json")):
         try:
             res = json.loads(path.read_text())
-        except (OSError, ValueError, RecursionError):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             # The evaluator writes atomically, so this was cut or edited by something else.
             log.warning("%s: skipped: not readable JSON (cut short or edited?)", path)
             continue
-        if not isinstance(res, dict) or not isinstance(res.get("metrics"), dict):
-            log.warning("%s: skipped: not a results file (no metrics)", path)
+        why = problem(res)
+        if why:
+            log.warning("%s: skipped: %s", path, why)
             continue
         res.setdefault("label", path.parent.name)
         res[FOLDER] = path.parent
@@ -66,6 +69,48 @@ def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[
     for label, why in left.items():
         log.warning("%s: left out of the table: %s (--mixed-protocols shows it anyway)", label, why)
     return kept
+
+
+# Fields of a family/split/tier metrics entry that are shares of the questions (0 to 1).
+SHARES = ("strict", "accuracy", "format", "sampled", "pass_k")
+# Fields that are counts.
+COUNTS = ("n", "samples")
+
+
+def problem(res) -> str | None:
+    """Why `res` is not a results file the leaderboard can read, or None."""
+    if not isinstance(res, dict) or not isinstance(res.get("metrics"), dict):
+        return "not a results file (no metrics)"
+    for field, kinds, what in (("label", str, "text"), ("config", dict, "a mapping"),
+                               ("provenance", dict, "a mapping")):
+        if res.get(field) is not None and not isinstance(res[field], kinds):
+            return f"{field} is {_shown(res[field])}, not {what}"
+    config = res.get("config") or {}
+    for field, kinds, what in (("extra", dict, "a mapping"), ("made_by", str, "text")):
+        if config.get(field) is not None and not isinstance(config[field], kinds):
+            return f"config {field} is {_shown(config[field])}, not {what}"
+    for key, entry in res["metrics"].items():
+        if not isinstance(entry, dict):
+            return f"metric {key} is {_shown(entry)}, not a mapping"
+        if len(str(key).split("/")) != 3:  # another benchmark's (lmms-eval): not read here
+            continue
+        for field in SHARES + COUNTS:
+            value = entry.get(field)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"{key} {field} is {_shown(value)}, not a number"
+            if field in COUNTS and (not isinstance(value, int) or value < 0):
+                return f"{key} {field} is {_shown(value)}, not a count"
+            if field in SHARES and not 0 <= value <= 1:  # nan fails both comparisons
+                return f"{key} {field} is {_shown(value)}, outside 0 to 1"
+    return None
+
+
+def _shown(value) -> str:
+    """A value for a warning line, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _date(res: dict) -> str:
@@ -317,9 +362,13 @@ def _bar(grouped, diffs, label, key) -> tuple:
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    """A GitHub Markdown table (a `|` in a cell is escaped, a line break becomes a space, so a
+    label cannot shift the columns)."""
+    def cells(row):
+        return "| " + " | ".join(" ".join(c.replace("|", "\\|").split()) for c in row) + " |"
+
+    lines = [cells(header), "|" + "---|" * len(header)]
+    lines += [cells(r) for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -377,7 +426,17 @@ def _run_note(results_dir: Path, grouped: dict[str, list[dict]]) -> str:
     path = results_dir / "compare.json"
     if not path.exists():
         return ""
-    run = json.loads(path.read_text())
+    try:
+        return _note(json.loads(path.read_text()), grouped)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, LookupError, TypeError,
+            AttributeError):
+        log.warning("%s: not read: not the record `reftbench compare` writes (edited?); the "
+                    "leaderboard is written without its note", path)
+        return ""
+
+
+def _note(run: dict, grouped: dict[str, list[dict]]) -> str:
+    """The note's text from compare.json's record."""
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("timings", {}).items())
     ran = set(run.get("config", {}).get("trainers", [])) | {BASE}
     others = [label for label, runs in grouped.items() if label not in ran and not _made_by(runs)]
@@ -412,14 +471,15 @@ def _legend(shown: list[str]) -> str:
     return ", ".join(named)
 
 
-def build(results_dir: Path, against: str = BASE,
-          mixed_protocols: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Collect runs, write LEADERBOARD.md and leaderboard.png, return the table.
+def build(results_dir: Path, against: str = BASE, mixed_protocols: bool = False,
+          grouped: dict[str, list[dict]] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Collect runs (or take `grouped`, collect's result), write LEADERBOARD.md and
+    leaderboard.png, return the table.
 
     With no runs nothing is written (an existing leaderboard is kept) and `rows` is empty.
     """
     results_dir = Path(results_dir)
-    grouped = collect(results_dir, mixed_protocols)
+    grouped = collect(results_dir, mixed_protocols) if grouped is None else grouped
     header, rows = table_rows(grouped)
     if not rows:
         return header, rows

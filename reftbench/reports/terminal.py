@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -32,12 +33,12 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_manage
 
     fileio.ensure_writable_dir(Path(results_dir) / "runs")
     shown = is_main()
-    with console.status(f"loading {cfg.model}") if shown else contextlib.nullcontext():
+    with console.status(f"loading {escape(cfg.model)}") if shown else contextlib.nullcontext():
         backend = make_backend(cfg)
     with console.status("preparing the test splits") if shown else contextlib.nullcontext():
         total = len(select_samples(cfg))
     with progress_bar(console) if shown else contextlib.nullcontext() as bar:
-        task = bar.add_task(f"eval {cfg.label or cfg.model}", total=total) if bar else None
+        task = bar.add_task(f"eval {escape(cfg.label or cfg.model)}", total=total) if bar else None
         results = evaluate(cfg, results_dir, resume=resume, backend=backend,
                            progress=(lambda k: bar.advance(task, k)) if bar else None)
     if cfg.lmms_tasks and shown:
@@ -45,7 +46,8 @@ def run_eval(cfg, results_dir: Path, resume: bool, console: Console, lmms_manage
                             console)
     if shown:
         console.print(results_table(results))
-        console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}")
+        console.print(f"wrote {results_dir / 'runs' / results['run_id'] / 'results.json'}",
+                      markup=False)
     return results
 
 
@@ -89,7 +91,7 @@ def results_table(results: dict) -> Table:
     ks = sorted({m["samples"] for m in metrics.values() if isinstance(m, dict) and m.get("samples")})
     extra = ("sampled", "pass_k") if ks else ()
     names = {"sampled": "sampled", "pass_k": f"pass@{'/'.join(map(str, ks))}"}
-    table = Table(title=f"{results['label']}: strict accuracy % ± standard error")
+    table = Table(title=f"{escape(str(results['label']))}: strict accuracy % ± standard error")
     for name in ("family", "tier", "split", "acc", *(names[f] for f in extra), "format", "n"):
         table.add_column(name, no_wrap=True,
                          justify="left" if name in ("family", "tier", "split") else "right")
@@ -114,15 +116,15 @@ def show_leaderboard(results_dir: Path, console: Console, against: str = "base",
     from reftbench.reports.leaderboard import (MEAN_STD, build, collect, differences, keys,
                                                paired_rows, resolution, sampling_rows)
 
-    header, rows = build(results_dir, against, mixed_protocols)
+    grouped = collect(results_dir, mixed_protocols)  # once: each skipped file is reported once
+    header, rows = build(results_dir, against, mixed_protocols, grouped)
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
-                      "(the committed reference runs: --results-dir results)")
+                      "(the committed reference runs: --results-dir results)", markup=False)
         return
     console.print(narrow_table(f"reftbench leaderboard: open-tier strict accuracy (%), {MEAN_STD}",
                                header, [[c.replace(" ± ", " ±") for c in row] for row in rows],
                                console.width))
-    grouped = collect(results_dir, mixed_protocols)
     paired = paired_rows(grouped)
     diffs = differences(grouped, paired, against)
     if diffs:
@@ -150,7 +152,8 @@ def show_leaderboard(results_dir: Path, console: Console, against: str = "base",
         console.rule("the paper's claims at this scale")
         for line in lines:
             console.print(_bold(line.strip()), highlight=False)
-    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}")
+    console.print(f"wrote {results_dir / 'LEADERBOARD.md'} and {results_dir / 'leaderboard.png'}",
+                  markup=False)
 
 
 def narrow_table(title: str, header: list[str], rows: list[list[str]], width: int) -> Table:
@@ -168,7 +171,7 @@ def narrow_table(title: str, header: list[str], rows: list[list[str]], width: in
         table.add_column(header[i], justify="left" if i == 0 else "right", overflow="fold",
                          no_wrap=one_line <= width, width=None if one_line <= width else longest)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))
     return table
 
 

@@ -85,6 +85,11 @@ def batch_record(cfg) -> dict | None:
             "prompts_per_step": each * processes}
 
 
+# List fields that must name something, and name each thing once (a family twice would
+# double its training rows; no stages would train nothing and report the start model).
+NAME_LISTS = {"families": "task family", "stages": "stage"}
+
+
 def validate(cfg) -> None:
     """A UserError naming the first field of a trainer config outside its bound (see BOUNDS)."""
     check_bounds(cfg, BOUNDS)
@@ -96,6 +101,15 @@ def validate(cfg) -> None:
                         f"got {cfg.keep_every}")
     if getattr(cfg, "eval_samples", 0) == 1:  # pass@K needs K >= 2 (reftbench eval --samples)
         raise UserError("config key 'eval_samples' must be 0 (greedy only) or at least 2, got 1")
+    for key, kind in NAME_LISTS.items():
+        names = getattr(cfg, key, None)
+        if names is None:
+            continue
+        if not names:
+            raise UserError(f"config key '{key}' names no {kind}; name at least one")
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None and key == "families":
+            raise UserError(f"config key '{key}' names {twice} twice; name each once")
 
 
 @dataclass

@@ -36,7 +36,16 @@ class Stage:
 def stage_record(stage_dir: Path) -> dict | None:
     """The finished-stage record, or None if the stage has not finished."""
     marker = stage_dir / "stage.json"
-    return json.loads(marker.read_text()) if marker.exists() else None
+    if not marker.exists():
+        return None
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("model"), str):
+        raise UserError(f"{marker} is damaged; delete {stage_dir} to run that stage again, "
+                        "then --resume")
+    return record
 
 
 def check_fresh(run_dir: Path, resume: bool) -> None:

@@ -21,9 +21,10 @@ from tasks import benchmark_families
 from reftbench import fileio, provenance
 from reftbench.config import resolve
 from reftbench.errors import UserError
-from reftbench.model.names import resolve_model
+from reftbench.model.names import check_room, resolve_model
 from reftbench.paths import OUTPUTS, RESULTS
 from reftbench.registry import check_names, load_trainer
+from reftbench.runlock import LOCK_NAME
 from reftbench.training.config import batch_record, validate
 
 # Settings a resumed run may change: how it logs, saves, stops and evaluates, never what it
@@ -46,19 +47,35 @@ def prepare(name: str, preset: str, config_path, overrides, output: Path | None,
     stages = plugin.plan(cfg)  # a plan's own checks (a curriculum's lengths) fail here
     check_engines(cfg)
     model = resolve_model(cfg.model, build=False)
+    for key in ("eval_max_new_tokens", "max_completion_length"):
+        if hasattr(cfg, key):
+            check_room(cfg.model, getattr(cfg, key), f"config key '{key}'")
     run_dir = fileio.check_writable_dir(output or OUTPUTS / f"{name}-seed{cfg.seed}")
     if cfg.evaluate:  # found now, not after hours of training
         fileio.check_writable_dir(Path(results_dir) / "runs")
     return plugin, cfg, stages, run_dir, model
 
 
-def check_run_folder(run_dir: Path, model: str, resume: bool, cfg) -> None:
-    """A new run needs an empty folder; a resumed one, a run started from the same model with
-    the same settings (checked while holding the folder's lock)."""
+def check_run_folder(run_dir: Path, name: str, model: str, resume: bool, cfg) -> None:
+    """A new run needs a folder that is empty or holds a training run (a model folder, an eval
+    run or anyone's files must not get a config.json and stages/); a resumed one, a run of the
+    same trainer started from the same model with the same settings (checked while holding
+    the folder's lock)."""
     from reftbench.training.pipeline import check_fresh
 
+    record = run_record(run_dir)
+    others = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_NAME) \
+        if run_dir.is_dir() else []
+    if others and record is None:
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise UserError(f"{run_dir} is not empty and holds no reftbench training run (it has "
+                        f"{listed}); pass --output an empty or new folder")
     check_fresh(run_dir, resume)
     if resume:
+        if record is not None and record["trainer"] != name:
+            raise UserError(f"--resume: {run_dir} holds a {record['trainer']} run, not {name}; "
+                            f"resume it with `reftbench train {record['trainer']} --resume`, or "
+                            "pass --output to start a new run")
         check_same_start(run_dir, model)
         check_same_settings(run_dir, cfg)
 
@@ -83,14 +100,27 @@ def start_fingerprint(model: str) -> str | None:
     return provenance.model_fingerprint(model) if Path(model).is_dir() else None
 
 
+def run_record(run_dir: Path) -> dict | None:
+    """The run's config.json when it is a training run's record (trainer, config); None when
+    there is none, or it is another kind of file (a model's config.json)."""
+    record = _recorded(run_dir)
+    if isinstance(record.get("trainer"), str) and isinstance(record.get("config"), dict):
+        return record
+    return None
+
+
 def _recorded(run_dir: Path) -> dict:
-    """The run's config.json ({} when there is none)."""
+    """The run's config.json as a mapping ({} when there is none, or it is not a mapping); a
+    UserError when it cannot be read."""
     path = run_dir / "config.json"
+    if not path.is_file():
+        return {}
     try:
-        return json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--resume: {path} cannot be read ({exc}); pass --output to start a "
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path} cannot be read ({str(exc)[:200]}); pass --output to start a "
                         "new run") from None
+    return record if isinstance(record, dict) else {}
 
 
 def check_same_start(run_dir: Path, model: str) -> None:
@@ -123,8 +153,9 @@ def check_same_settings(run_dir: Path, cfg) -> None:
 
 
 def check_data(cfg, log=print) -> None:
-    """Every training sample must be absent from every test split (image bytes + question), or
-    dropped with `drop_overlap`; a replay file, if any, must be readable."""
+    """Every training sample must be absent from every test split (the same question and image,
+    reftbench/training/overlap.py), or dropped with `drop_overlap`; a replay file, if any, must
+    be readable."""
     from reftbench.training.overlap import check_no_overlap
     from reftbench.training.splits import overlap, test_samples, train_samples
 
@@ -134,7 +165,8 @@ def check_data(cfg, log=print) -> None:
             log(f"drop_overlap: {len(pairs)} training row(s) also appear in a test split and are "
                 f"not trained on (e.g. {pairs[0][0]} = {pairs[0][1]})")
     else:
-        check_no_overlap(train_samples(cfg), test_samples(cfg))
+        # Real data may hold a test image saved again; generated splits repeat only byte for byte.
+        check_no_overlap(train_samples(cfg), test_samples(cfg), perceptual=bool(cfg.data))
     if getattr(cfg, "replay_data", ""):  # curr-reft: a bad file stops the run now, not after RL
         from reftbench.training.replay import load_replay
 
@@ -163,7 +195,7 @@ def train(name: str, preset: str = "tiny", config_path: Path | None = None,
                                                   resume, results_dir)
     # The cleanup goes outside the lock: the lock makes the folder, and leaves it when it is let go.
     with removed_if_start_fails(run_dir), hold(run_dir, "training"):
-        main_decides(lambda: check_run_folder(run_dir, model, resume, cfg))
+        main_decides(lambda: check_run_folder(run_dir, plugin.name, model, resume, cfg))
         log = console.print if console else print
         main = is_main()
         with main_first():  # the main process builds the data, the others reuse it

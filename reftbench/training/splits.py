@@ -53,7 +53,7 @@ def overlap(cfg) -> list[tuple[str, str]]:
     """(train id, test id) pairs of the run's data that share image and question."""
     from reftbench.training.overlap import find_overlap
 
-    return find_overlap(_train_rows(cfg, TIERS), test_samples(cfg))
+    return find_overlap(_train_rows(cfg, TIERS), test_samples(cfg), perceptual=bool(cfg.data))
 
 
 def _train_rows(cfg, tiers: tuple[str, ...], limit_per_family: int | None = None,
