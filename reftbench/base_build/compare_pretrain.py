@@ -175,6 +175,7 @@ def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ..
               on_step=tick)
         model.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)
+        fileio.follow_umask_tree(folder)  # safetensors writes the weights 0600
 
     current = str(start)
     for i, (kinds, steps) in enumerate(stages):

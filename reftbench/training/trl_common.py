@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 
+from reftbench import fileio
 from reftbench.errors import UserError
-from reftbench.training.callbacks import MetricsLog, ProgressLine, TimeLimit
+from reftbench.training.callbacks import MetricsLog, ProgressLine, ReadableCheckpoints, TimeLimit
 from reftbench.distributed import TIMEOUT
 
 # What `report_to` accepts, and the package each one needs.
@@ -82,9 +83,9 @@ def reporters(cfg, out_dir: Path) -> list[str]:
 
 
 def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress) -> list:
-    """Metrics log, progress line and (if set) the time limit."""
+    """Metrics log, progress line, checkpoints' modes and (if set) the time limit."""
     log = MetricsLog(out_dir / "metrics.jsonl", stage)
-    found = [log, ProgressLine(progress, stage, steps, log)]
+    found = [log, ProgressLine(progress, stage, steps, log), ReadableCheckpoints()]
     if cfg.max_minutes:
         found.append(TimeLimit(cfg.max_minutes))
     return found
@@ -138,11 +139,13 @@ def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = Fals
         if lora:
             from reftbench.training.lora import merge_adapter
 
+            fileio.follow_umask_tree(out_dir / "adapter")
             merge_adapter(source, out_dir / "adapter", tmp, dtype)
         processor.save_pretrained(str(tmp))
         marker = Path(source) / "reftbench.json"
         if marker.exists():
             shutil.copy(marker, tmp / "reftbench.json")
+        fileio.follow_umask_tree(tmp)  # safetensors writes the weights 0600 whatever the umask
         shutil.rmtree(model_dir, ignore_errors=True)
         tmp.rename(model_dir)
     barrier()
