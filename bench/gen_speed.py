@@ -2,13 +2,15 @@
 
     python bench/gen_speed.py [--seed 0] [--scale 1.0] [--no-append]
 
-Prints seconds per benchmark family and split, and the total (one process, as
-`reftbench.data.generated.ensure_split` runs it). The default sizes are reftbench's
+Prints seconds per benchmark family and split, and the total, written as
+`reftbench.data.generated.ensure_split` writes them (chunks of scenes in parallel, one worker per
+CPU). The default sizes are reftbench's
 (3,000 train, 1,000 id, 1,000 ood scenes per family; three records per scene). Replaces its
 section of results/PERF.md.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -44,7 +46,7 @@ def main() -> None:
     scenes = len(FAMILIES) * sum(sizes.values())
     report("Generating every default split", ["family", *(f"{s} s" for s in sizes), "total s"],
            rows, ["scenes per split: " + ", ".join(f"{s} {n}" for s, n in sizes.items()) +
-                  f"; seed {args.seed}; one process"],
+                  f"; seed {args.seed}; {os.cpu_count()} CPUs, one worker each"],
            summary=f"{scenes:,} scenes ({len(FAMILIES)} families x {', '.join(sizes)}) in "
                    f"{total:.0f} s", append=not args.no_append)
 
