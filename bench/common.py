@@ -62,8 +62,11 @@ def header(title: str) -> str:
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT),
                                                              *sys.argv[1:]])
     threads = torch.get_num_threads()
+    # Other jobs on the machine slow every figure (ratios less: both sides run back to back).
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"## {title} ({info['date']})\n\n"
-            f"- machine: {info['machine']}, {cpu_name()}, {gpu}; torch threads {threads}\n"
+            f"- machine: {info['machine']}, {cpu_name()}, {gpu}; torch threads {threads}; "
+            f"load average at the start {load} (1, 5, 15 min)\n"
             f"- commit: {info['git_commit']}\n- versions: {versions}\n"
             f"- command: `{command}`\n")
 
