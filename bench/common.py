@@ -34,6 +34,9 @@ NOTEBOOK = ROOT / "results" / "notebook"
 # a word where one script writes two tables). The glance table sits between its own pair.
 SECTION = re.compile(r"<!-- (?P<key>bench/[^>]*?) -->\n(?P<body>.*?)<!-- end (?P=key) -->\n",
                      re.S)
+# Other jobs on the machine slow every figure (ratios less: both sides run back to back), so
+# the header gives the load when the script started (it imports this module first) and ended.
+STARTED_LOAD = os.getloadavg()[0]
 GLANCE = re.compile(r"(<!-- at a glance -->\n).*?(<!-- end at a glance -->\n)", re.S)
 
 
@@ -62,11 +65,10 @@ def header(title: str) -> str:
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT),
                                                              *sys.argv[1:]])
     threads = torch.get_num_threads()
-    # Other jobs on the machine slow every figure (ratios less: both sides run back to back).
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"## {title} ({info['date']})\n\n"
             f"- machine: {info['machine']}, {cpu_name()}, {gpu}; torch threads {threads}; "
-            f"load average at the start {load} (1, 5, 15 min)\n"
+            f"load average {STARTED_LOAD:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+            "end (1 min)\n"
             f"- commit: {info['git_commit']}\n- versions: {versions}\n"
             f"- command: `{command}`\n")
 
