@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, report  # noqa: E402
+from bench.common import ROOT, output_options, report  # noqa: E402
 
 
 def written(pattern: str, clone: Path) -> float:
@@ -50,7 +50,7 @@ def phases(clone: Path, start: float, end: float) -> list[list]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the clone and its log")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="demo_time_"))
     clone = tmp / "clone"
@@ -67,7 +67,9 @@ def main() -> None:
         raise SystemExit(f"make demo exited {code}; its log: {log}")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True,
                             text=True).stdout.strip()
-    report("make demo from a fresh clone", ["phase", "seconds"], phases(clone, start, end),
+    rows = phases(clone, start, end)
+    report("make demo from a fresh clone", ["phase", "seconds"], rows,
+           summary=f"`make demo` in {rows[-1][1]:.0f} s from a fresh clone, install included",
            notes=[f"clone of {commit}, empty REFTBENCH_HOME, `make demo` exit 0",
                   "phases end when their files were written (.venv/.core, the base's "
                   "results.json, each stage's saved model)"],

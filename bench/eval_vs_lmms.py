@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Phases, report  # noqa: E402
+from bench.common import Phases, output_options, report  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 COLUMNS = ["harness", "samples", "load s", "set-up s", "model generate s", "request prep s",
@@ -147,7 +147,7 @@ def main() -> None:
                              "same as reftbench; lmms-eval's CLI default is 1)")
     parser.add_argument("--families", default="detection,classification,math")
     parser.add_argument("--profile", action="store_true", help="cProfile the lmms-eval run")
-    parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
+    output_options(parser)
     args = parser.parse_args()
     # lmms-eval's reftbench tasks read these (tasks/lmms_utils.py): the same split, open tier.
     os.environ.update(REFTBENCH_LMMS_SCENES=str(args.scenes), REFTBENCH_LMMS_TIERS="open")
@@ -186,8 +186,11 @@ def main() -> None:
                       f"lmms-eval YAML) {theirs['index']:.2f} s, building the tasks (get_task_dict:"
                       f" datasets, process_docs) {theirs.get('build', 0.0):.2f} s; its rest "
                       f"includes lm.clean() (gc.collect) {theirs.get('clean', 0.0):.2f} s"]
+    summary = (f"reftbench eval {rows[0][-1]:.1f} samples/s against lmms-eval's {rows[1][-1]:.1f} "
+               f"({rows[0][-1] / rows[1][-1]:.2f}x), batch {lmms_batches[0]}, model {args.model}; "
+               f"identical scores: {'yes' if all_same else 'NO'}")
     report("Evaluation: reftbench eval vs lmms-eval (same model class)", COLUMNS, rows, notes,
-           append=not args.no_append)
+           summary=summary, append=not args.no_append)
     if not all_same:
         sys.exit(1)
 

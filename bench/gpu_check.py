@@ -83,6 +83,8 @@ class TokenCount:
 
 
 def parse_args():
+    from bench.common import output_options
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
                         help="cuda (the check), or cpu to smoke-test the script")
@@ -103,7 +105,7 @@ def parse_args():
     parser.add_argument("--sft-steps", type=int, default=20, help="with --throughput")
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help="dense bf16 peak of the card (default: looked up by name)")
-    parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
+    output_options(parser)
     args = parser.parse_args()
     if args.throughput and min(args.grpo_steps, args.sft_steps) < 3:
         parser.error("--grpo-steps and --sft-steps must be at least 3 (times are step to step)")
@@ -124,7 +126,9 @@ def main() -> None:
     rows, notes = path_rows(args)
     report(f"GPU check: curr-reft path, bf16, {args.device}",
            ["phase", "s", "units", "s/unit", "peak GiB"], rows,
-           [f"model {args.model}, bf16, on {device}", *notes], append=not args.no_append)
+           [f"model {args.model}, bf16, on {device}", *notes],
+           summary=f"curr-reft, every stage, then eval: {rows[-1][1]:.0f} s on {device}, "
+                   f"model {args.model}", append=not args.no_append)
     if args.throughput:
         throughput(args, device)
 
@@ -313,7 +317,9 @@ def throughput(args, device: str) -> None:
              "generation 2 x params x tokens; tokens = prompt (with image tokens) + completion",
              "s/step: median over steps; evaluation row: s per sample"]
     report("GPU check (bf16)", ["phase", "s/step", "tokens/s", "TFLOP/s", "of peak"], rows,
-           notes, append=not args.no_append)
+           notes, summary=f"a GRPO step {rows[0][1]:.3f} s, {rows[0][4]} of {device}'s bf16 peak, "
+                          f"model {args.model}",
+           section="bench/gpu_check.py --throughput", append=not args.no_append)
 
 
 if __name__ == "__main__":

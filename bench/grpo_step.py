@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Phases, report  # noqa: E402
+from bench.common import Phases, output_options, report  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 PARTS = ["generation", "rewards", "rollout other", "forward", "backward", "optimizer",
@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--tier", default="open", help="judge, choice or open")
     parser.add_argument("--train-scenes", type=int, default=300, help="scenes per family")
-    parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
+    output_options(parser)
     args = parser.parse_args()
     if args.steps < 2:
         parser.error("--steps must be at least 2")
@@ -183,8 +183,11 @@ def main() -> None:
              f"reftbench checkpoints every {cfg.save_steps} steps (save_steps) and saves the final "
              "model after the last step (in 'run s', outside the step means); plain saves nothing",
              "run s: whole run, model load, trainer set-up and final save included"]
+    summary = (f"a curr-rl step {ours['wall']:.2f} s against plain TRL's {plain['wall']:.2f} s "
+               f"({100 * (ours['wall'] - plain['wall']) / plain['wall']:+.1f}%), model {args.model}")
     report("GRPO step: reftbench curr-rl stage vs plain TRL GRPOTrainer",
-           ["run", "s/step", *PARTS, "run s"], rows, notes, append=not args.no_append)
+           ["run", "s/step", *PARTS, "run s"], rows, notes, summary=summary,
+           append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, report  # noqa: E402
+from bench.common import ROOT, output_options, report  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--stage-steps", type=int, default=1, help="GRPO steps per stage")
     parser.add_argument("--train-scenes", type=int, default=100, help="scenes per train split")
     parser.add_argument("--test-scenes", type=int, default=50, help="scenes per test split")
-    parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
+    output_options(parser)
     args = parser.parse_args()
 
     from reftbench.data.generated import ensure_split
@@ -100,8 +100,12 @@ def main() -> None:
              f"{args.train_scenes} train / {args.test_scenes} test scenes per family, no final "
              "evaluation; the train/test overlap check included, data generated beforehand",
              "peak RSS: ru_maxrss of the child process (os.wait4), MiB"]
+    peaks = [f"{row[2]:.0f} MiB ({model})" for row, model in measured if row[-1] == 0]
+    summary = (f"curr-rl peaks at {', '.join(peaks) or 'nothing measured'}; imports alone "
+               f"{rows[0][2]:.0f} MiB")
     report("Peak memory of a short curr-rl run", ["run", "params", "peak RSS MiB", "wall s",
-                                                 "exit"], rows, notes, append=not args.no_append)
+                                                 "exit"], rows, notes, summary=summary,
+           append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda (auto: cuda if present)")
     parser.add_argument("--dtype", default=None, help="e.g. bfloat16 (default: the checkpoint's)")
     parser.add_argument("--no-vllm", action="store_true")
-    parser.add_argument("--no-append", action="store_true", help="do not write results/PERF.md")
+    output_options(parser)
     args = parser.parse_args()
 
     import torch
@@ -127,9 +127,14 @@ def main() -> None:
              f"max_new_tokens {args.max_tokens}, prompts from "
              "the open-tier id test splits; tokens counted up to and including EOS",
              "s/batch: one model.generate call (prompt encoding excluded)"]
+    ours = [r for r in rows if r[0].startswith("transformers")]
+    best = max(ours, key=lambda r: r[2])
+    summary = (f"{best[2]:.0f} completion tokens/s at batch {best[1]} against {ours[0][2]:.0f} at "
+               f"batch {ours[0][1]} ({best[2] / ours[0][2]:.1f}x), transformers on {args.device}, "
+               f"model {args.model}")
     report("Rollout throughput by batch size", ["engine", "batch", "completion tok/s",
                                                 "s/batch", "tokens/completion", "note"],
-           rows, notes, append=not args.no_append)
+           rows, notes, summary=summary, append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from experiments.rl_probe import validation  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--train-scenes", type=int, default=2500)
     parser.add_argument("--val-scenes", type=int, default=60)
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="comparison-builds")
     args = parser.parse_args()
     samples = validation(["classification"], args.train_scenes, args.val_scenes, 0)
     gold = Counter(shapes_named(s["answer"]) for s in samples)
@@ -56,7 +56,8 @@ def main() -> None:
            rows, notes=[f"{len(samples)} classification open questions of train scenes from "
                         f"{args.train_scenes} (held back), greedy; gold names 1 / 2 / 3 shapes "
                         f"{gold[1]} / {gold[2]} / {gold[3]} times"],
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

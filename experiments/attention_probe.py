@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 
 
 def answer_span(pieces: list[str]) -> range:
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--train-scenes", type=int, default=2500)
     parser.add_argument("--val-scenes", type=int, default=100)
     parser.add_argument("--max-new-tokens", type=int, default=48)
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="comparison-builds")
     args = parser.parse_args()
     samples = validation([args.family], args.train_scenes, args.val_scenes, seed=0)
     results = {name: image_shares(str(resolve_model(name)), samples, args.max_new_tokens)
@@ -110,7 +110,8 @@ def main() -> None:
             "layer's attention (mean over heads) that the answer tokens put on the image "
             "tokens, %")
     report(f"Attention of the answer tokens on the image ({args.family})", columns, rows,
-           [note], append=not args.no_append)
+           [note], append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from experiments.rl_probe import validation  # noqa: E402
 from experiments.transfer import run_label  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--family", default="math")
     parser.add_argument("--from", dest="first", type=int, default=2500)
     parser.add_argument("--scenes", type=int, default=500)
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="rl-transfer")
     args = parser.parse_args()
 
     import torch
@@ -64,7 +64,8 @@ def main() -> None:
     report(f"Greedy accuracy by question kind ({args.family})",
            ["kind", "questions", *table], rows,
            notes=[f"train-split scenes {args.first}-{args.first + args.scenes - 1}, open tier, "
-                  "strict, greedy"], append=not args.no_append)
+                  "strict, greedy"], append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

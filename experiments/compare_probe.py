@@ -17,7 +17,8 @@ after the gold fact), then scores the result too.
     python experiments/compare_probe.py                      # the base
     python experiments/compare_probe.py --steps 2000 --verdict-only
 
-Appends the table to results/PERF.md unless --no-append.
+Adds the table to results/notebook/comparison-in-the-base.md (`--notebook` names another
+question's file; `--no-append` only prints).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from reftbench.base_build.compare_rehearsal import given_fact, verdict_target  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 from reftbench.samples import FAMILIES  # noqa: E402
@@ -170,7 +171,7 @@ def main() -> None:
     parser.add_argument("--general-scenes", type=int, default=24000)
     parser.add_argument("--keep", type=Path, help="save the fine-tuned model here (default: "
                         "a temporary folder, deleted)")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="comparison-in-the-base")
     args = parser.parse_args()
     if args.text_only and not args.verdict_only:
         parser.error("--text-only needs --verdict-only")
@@ -207,7 +208,8 @@ def main() -> None:
                      f"{seconds:.0f} s")
     report("Comparison with the fact given", ["model", "family", "tier", "free %",
                                                "given fact %"], rows, notes=notes,
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

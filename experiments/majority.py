@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from experiments.rl_probe import validation  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--train-scenes", type=int, default=2500)
     parser.add_argument("--val-scenes", type=int, default=300)
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="rl-transfer")
     args = parser.parse_args()
 
     import torch
@@ -91,7 +91,8 @@ def main() -> None:
            ["family", "greedy", f"sampled (K={k})", f"maj@{k}", f"pass@{k}"], rows,
            notes=[f"validation: {args.val_scenes} train-split scenes per family after the "
                   f"first {args.train_scenes} (open tier), strict scores; samples at T=1"],
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

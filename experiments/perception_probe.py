@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 
 SIDE_BINS = ((0, 28), (28, 34), (34, 99))
 
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--domains", default="id,ood")
     parser.add_argument("--train-tower", action="store_true",
                         help="train each model's tower with the head (from its weights)")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="classification-perception")
     args = parser.parse_args()
     rows, columns = [], None
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,7 +187,8 @@ def main() -> None:
                   f"{args.train} generated classification scenes per domain, scored on "
                   f"{args.held_out} more: exact-set accuracy %, (scenes) per cell; scenes from "
                   "the probe's own seeds, never a benchmark split"],
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

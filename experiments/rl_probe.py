@@ -10,7 +10,8 @@ greedy and with K samples, strict scores.
     python experiments/rl_probe.py --trainer none          # the start model's validation scores
 
 Prints the run's mean accuracy reward over its first and last 20% of steps and the validation
-table, and appends both to results/PERF.md.
+table, and adds both to results/notebook/rl-settings.md (`--notebook` names another question's
+file; `--no-append` only prints).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 
@@ -82,7 +83,7 @@ def main() -> None:
     parser.add_argument("--val-scenes", type=int, default=300)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--output", type=Path, default=Path("/tmp/rl_probe"))
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="rl-settings")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -114,7 +115,8 @@ def main() -> None:
              "scenes per family that training never sees (open tier)"]
     report(f"RL probe: {args.trainer}", ["family", "greedy", f"sampled (K={args.samples})",
                                          f"pass@{args.samples}"], rows, notes=notes,
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.answer_shapes import shapes_named  # noqa: E402
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 
 
 def sizes(run: Path, split: str) -> tuple[Counter, Counter]:
@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders with samples.jsonl")
     parser.add_argument("--split", default="id")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="rl-reward")
     args = parser.parse_args()
     rows, gold = [], None
     for run in args.runs:
@@ -49,7 +49,8 @@ def main() -> None:
     report(f"Shapes named per classification answer ({args.split})",
            ["run", "none", "1", "2", "3+", "answers"], rows,
            notes=["counted from each run's samples.jsonl, open tier"],
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ label_set_iou: label lists, math_equiv: numbers), drawn from the same 96,000-sce
 base's box warm-up, never the benchmark's splits; then scores the result on every benchmark
 family's open tier, in and out of domain (`limit` questions each). `--image-side S` first
 upscales every image to S x S pixels (the processor's min_pixels), so a 112-px image gives
-(S/28)^2 image tokens instead of 16. Appends the table to results/PERF.md (`--no-append` only
-prints). The first question it answers: is a skill slow because of the mixture or of the model?
+(S/28)^2 image tokens instead of 16. Adds the table to results/notebook/skill-probe.md
+(`--no-append` only prints). The first question it answers: is a skill slow because of the
+mixture or of the model?
 """
 
 import argparse
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
 METRICS = ("box_iou", "label_set_iou", "math_equiv")
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--device", default=None,
                         help="evaluation device (default: cuda when visible, else cpu; training "
                              "takes the GPU on its own)")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="skill-probe")
     args = parser.parse_args()
     if args.steps < 1 or args.limit < 1:
         sys.exit("error: --steps and --limit must be at least 1")
@@ -108,7 +109,8 @@ def main() -> None:
     report("Skill probe: one general-mixture skill trained alone", columns, [row],
            notes=[f"open-tier strict accuracy (%) on {args.limit} test questions per family "
                   "and split; the base model's settings (batch 32, lr 1e-3, cosine)"],
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

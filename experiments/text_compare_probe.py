@@ -35,7 +35,8 @@ each whole number 0-111 one token, to see whether that is what makes comparison 
     python experiments/text_compare_probe.py --init random --steps 2000
     python experiments/text_compare_probe.py --init random-tiny --order task --letters echo --steps 800
 
-Appends the table to results/PERF.md unless --no-append.
+Adds the table to results/notebook/comparison-from-text.md (`--notebook` names another
+question's file; `--no-append` only prints).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from reftbench.base_build.compare_lines import KINDS, draw_line, held_out_lines  # noqa: E402
 from reftbench.base_build.compare_pretrain import accuracy, train  # noqa: E402
 
@@ -152,7 +153,7 @@ def main() -> None:
                              "left the lines' format is still scored on its comparison")
     parser.add_argument("--save", default="",
                         help="save the trained model here (a folder --init can start from)")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="comparison-from-text")
     args = parser.parse_args()
 
     kinds = tuple(args.kinds.split(","))
@@ -198,7 +199,8 @@ def main() -> None:
     facts += ", one token per number" if args.number_tokens else ""
     report(f"Text-only comparison ({args.init}, {args.order}, letters {args.letters}{facts})",
            ["step", "seconds", "mean loss since last row", "judge %", "choice %"], rows,
-           notes=notes, append=not args.no_append)
+           notes=notes, append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ script asks three things, with the project's one scorer:
     python experiments/tier_consistency.py results/runs/compare-base
 
 Reads the run's samples.jsonl and the test questions it was scored on (the generated splits,
-`--n` scenes, seed 0); appends the table to results/PERF.md unless --no-append.
+`--n` scenes, seed 0); adds the table to results/notebook/comparison-in-the-base.md unless
+--no-append (`--notebook` names another question's file).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from reftbench.scoring.rewards import extract_answer, score  # noqa: E402
 from reftbench.samples import FAMILIES  # noqa: E402
 
@@ -96,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a run folder with samples.jsonl")
     parser.add_argument("--n", type=int, default=500, help="scenes per test split it used")
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="comparison-in-the-base")
     args = parser.parse_args()
     counts = analyse(args.run, args.n)
     rows = [[f"{family}/{split}/{tier}", c["n"]]
@@ -107,7 +108,8 @@ def main() -> None:
             "ideal comparer %"], rows,
            notes=["fact right: the stated fact scored as an open answer; agrees: the answer is "
                   "what the stated fact implies; ideal: accuracy when answering exactly that."],
-           append=not args.no_append)
+           append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

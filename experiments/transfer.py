@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import report  # noqa: E402
+from bench.common import output_options, report  # noqa: E402
 from experiments.rl_probe import score_model, validation  # noqa: E402
 from reftbench.model.names import resolve_model  # noqa: E402
 
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--unseen-from", type=int, default=200)
     parser.add_argument("--unseen", type=int, default=300)
     parser.add_argument("--samples", type=int, default=4)
-    parser.add_argument("--no-append", action="store_true")
+    output_options(parser, notebook="rl-transfer")
     args = parser.parse_args()
 
     from reftbench.samples import FAMILIES
@@ -56,7 +56,8 @@ def main() -> None:
                                                "greedy avg", f"sampled avg (K={args.samples})"],
            rows, notes=[f"seen: train-split scenes 0-{args.seen - 1} per family; unseen: "
                         f"{args.unseen_from}-{args.unseen_from + args.unseen - 1}; open tier, "
-                        "strict greedy per family"], append=not args.no_append)
+                        "strict greedy per family"], append=not args.no_append,
+           notebook=args.notebook)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Atomic file writes, crash-safe JSONL appends and folders built once.
 
 Results files are written to a temporary sibling and renamed into place, so a killed process
-never leaves a half-written file. Per-sample logs are appended line by line and flushed; a
-reader drops a trailing partial line (the one a kill may cut). `build_once` makes a folder
-(a built model) the same way: whole or not at all, by one process at a time.
+never leaves a half-written file; the temporary file is made as `open()` makes a file, so what
+lands follows the user's umask (a results folder shared by a team stays readable to it).
+Per-sample logs are appended line by line and flushed; a reader drops a trailing partial line
+(the one a kill may cut). `build_once` makes a folder (a built model) the same way: whole or
+not at all, by one process at a time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -63,12 +66,51 @@ NAME_MAX = 255
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (/proc), else set
+    and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: Path, executable: bool = False) -> None:
+    """Give `path` the mode `open()` (or mkdir, with `executable`) would have: for files that a
+    library saved private (0600)."""
+    Path(path).chmod((0o777 if executable else 0o666) & ~current_umask())
+
+
+def follow_umask_tree(folder: Path) -> None:
+    """follow_umask for every file under `folder` (a saved model: safetensors writes its weights
+    0600 whatever the umask)."""
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            follow_umask(path)
+
+
+def _new_sibling(path: Path) -> tuple[int, Path]:
+    """A fresh temporary file beside `path`, opened for writing with mode 0666 less the umask
+    (tempfile.mkstemp would make it 0600 whatever the umask)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write `text` to `path` via a temp file and os.replace (all or nothing)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(text, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _new_sibling(path)
     try:
         with os.fdopen(fd, mode) as fh:
             fh.write(text)
@@ -138,7 +180,7 @@ def build_once(target: Path, is_current, build) -> Path:
         if is_current(target):  # another process built it while we waited
             return target
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-building-", dir=target.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared by users
+        follow_umask(tmp, executable=True)  # mkdtemp makes it private; the cache may be shared
         try:
             build(tmp)
             if target.exists():  # a build from an older builder version

@@ -78,3 +78,42 @@ def test_the_cheap_readme_commands_run_as_written(cli, line, tmp_path, monkeypat
     code, out, err = cli(*shlex.split(line)[1:])
     assert code == 0, err
     assert out.strip()
+
+
+# What the README and docs/ cite as evidence, and the indexes that lead to it.
+CITING = [*DOCS, ROOT / "results" / "PERF.md", ROOT / "results" / "notebook" / "README.md",
+          ROOT / "experiments" / "README.md"]
+
+
+# A path into the checkout written in the text: results/..., bench/... or experiments/...
+CITED_PATH = re.compile(r"(?<![\w/.-])((?:results|bench|experiments)/[\w./*-]*[\w*]/?)")
+
+
+def cited_files(path: Path) -> list[tuple[str, Path]]:
+    """(as written, resolved path) for every local Markdown link of `path` and every
+    `results/`, `bench/` or `experiments/` path in its text (relative to the checkout)."""
+    text = path.read_text()
+    found = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"[a-z]+:", target) and not target.startswith("#"):
+            found.append((target, path.parent / target.split("#")[0]))
+    for target in re.findall(CITED_PATH, text):
+        found.append((target, ROOT / target))
+    return found
+
+
+@pytest.mark.parametrize("path", CITING, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_cited_file_exists(path):
+    missing = [written for written, target in cited_files(path)
+               if not (any(target.parent.glob(target.name)) if "*" in target.name
+                       else target.exists())]
+    assert not missing, f"{path.relative_to(ROOT)} cites files that do not exist: {missing}"
+
+
+def test_the_citation_check_sees_links_and_paths(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("See [the table](../results/PERF.md#at-a-glance) and results/notebook/x.md, "
+                   "[a site](https://example.com), `python bench/rollout.py`.\n")
+    written = [w for w, _ in cited_files(doc)]
+    assert written == ["../results/PERF.md#at-a-glance", "results/notebook/x.md",
+                       "bench/rollout.py"]

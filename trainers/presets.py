@@ -16,13 +16,14 @@ TINY_TOKENS = 40
 TINY = {
     "model": "base",
     "grpo_steps": TINY_STEPS,
-    # Chosen on held-back train scenes (experiments/rl_probe.py, results/PERF.md), never on the test
-    # splits: 200 steps at lr 1e-4 with 4 prompts a step narrowed the samples and lowered greedy
-    # accuracy (36.5 -> 32.9); lr 3e-5, 8 prompts a step and the dr_grpo loss (no division by
-    # the group's reward spread, so near-unanimous groups do not get huge advantages) raised it
-    # (36.5 -> 39.7 in 150 steps) while the training reward rose (0.32 -> 0.39). Reusing each
-    # rollout batch for two steps (num_iterations=2) was 9% faster and scored 37.3: mu stays 1.
-    # Rollouts at temperature 0.7 scored 39.4 (the same): T stays 1.
+    # Chosen on held-back train scenes (experiments/rl_probe.py,
+    # results/notebook/rl-settings.md), never on the test splits: 200 steps at lr 1e-4 with 4
+    # prompts a step narrowed the samples and lowered greedy accuracy (36.5 -> 32.9); lr 3e-5, 8
+    # prompts a step and the dr_grpo loss (no division by the group's reward spread, so
+    # near-unanimous groups do not get huge advantages) raised it (36.5 -> 39.7 in 150 steps)
+    # while the training reward rose (0.32 -> 0.39). Reusing each rollout batch for two steps
+    # (num_iterations=2) was 9% faster and scored 37.3: mu stays 1. Rollouts at temperature 0.7
+    # scored 39.4 (the same): T stays 1.
     "grpo_lr": 3e-5,
     "num_generations": 8,
     "prompts_per_step": 8,

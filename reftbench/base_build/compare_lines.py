@@ -5,7 +5,7 @@ states with the proposal in the question ("Is it [45, 46, 72, 73]? It is [46, 20
 or finding the option that equals it. A tiny language model trained on the general mixture
 never learns that (it is at chance even when handed the fact); trained on dense lines of
 comparisons, each holding only a fact and a proposal, it does, after about 1,750 steps (the
-measurements are in results/PERF.md). A line looks like
+measurements are in results/notebook/comparison-from-text.md). A line looks like
 
     Is it [3, 45, 12, 7]? It is [3, 45, 102, 7]. no
     circle, star (A) square, star (B) star (C) Which? It is circle, star (A

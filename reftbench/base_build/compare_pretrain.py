@@ -134,7 +134,7 @@ def train(model, tokenizer, steps: int, lr: float, sequences: int, lines: int, e
 # The phase's layout: the fact after the proposal or options (where the tasks' completions
 # state it), options listed "x (A)" with the fact restated "It is x (" before the letter, the
 # loss on every token, wrong proposals as long as the fact. Chosen on held-out synthetic
-# lines (results/PERF.md), never on a benchmark split.
+# lines (results/notebook/comparison-from-text.md), never on a benchmark split.
 PHASE_LAYOUT = {"order": "task", "letters": "echo", "negatives": "same-length"}
 # A stage's log, in its folder; the phase's log (all finished stages) has the same name.
 STAGE_LOG = "metrics.jsonl"
@@ -175,6 +175,7 @@ def pretrain_compare(start: str, out_dir: Path, stages: list[tuple[tuple[str, ..
               on_step=tick)
         model.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)
+        fileio.follow_umask_tree(folder)  # safetensors writes the weights 0600
 
     current = str(start)
     for i, (kinds, steps) in enumerate(stages):

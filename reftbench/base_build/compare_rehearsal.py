@@ -4,8 +4,8 @@ The comparison phase (reftbench/base_build/compare_pretrain.py) teaches the lang
 stated fact with a proposal, but the box warm-up and the mixture that follow erase it: scored on
 the phase's own held-out lines (the verdict tokens alone), a model right on 100% of yes/no lines
 after the phase is at 49% after the mixture, as is a base built without the phase
-(results/PERF.md). The mixture's own judge and choice records (about 20 verdicts a step, each
-after the gold fact) neither keep it nor teach it.
+(results/notebook/comparison-builds.md). The mixture's own judge and choice records (about 20
+verdicts a step, each after the gold fact) neither keep it nor teach it.
 
 So, when `compare_rehearsal` is on, every training step of the box warm-up and of the mixture
 adds the language-model loss of one more, text-only batch of the comparison phase's own lines
@@ -15,10 +15,10 @@ drawn from the seed and the step number, so a resumed build draws the same ones.
 
 The lines alone keep the comparison but do not route it into the tasks' own chat form: after
 a build with them, a model handed the gold fact still answers math's judge questions at chance
-(results/PERF.md). So `compare_chat` adds a second text-only batch: the mixture's own judge and
-choice questions, without their images, each answered after the gold fact, with the loss on
-the verdict, the closing tag and the end of turn alone (the fact cannot be known without the
-image, so it is given, never trained).
+(results/notebook/comparison-builds.md). So `compare_chat` adds a second text-only batch: the
+mixture's own judge and choice questions, without their images, each answered after the gold
+fact, with the loss on the verdict, the closing tag and the end of turn alone (the fact cannot
+be known without the image, so it is given, never trained).
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ class BaseConfig(RunFields, SFTBudget, SFTFields):
     compare_steps: int = 0
     # The fact forms, comma-separated, of the second comparison stage (`compare_steps`) and
     # of the line rehearsal (`compare_rehearsal`): some of box, number, shapes. (Leaving out
-    # shape lists does not spare classification's open answers: results/PERF.md.)
+    # shape lists does not spare classification's open answers:
+    # results/notebook/comparison-builds.md.)
     compare_kinds: str = "box,number,shapes"
     # Learning rate of the comparison phase (AdamW, 5% warm-up, then constant).
     compare_lr: float = 3e-4

@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from reftbench import fileio
+
 # Object classes the targets name: flat shapes, 3D solids, handwritten digits.
 CLASSES = ("circle", "square", "triangle", "diamond", "pentagon", "hexagon", "star", "sphere",
            "cube", "cylinder", *(f"digit{d}" for d in range(10)))
@@ -308,6 +310,7 @@ def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, 
     model.save_pretrained(model_dir, safe_serialization=True)
     processor.save_pretrained(model_dir)
     (Path(out_dir) / CHECKPOINT).unlink(missing_ok=True)
+    fileio.follow_umask_tree(model_dir)  # safetensors writes the weights 0600
     return model_dir
 
 

@@ -18,6 +18,7 @@ from transformers.utils import logging as hf_logging
 
 import reftbench
 from reftbench.errors import UserError
+from reftbench.fileio import follow_umask_tree
 from reftbench.model.presets import PRESETS, PRETRAINED_PRESETS, preset_dict, qwen_config
 from reftbench.model.processor import build_processor
 from reftbench.model.tokenizer import build_tokenizer
@@ -85,6 +86,5 @@ def build_model(preset: str, out_dir: Path, seed: int = 0) -> Path:
             hf_logging.enable_progress_bar()
     info = {**build_info(preset, seed, model), **record}
     (out_dir / "reftbench.json").write_text(json.dumps(info, indent=2) + "\n")
-    for file in out_dir.iterdir():
-        file.chmod(0o644)  # the weights are written private (0600); let other users read them
+    follow_umask_tree(out_dir)  # the weights are written private (0600); the umask decides
     return out_dir

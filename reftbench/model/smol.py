@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from reftbench.errors import UserError
+from reftbench.fileio import build_once, follow_umask_tree
 from reftbench.model.tokenizer import CHAT_TURN, GENERATION_PROMPT
 from reftbench.paths import models_dir
 
@@ -142,8 +143,7 @@ def convert(out_dir: Path) -> Path:
     record = {"source": f"{GGUF_PACKAGE}=={dist.version}:{GGUF_FILE}",
               "convert_version": CONVERT_VERSION}
     (out_dir / "reftbench.json").write_text(json.dumps(record, indent=2) + "\n")
-    for file in out_dir.iterdir():
-        file.chmod(0o644)  # saved private (0600); the cache may be shared by users
+    follow_umask_tree(out_dir)  # saved private (0600); the umask decides, as for any file
     return out_dir
 
 
@@ -159,8 +159,6 @@ def _converted(folder: Path) -> bool:
 
 def ensure_language_model() -> Path:
     """The converted SmolLM2, converting the GGUF file on first use (once per cache)."""
-    from reftbench.fileio import build_once
-
     gguf_path()  # fail early, with the install line, before taking any lock
     return build_once(language_model_dir(), _converted, convert)
 

@@ -1,4 +1,5 @@
-"""Trainer callbacks: metrics to JSONL, a rich progress line, and a wall-clock limit.
+"""Trainer callbacks: metrics to JSONL, a rich progress line, checkpoints that follow the
+umask, and a wall-clock limit.
 
 These plug into transformers' Trainer (and so TRL's GRPOTrainer and SFTTrainer). Under
 `accelerate launch` every process runs them: only process 0 writes, and the time limit is
@@ -91,6 +92,15 @@ class ProgressLine(TrainerCallback):
             self.progress.console.print(
                 f"{self.stage} step {state.global_step}/{self.total} {' '.join(shown)} "
                 f"ETA {eta / 60:.1f} min", markup=False, highlight=False)
+
+
+class ReadableCheckpoints(TrainerCallback):
+    """Give a saved checkpoint's files the umask's modes (safetensors writes weights 0600)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            fileio.follow_umask_tree(folder)
 
 
 class TimeLimit(TrainerCallback):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 
+from reftbench import fileio
 from reftbench.errors import UserError
-from reftbench.training.callbacks import MetricsLog, ProgressLine, TimeLimit
+from reftbench.training.callbacks import MetricsLog, ProgressLine, ReadableCheckpoints, TimeLimit
 from reftbench.distributed import TIMEOUT
 
 # What `report_to` accepts, and the package each one needs.
@@ -97,11 +98,12 @@ def finish_trackers(cfg) -> None:
 
 
 def callbacks(cfg, out_dir: Path, stage: str, steps: int, progress, source: str = "") -> list:
-    """Metrics log, progress line and (if set) the time limit and the checkpoints kept."""
+    """Metrics log, progress line, checkpoints' modes and (if set) the time limit and the
+    checkpoints kept."""
     from reftbench.training.keep_checkpoints import KeepCheckpoints
 
     log = MetricsLog(out_dir / "metrics.jsonl", stage)
-    found = [log, ProgressLine(progress, stage, steps, log)]
+    found = [log, ProgressLine(progress, stage, steps, log), ReadableCheckpoints()]
     if cfg.max_minutes:
         found.append(TimeLimit(cfg.max_minutes))
     if getattr(cfg, "keep_every", 0) or getattr(cfg, "keep_last", 0):
@@ -157,12 +159,14 @@ def save_model(trainer, processor, source: str, out_dir: Path, lora: bool = Fals
         if lora:
             from reftbench.training.lora import merge_adapter
 
+            fileio.follow_umask_tree(out_dir / "adapter")
             merge_adapter(source, out_dir / "adapter", tmp, dtype)
         processor.save_pretrained(str(tmp))
         mark_dtype(tmp, dtype)
         marker = Path(source) / "reftbench.json"
         if marker.exists():
             shutil.copy(marker, tmp / "reftbench.json")
+        fileio.follow_umask_tree(tmp)  # safetensors writes the weights 0600 whatever the umask
         shutil.rmtree(model_dir, ignore_errors=True)
         tmp.rename(model_dir)
     barrier()

@@ -53,7 +53,7 @@ KINDS = ("locate", "describe", "locate", "count", "locate", "read")
 # K of every N scenes ask a benchmark-form question (positions 1..K of each run of N scene
 # indices), the rest the mixture's own general questions. A base built with a quarter (fewer
 # benchmark-form scenes per family than fine-tuning reads) gave SFT more room and RL none
-# (results/PERF.md).
+# (results/notebook/rl-bases.md).
 BORROWED_SHARE = (1, 2)
 
 
