@@ -19,7 +19,7 @@ A trainer may be named with a schedule (docs/schedules.md): `curr-rl:bandit`, `c
 each run spent (steps, completions, groups with signal) goes to SCHEDULES.md beside it:
 
     reftbench compare --trainers curr-rl,curr-rl:plateau,curr-rl:bandit \
-        --results-dir results/ablations/schedules --output outputs/compare-schedules
+        --results-dir outputs/schedules --output outputs/compare-schedules
 """
 
 from __future__ import annotations

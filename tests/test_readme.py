@@ -27,7 +27,8 @@ def commands(path: Path) -> list[str]:
 
 
 def known_options(words: list[str]) -> set[str]:
-    """The options a `reftbench <command>` accepts (train and base: also their config fields)."""
+    """The options a `reftbench <command>` accepts (train, compare, demo and base: also the
+    config fields they pass on)."""
     import typer.main
 
     from reftbench.cli import app
@@ -41,6 +42,12 @@ def known_options(words: list[str]) -> set[str]:
         from reftbench.registry import load_trainer
 
         names |= {f"--{f.name}" for f in dataclasses.fields(load_trainer(words[1]).config_cls)}
+    if words[0] in ("compare", "demo"):  # the rest go to every compared trainer's config
+        from reftbench.registry import load_trainer
+        from reftbench.compare import METHODS
+
+        for name in METHODS:
+            names |= {f"--{f.name}" for f in dataclasses.fields(load_trainer(name).config_cls)}
     if words[0] == "base":
         from reftbench.base_build.recipe import BaseConfig
 
