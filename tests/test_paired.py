@@ -99,7 +99,7 @@ def test_runs_without_scores_or_on_other_questions_are_undecided(tmp_path):
 
 @pytest.mark.slow
 def test_interval_covers_the_truth_about_95_percent_of_the_time():
-    """What bench/verdict_coverage.py measures at length, on this file's crafted data (1000
+    """What experiments/verdict_coverage.py measures at length, on this file's crafted data (1000
     draws put the coverage within about 1.5 points of its true value)."""
     hits = []
     for seed in range(1000):

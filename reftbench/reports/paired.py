@@ -20,7 +20,7 @@ variance has two kinds of parts, both estimated from the scores (docs/statistics
 
 The interval is Student t with Welch-Satterthwaite degrees of freedom (a seed part estimated
 from three runs has 2): arithmetic on the scores, no resampling, so the same scores always give
-the same interval. bench/verdict_coverage.py measures how often it covers the truth.
+the same interval. experiments/verdict_coverage.py measures how often it covers the truth.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How often the leaderboard's 95% intervals cover the true difference, on simulated comparisons.
 
-    python bench/verdict_coverage.py [--draws 2000] [--questions 500] [--seeds 3] [--bootstrap 400]
+    python experiments/verdict_coverage.py [--draws 2000] [--questions 500] [--seeds 3] [--bootstrap 400]
 
 Each draw simulates a comparison shaped like `reftbench compare`'s: a base (one run, a fixed
 model) and two trained methods (`--seeds` runs each), scored 0/1 on the same `--questions` per
