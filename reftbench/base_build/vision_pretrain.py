@@ -249,7 +249,7 @@ CHECKPOINT = "checkpoint.pt"
 def checkpoint_step(out_dir: Path) -> int:
     """The step a killed phase in `out_dir` resumes after (0: none saved)."""
     path = Path(out_dir) / CHECKPOINT
-    return int(torch.load(path, weights_only=False)["step"]) if path.exists() else 0
+    return int(torch.load(path, weights_only=True)["step"]) if path.exists() else 0
 
 
 def pretrain_vision(start: str, records: list[dict], out_dir: Path, steps: int, lr: float,
@@ -331,8 +331,9 @@ def _resume(path: Path, parts: dict, batches: Batches) -> int:
     """Load a saved state into `parts` and `batches`; the step it was saved after (0: none)."""
     if not path.exists():
         return 0
-    # Our own file (_save): it holds the batch order's Python random state, not only tensors.
-    state = torch.load(path, weights_only=False)
+    # Tensors, ints and the batch order's Python random state (a tuple of ints): all within
+    # what torch's safe loader accepts, so a planted work folder cannot run code.
+    state = torch.load(path, weights_only=True)
     for name, part in parts.items():
         part.load_state_dict(state[name])
     batches.order = list(state["order"])
