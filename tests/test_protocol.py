@@ -49,14 +49,18 @@ def test_results_without_a_recorded_protocol_compare_on_what_their_config_says(t
     assert not protocol.same_protocol(protocol.of_results(old), BASE)
 
 
-def test_an_evaluation_records_its_protocol(cli, tmp_path, micro):
+def recorded_protocol(cli, tmp_path, *options) -> dict:
+    """The protocol a one-question detection evaluation of random-micro records."""
     from conftest import N_TEST
 
     code, _, err = cli("eval", "--model", "random-micro", "--n-test", str(N_TEST), "--limit", "1",
-                       "--tasks", "detection", "--max-new-tokens", "9",
-                       "--results-dir", tmp_path, "--run-id", "r")
+                       "--tasks", "detection", *options, "--results-dir", tmp_path, "--run-id", "r")
     assert code == 0, err
-    recorded = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())["protocol"]
+    return json.loads((tmp_path / "runs" / "r" / "results.json").read_text())["protocol"]
+
+
+def test_an_evaluation_records_its_protocol(cli, tmp_path, micro):
+    recorded = recorded_protocol(cli, tmp_path, "--max-new-tokens", "9")
     assert recorded["max_new_tokens"] == 9 and recorded["box_frame"] == "model"
     assert recorded["dtype"] == "float32" and recorded["max_pixels"] > 0
     assert recorded["prompt"] == protocol.prompt_digest()
@@ -64,13 +68,7 @@ def test_an_evaluation_records_its_protocol(cli, tmp_path, micro):
 
 
 def test_the_reference_box_metric_is_an_eval_option_recorded_in_the_protocol(cli, tmp_path, micro):
-    from conftest import N_TEST
-
-    code, _, err = cli("eval", "--model", "random-micro", "--n-test", str(N_TEST), "--limit", "1",
-                       "--tasks", "detection", "--box-metric", "box_iou_reference",
-                       "--results-dir", tmp_path, "--run-id", "r")
-    assert code == 0, err
-    recorded = json.loads((tmp_path / "runs" / "r" / "results.json").read_text())["protocol"]
+    recorded = recorded_protocol(cli, tmp_path, "--box-metric", "box_iou_reference")
     assert recorded["box_metric"] == "box_iou_reference"
     code, _, err = cli("eval", "--model", "random-micro", "--box-metric", "lenient",
                        "--results-dir", tmp_path)
