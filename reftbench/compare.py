@@ -98,7 +98,7 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
             fileio.write_json(output / "timings.json", timings)
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
-    show_leaderboard(results_dir, console)
+    show_leaderboard(results_dir, console, reference_row(cfg.trainers, base_cfg))
     if any(":" in spec for spec in cfg.trainers):
         from reftbench.reports.schedules import write_schedules
 
@@ -128,6 +128,20 @@ def split_variant(spec: str) -> tuple[str, list[str]]:
     if "schedule" not in {f.name for f in fields(load_trainer(name).config_cls)}:
         raise UserError(f"{spec}: trainer {name} has no schedule (curr-rl and curr-reft have)")
     return name, ["--schedule", schedule] + (["--skip_zero_spread", "true"] if plus else [])
+
+
+def reference_row(trainers, base_cfg) -> str:
+    """The row the leaderboard sets the others beside: in a comparison of schedules, the fixed
+    schedule of the first trainer named with one, when that trainer is compared plain too
+    ("curr-rl" beside "curr-rl:bandit"), so each schedule's difference and interval is against
+    fixed; otherwise the base (`base@mydata` with `--data mydata`)."""
+    from reftbench.training.run import row_label
+
+    for spec in trainers:
+        name, _, variant = spec.partition(":")
+        if variant and name in trainers:
+            return row_label(name, base_cfg)
+    return base_cfg.label
 
 
 def run_name(spec: str) -> str:

@@ -96,6 +96,24 @@ def test_compare_scores_its_own_start_model_data_and_families(cli, tmp_path, mic
     assert base["config"]["families"] == ["math"]
     assert {key.split("/")[0] for key in base["metrics"]} == {"math"}
     assert base["protocol"] == trained["protocol"] | {"questions": base["protocol"]["questions"]}
+    # Its leaderboard sets the trained row beside that base row, not beside a missing "base".
+    board = (tmp_path / "res" / "LEADERBOARD.md").read_text()
+    assert "## Difference from base@refdata" in board and "| sft@refdata | " in board
+
+
+def test_a_comparison_of_schedules_reads_against_the_fixed_schedule():
+    from types import SimpleNamespace
+
+    from reftbench.compare import reference_row
+
+    generated = SimpleNamespace(data=None, label="base")
+    assert reference_row(("curr-rl", "curr-rl:plateau", "curr-rl:bandit"), generated) == "curr-rl"
+    assert reference_row(("sft", "grpo", "curr-rl"), generated) == "base"
+    # A schedule without its fixed run beside it: the base.
+    assert reference_row(("curr-rl:bandit",), generated) == "base"
+    mine = SimpleNamespace(data="/data/mydata", label="base@mydata")
+    assert reference_row(("curr-rl", "curr-rl:bandit"), mine) == "curr-rl@mydata"
+    assert reference_row(("sft",), mine) == "base@mydata"
 
 
 def test_overrides_go_only_to_trainers_that_have_them():

@@ -71,6 +71,18 @@ def test_missing_rows_give_no_findings(tmp_path):
     assert claims(paired_rows(collect(tmp_path))) == []
 
 
+def test_a_real_data_comparison_s_rows_are_decided_under_their_folder_s_name(tmp_path):
+    # `compare --data mydata` labels every row "<method>@mydata"; its claims are decided on them.
+    world = {f"{label}@mydata": runs for label, runs in draw(PAPER_LIKE).items()}
+    write(tmp_path, world)
+    lines = claims(paired_rows(collect(tmp_path)))
+    assert [verdict_of(x) for x in lines] == ["holds"] * 4 + ["met"] * 2
+    # Two folders with every method each: which one the claims speak of is not guessed.
+    other = {f"{label}@other": runs for label, runs in draw({}, seed=1).items()}
+    write(tmp_path, other)
+    assert claims(paired_rows(collect(tmp_path))) == []
+
+
 def test_without_a_general_column_claim_four_is_undecided(tmp_path):
     line = lines_for(tmp_path, PAPER_LIKE, general=False)[3]
     assert line.endswith("**undecided** (no general column).")

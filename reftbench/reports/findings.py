@@ -40,12 +40,29 @@ GOAL_WORDS = {HOLDS: "met", FAILS: "not met", UNDECIDED: "undecided"}
 
 def claims(rows: Rows) -> list[str]:
     """Markdown lines, one per claim and goal; [] when a needed row or average is missing."""
+    rows = on_one_data(rows)
     if any(label not in rows for label in NEEDED):
         return []
     if any(rows.means[label].get(key) is None for label in NEEDED for key in ("avg/id", "avg/ood")):
         return []
     lines = [_claim_one(rows), _claim_two(rows), _claim_three(rows), _claim_four(rows)]
     return lines + ["\n" + _rl_learns(rows), "\n" + _goal(rows)]
+
+
+def on_one_data(rows: Rows) -> Rows:
+    """`rows` under the methods' plain names: as they are for generated data, or the rows of
+    the one real-data folder every method was run on (`compare --data mydata` labels them
+    `base@mydata`, `sft@mydata`, ...), its "@mydata" dropped; unchanged when neither or several
+    folders have every method."""
+    if all(label in rows for label in NEEDED):
+        return rows
+    folders = {label[label.index("@"):] for label in rows.means if "@" in label}
+    complete = [f for f in folders if all(name + f in rows for name in NEEDED)]
+    if len(complete) != 1:
+        return rows
+    pick = {name: name + complete[0] for name in NEEDED}
+    return Rows({name: rows.scores.get(label) for name, label in pick.items()},
+                {name: rows.means[label] for name, label in pick.items()}, rows.field)
 
 
 def change(rows: Rows, label: str, measure: str, against: str = "base") -> Estimate:
