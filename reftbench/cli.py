@@ -230,7 +230,8 @@ def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
 def leaderboard(
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
     against: str = typer.Option("base", "--against", help="The row every other row is "
-                                "compared with (differences with 95% intervals)."),
+                                "compared with (differences with 95% intervals); base is "
+                                "base@DIR where only a --data comparison's base row is there."),
     mixed_protocols: bool = typer.Option(
         False, "--mixed-protocols",
         help="Also show rows evaluated under another protocol than the base row (another "

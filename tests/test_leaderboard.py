@@ -155,6 +155,19 @@ def test_differences_from_the_base_with_intervals_and_what_can_be_resolved(tmp_p
     assert code == 2 and "--against sfx: no such row" in err
 
 
+def test_a_real_data_comparison_is_read_against_its_own_base_row(tmp_path, cli):
+    from crafted import draw, write
+
+    # `compare --data mydata` labels its rows "<method>@mydata", its base row "base@mydata".
+    write(tmp_path, {f"{label}@mydata": runs
+                     for label, runs in draw({"sft": {"id": .06}}).items()})
+    code, out, err = cli("leaderboard", "--results-dir", tmp_path)
+    assert code == 0, err
+    text = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "## Difference from base@mydata" in text and "| sft@mydata | +" in text
+    assert "1. SFT improves in-domain more than out-of-domain: **holds**" in text
+
+
 def test_an_80_column_terminal_breaks_no_heading_word(tmp_path):
     """Headings wrap between words ("det" over "id"), never inside one ("detec/tion")."""
     from crafted import draw, write

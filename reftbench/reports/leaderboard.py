@@ -65,7 +65,7 @@ def collect(results_dir: Path, mixed_protocols: bool = False) -> dict[str, list[
         grouped.setdefault(label, []).append(res)
     if mixed_protocols:
         return grouped
-    kept, left = protocol.comparable(grouped)
+    kept, left = protocol.comparable(grouped, start_row(grouped))
     for label, why in left.items():
         log.warning("%s: left out of the table: %s (--mixed-protocols shows it anyway)", label, why)
     return kept
@@ -217,6 +217,14 @@ def paired_rows(grouped: dict[str, list[dict]]) -> Rows:
     means = {label: {k: (v[0] if v else None) for k, v in row_values(runs).items()}
              for label, runs in grouped.items()}
     return Rows(found, means)
+
+
+def start_row(labels) -> str:
+    """The base row: "base", or a real-data comparison's "base@DIR" when it is the only one."""
+    if BASE in labels:
+        return BASE
+    found = [label for label in labels if label.startswith(BASE + "@")]
+    return found[0] if len(found) == 1 else BASE
 
 
 def compared(grouped: dict[str, list[dict]], against: str) -> list[str]:

@@ -114,9 +114,11 @@ def show_leaderboard(results_dir: Path, console: Console, against: str = "base",
     nothing yet). Fits an 80-column terminal: short headings, cells that wrap between words."""
     from reftbench.reports import findings
     from reftbench.reports.leaderboard import (MEAN_STD, build, collect, differences, keys,
-                                               paired_rows, resolution, sampling_rows)
+                                               paired_rows, resolution, sampling_rows,
+                                               start_row)
 
     grouped = collect(results_dir, mixed_protocols)  # once: each skipped file is reported once
+    against = start_row(grouped) if against == "base" else against
     header, rows = build(results_dir, against, mixed_protocols, grouped)
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
