@@ -68,6 +68,26 @@ def test_a_tiny_box_never_rounds_to_nothing(tmp_path):
     assert score(framed, f"<answer>{framed['answer']}</answer>")["accuracy"] == 1.0
 
 
+def test_boxes_in_a_detection_question_s_text_follow_the_image(tmp_path):
+    # A judge question and a choice question about a 2000x1000 photo the model sees at half size.
+    judge = dict(box_sample(tmp_path, 2000, 1000, (0, 0, 1, 1)), tier="judge", metric="yes_no",
+                 answer="yes", question="Is the dog inside [400, 300, 980.5, 811]? Answer yes or no.")
+    choice = dict(judge, tier="choice", metric="letters", answer="B",
+                  question="Which box holds the dog?\nA. [0,0,100,100]\nB. [400, 300, 980, 812]",
+                  options=["[0,0,100,100]", "[400, 300, 980, 812]"])
+    (j, c), _ = in_model_frame([judge, choice], lambda w, h: (w // 2, h // 2))
+    assert j["question"] == "Is the dog inside [200, 150, 490, 406]? Answer yes or no."
+    assert j["question_original"] == judge["question"] and j["answer"] == "yes"
+    assert c["question"] == "Which box holds the dog?\nA. [0, 0, 50, 50]\nB. [200, 150, 490, 406]"
+    assert c["options"] == ["[0, 0, 50, 50]", "[200, 150, 490, 406]"] and c["answer"] == "B"
+    # A normalised box, another family's number list and an image the processor keeps: as written.
+    normalised = dict(judge, question="Is the dog inside [0.2, 0.3, 0.49, 0.81]?")
+    maths = dict(judge, family="math", question="What is the sum of [1, 2, 3, 40]?")
+    assert in_model_frame([normalised, maths], lambda w, h: (w // 2, h // 2))[0] == [normalised,
+                                                                                      maths]
+    assert in_model_frame([judge], lambda w, h: (w, h))[0] == [judge]
+
+
 def test_seen_size_matches_the_arithmetic_of_the_reference_resize():
     assert seen_size(1914, 1052, 28, 3136, 512 * 28 * 28) == (840, 448)
     assert seen_size(640, 640, 28, 3136, 401_408) == (616, 616)

@@ -13,6 +13,12 @@ the GRPO reward, rejection sampling and SFT targets all read the same rescaled `
 original stays in `answer_original`, the factors in `frame_scale`). Images whose size the
 processor keeps (the generated 112-pixel scenes) are left exactly as they were.
 
+A detection judge or choice question names boxes in its text ("Is the dog inside [412, 300,
+980, 811]?", options "A. [3, 3, 15, 15]"): those are rescaled the same way (the original text
+stays in `question_original`), so the question speaks of the pixels the model sees. Only the
+detection family's text is read for boxes (a maths question's "[1, 2, 3, 4]" is a list), and
+four numbers within [0, 1] are a normalised box, left as written.
+
 Processors of other families (LLaVA, SmolVLM) are not rescaled: their boxes stay in the
 original frame ("original"), which is what those models are asked for.
 """
@@ -20,12 +26,16 @@ original frame ("original"), which is what those models are asked for.
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 
 from reftbench.scoring.metrics import parse_box
 
 # The metrics whose gold answers are boxes in image pixels.
 BOX_METRICS = ("box_iou", "box_iou_reference")
+# A box written in a question's text: four numbers in square brackets.
+_NUMBER = r"\s*(-?\d+(?:\.\d+)?)\s*"
+BOX_IN_TEXT = re.compile(r"\[" + ",".join([_NUMBER] * 4) + r"\]")
 
 
 def seen_size(width: int, height: int, factor: int, min_pixels: int, max_pixels: int):
@@ -74,24 +84,68 @@ def in_model_frame(samples: list[dict], resize) -> tuple[list[dict], str]:
         return samples, "original"
     out = []
     for sample in samples:
-        out.append(_rescaled(sample, resize) if sample.get("metric") in BOX_METRICS else sample)
+        if sample.get("metric") in BOX_METRICS:
+            sample = _rescaled(sample, resize)
+        elif sample.get("family") == "detection":
+            sample = _rescaled_text(sample, resize)
+        out.append(sample)
     return out, "model"
+
+
+def _scale(sample: dict, resize) -> tuple[float, float] | None:
+    """The (x, y) factors from the sample's image to the frame the model sees; None when its
+    image cannot be read or keeps its size."""
+    size = _image_size(str(sample.get("image_path", "")))
+    if size is None:
+        return None
+    width, height = size
+    seen_width, seen_height = resize(width, height)
+    if (seen_width, seen_height) == (width, height):
+        return None
+    return seen_width / width, seen_height / height
+
+
+def _box_text(box, sx: float, sy: float) -> str:
+    """The box scaled, in whole pixels as a model writes them; a box so small that rounding
+    would empty it keeps one decimal instead."""
+    scaled = [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy]
+    whole = [round(v) for v in scaled]
+    scaled = whole if whole[2] > whole[0] and whole[3] > whole[1] else [round(v, 1) for v in scaled]
+    return "[" + ", ".join(str(v) for v in scaled) + "]"
 
 
 def _rescaled(sample: dict, resize) -> dict:
     box = parse_box(str(sample.get("answer", "")))
-    size = _image_size(str(sample.get("image_path", "")))
-    if box is None or size is None:
+    factors = _scale(sample, resize) if box is not None else None
+    if factors is None:
         return sample
-    width, height = size
-    seen_width, seen_height = resize(width, height)
-    if (seen_width, seen_height) == (width, height):
+    return {**sample, "answer": _box_text(box, *factors), "answer_original": sample["answer"],
+            "frame_scale": list(factors)}
+
+
+def _rescaled_text(sample: dict, resize) -> dict:
+    """A detection question (and its options) with the boxes in its text rescaled."""
+    question = str(sample.get("question", ""))
+    options = sample.get("options") or []
+    if not (BOX_IN_TEXT.search(question) or any(BOX_IN_TEXT.search(str(o)) for o in options)):
         return sample
-    sx, sy = seen_width / width, seen_height / height
-    scaled = [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy]
-    # Whole pixels, as a model writes them; a box so small that rounding would empty it keeps
-    # one decimal instead.
-    whole = [round(v) for v in scaled]
-    scaled = whole if whole[2] > whole[0] and whole[3] > whole[1] else [round(v, 1) for v in scaled]
-    return {**sample, "answer": "[" + ", ".join(str(v) for v in scaled) + "]",
-            "answer_original": sample["answer"], "frame_scale": [sx, sy]}
+    factors = _scale(sample, resize)
+    if factors is None:
+        return sample
+
+    def pixels(match) -> str:
+        box = [float(v) for v in match.groups()]
+        # Four numbers within [0, 1] are a normalised box, the same in every frame.
+        return match.group(0) if max(box) <= 1 else _box_text(box, *factors)
+
+    def rescale(text: str) -> str:
+        return BOX_IN_TEXT.sub(pixels, text)
+
+    new_question, new_options = rescale(question), [rescale(str(o)) for o in options]
+    if new_question == question and new_options == [str(o) for o in options]:
+        return sample
+    out = {**sample, "question": new_question, "question_original": question,
+           "frame_scale": list(factors)}
+    if options:
+        out["options"] = new_options
+    return out
