@@ -257,3 +257,13 @@ def test_schedules_table_counts_steps_to_the_fixed_schedule_s_final_reward(tmp_p
     assert rows["curr-rl"][6] == "21 (1/1)"
     assert rows["curr-rl:bandit"][2] == "50" and rows["curr-rl:bandit"][6] == "30 (1/1)"
     assert rows["curr-rl:bandit"][7] == "120"  # 4 completions a chunk, 30 chunks
+    # Beside the table, the picture of both runs' open-tier reward, linked from it.
+    from PIL import Image
+
+    assert "![open-tier training reward by schedule](schedules.png)" in path.read_text()
+    with Image.open(tmp_path / "results" / "schedules.png") as picture:
+        assert picture.width > 600
+    # Runs without records: a table without rows and no picture.
+    empty = write_schedules({"curr-rl": {0: tmp_path / "none"}}, tmp_path / "empty")
+    assert "schedules.png" not in empty.read_text()
+    assert not (tmp_path / "empty" / "schedules.png").exists()

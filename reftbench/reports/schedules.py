@@ -22,6 +22,8 @@ from reftbench.training.schedule.record import RUN_FILE, accuracy_curve, final_r
 
 # The tier whose training reward is compared (every schedule trains it; the evaluation's tier).
 TIER = "open"
+# The picture written beside SCHEDULES.md.
+PICTURE = "schedules.png"
 
 
 def fmt(values: list[float], digits: int = 0) -> str:
@@ -75,6 +77,53 @@ def write_schedules(runs: dict[str, dict[int, Path]], results_dir: Path) -> Path
     table = "\n".join("| " + " | ".join(r) + " |" for r in
                       [header, ["---"] * len(header), *rows])
     path = Path(results_dir) / "SCHEDULES.md"
+    picture = plot(runs, Path(results_dir) / PICTURE)
     fileio.write_atomic(path, "# Schedules: budget and speed\n\n" + __doc__.split("\n\n")[1]
-                        .replace("\n", " ").strip() + "\n\n" + table + "\n")
+                        .replace("\n", " ").strip() + "\n\n" + table + "\n" +
+                        (f"\n![open-tier training reward by schedule]({PICTURE})\n"
+                         if picture else ""))
     return path
+
+
+def plot(runs: dict[str, dict[int, Path]], path: Path) -> bool:
+    """PICTURE: each run's open-tier training reward (moving average over 10 generation
+    batches) against optimiser steps and against completions, one colour per schedule, each
+    seed a line; the fixed schedule's final reward dashed. False (nothing written) without
+    records."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reftbench.training.schedule.policy import moving_average
+
+    curves = {spec: [accuracy_curve(Path(d), TIER) for d in by_seed.values()
+                     if (Path(d) / RUN_FILE).exists()] for spec, by_seed in runs.items()}
+    curves = {spec: [c for c in found if c] for spec, found in curves.items()}
+    if not any(curves.values()):
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for i, (spec, found) in enumerate(curves.items()):
+        colour = f"C{i}"
+        for j, curve in enumerate(found):
+            average = moving_average([acc for _, _, acc in curve], 10)
+            for ax, x in zip(axes, ([c[0] for c in curve], [c[1] for c in curve])):
+                ax.plot(x, average, color=colour, alpha=0.8, lw=1.2,
+                        label=spec if j == 0 and ax is axes[0] else None)
+        if ":" not in spec and found:
+            target = statistics.mean(final_reward(c) for c in found)
+            for ax in axes:
+                ax.axhline(target, color=colour, ls="--", lw=0.8)
+    axes[0].set_xlabel("optimiser step")
+    axes[1].set_xlabel("completions generated")
+    axes[0].set_ylabel(f"{TIER}-tier training accuracy reward\n(moving average, 10 batches)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Schedules: open-tier training reward, each seed a line; dashed: the fixed "
+                 "schedule's final reward (mean over seeds)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return True
