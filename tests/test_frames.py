@@ -83,8 +83,9 @@ def test_boxes_in_a_detection_question_s_text_follow_the_image(tmp_path):
     # A normalised box, another family's number list and an image the processor keeps: as written.
     normalised = dict(judge, question="Is the dog inside [0.2, 0.3, 0.49, 0.81]?")
     maths = dict(judge, family="math", question="What is the sum of [1, 2, 3, 40]?")
-    assert in_model_frame([normalised, maths], lambda w, h: (w // 2, h // 2))[0] == [normalised,
-                                                                                      maths]
+    huge = dict(judge, question=f"Inside [{'9' * 400}, 0, 1, 2]?")
+    assert in_model_frame([normalised, maths, huge], lambda w, h: (w // 2, h // 2))[0] == [
+        normalised, maths, huge]
     assert in_model_frame([judge], lambda w, h: (w, h))[0] == [judge]
 
 

@@ -135,8 +135,11 @@ def _rescaled_text(sample: dict, resize) -> dict:
 
     def pixels(match) -> str:
         box = [float(v) for v in match.groups()]
-        # Four numbers within [0, 1] are a normalised box, the same in every frame.
-        return match.group(0) if max(box) <= 1 else _box_text(box, *factors)
+        # Four numbers within [0, 1] are a normalised box, the same in every frame; a number
+        # too large for a float is no box.
+        if max(box) <= 1 or not all(map(math.isfinite, box)):
+            return match.group(0)
+        return _box_text(box, *factors)
 
     def rescale(text: str) -> str:
         return BOX_IN_TEXT.sub(pixels, text)
