@@ -373,6 +373,9 @@ def compare(
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Write into the committed "
                                      "results/ from a checkout with uncommitted code changes."),
+    jobs: int = typer.Option(1, help="Runs trained at once, each in its own process with its "
+                             "share of the CPU threads (one GPU each where there are GPUs); "
+                             "logs go to <output>/<run>.log."),
     plan: float = typer.Option(None, "--plan", metavar="EFFECT", help="Run nothing: from the "
                                "runs in --results-dir (a finished comparison or a pilot), print "
                                "the seeds or questions per cell a difference of EFFECT points "
@@ -402,7 +405,8 @@ def compare(
     if not seed_list:
         raise UserError("--seeds names no seed: give comma-separated integers, e.g. 0,1,2")
     cfg = CompareConfig(trainers=names, seeds=seed_list, preset=preset, eval_limit=eval_limit,
-                        general=general, overrides=tuple(ctx.args), allow_dirty=allow_dirty)
+                        general=general, overrides=tuple(ctx.args), allow_dirty=allow_dirty,
+                        jobs=jobs)
     run_compare(cfg, output, results_dir, console)
 
 

@@ -12,7 +12,8 @@ Into the committed reference folder (results/) it writes only from a checkout wh
 committed, so that every run names the commit that made it (`--allow-dirty` to override; the
 record says so). `--plan EFFECT` runs nothing: from the runs already in the results folder (a
 finished comparison or a pilot) it prints how many seeds, or questions per cell, a difference
-of EFFECT points needs (reftbench.reports.power).
+of EFFECT points needs (reftbench.reports.power). `--jobs N` trains N runs at once, each a
+`reftbench train` process (reftbench.compare_jobs).
 
 A trainer may be named with a schedule (docs/schedules.md): `curr-rl:bandit`, `curr-rl:plateau`,
 `curr-rl:fixed+skip` run curr-rl under that schedule, as their own leaderboard rows; the budget
@@ -55,6 +56,9 @@ class CompareConfig:
     overrides: tuple[str, ...] = ()
     # Write into the committed results/ from a checkout with uncommitted code changes.
     allow_dirty: bool = False
+    # Runs trained at once, each a `reftbench train` process with its share of the CPU threads
+    # (and one GPU each, in turn, where there are GPUs); 1 trains them one after another here.
+    jobs: int = 1
 
 
 def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> None:
@@ -78,6 +82,12 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
         console.rule(f"base model ({base_cfg.model})")
         run_eval(base_cfg, results_dir, (base_run / "samples.jsonl").exists(), console)
         (base_run / FINGERPRINT).write_text(fingerprint + "\n")
+
+    def record(key: str, seconds: float) -> None:
+        timings[key] = seconds
+        fileio.write_json(output / "timings.json", timings)
+
+    pending = []
     for seed in cfg.seeds:
         for spec in cfg.trainers:
             name, variant = split_variant(spec)
@@ -85,17 +95,24 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
             if key in timings:
                 console.print(f"{key}: finished earlier ({timings[key]} s), skipping")
                 continue
-            console.rule(key)
-            started = time.perf_counter()
-            run_dir = output / key
             own = trainer_overrides(name, cfg.trainers, common) + variant
             skipped = sorted(set(parse_overrides(common)) - set(parse_overrides(own)))
             if skipped:
                 console.print(f"{name} has no {', '.join(skipped)}: not passed to it")
-            train(name, cfg.preset, overrides=own + ["--seed", str(seed)], output=run_dir,
-                  resume=(run_dir / "stages").exists(), results_dir=results_dir, console=console)
-            timings[key] = round(time.perf_counter() - started, 1)
-            fileio.write_json(output / "timings.json", timings)
+            pending.append((key, name, own + ["--seed", str(seed)], output / key))
+    if cfg.jobs > 1 and len(pending) > 1:
+        from reftbench.compare_jobs import Job, run_jobs
+
+        run_jobs([Job(key, train_args(name, cfg.preset, args, run_dir, results_dir), run_dir)
+                  for key, name, args, run_dir in pending], cfg.jobs, record, console)
+    else:
+        for key, name, args, run_dir in pending:
+            console.rule(key)
+            started = time.perf_counter()
+            train(name, cfg.preset, overrides=args, output=run_dir,
+                  resume=(run_dir / "stages").exists(), results_dir=results_dir,
+                  console=console)
+            record(key, round(time.perf_counter() - started, 1))
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
     show_leaderboard(results_dir, console, reference_row(cfg.trainers, base_cfg))
@@ -128,6 +145,15 @@ def split_variant(spec: str) -> tuple[str, list[str]]:
     if "schedule" not in {f.name for f in fields(load_trainer(name).config_cls)}:
         raise UserError(f"{spec}: trainer {name} has no schedule (curr-rl and curr-reft have)")
     return name, ["--schedule", schedule] + (["--skip_zero_spread", "true"] if plus else [])
+
+
+def train_args(name: str, preset: str, overrides: list[str], run_dir: Path,
+               results_dir: Path) -> list[str]:
+    """The `reftbench train` arguments of one comparison run, as the sequential loop trains it
+    (`--resume` when its folder already holds stages)."""
+    resume = ["--resume"] if (run_dir / "stages").exists() else []
+    return [name, "--preset", preset, "--output", str(run_dir), "--results-dir",
+            str(results_dir), *resume, *overrides]
 
 
 def reference_row(trainers, base_cfg) -> str:
@@ -180,6 +206,8 @@ def check(cfg: CompareConfig, common: list[str], output: Path, results_dir: Path
         raise UserError(f"--eval-limit must be at least 1, got {cfg.eval_limit}")
     if cfg.general < 0:
         raise UserError(f"--general must be 0 or more, got {cfg.general}")
+    if cfg.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {cfg.jobs}")
     for spec in cfg.trainers:
         name, variant = split_variant(spec)
         own = trainer_overrides(name, cfg.trainers, common) + variant
