@@ -40,11 +40,11 @@ def test_a_failed_job_is_named_with_its_log_and_the_others_are_recorded(tmp_path
 
 
 def test_compare_with_two_jobs_trains_and_records_every_run(cli, tmp_path, micro):
-    code, out, err = cli("compare", "--trainers", "sft", "--seeds", "0,1", "--jobs", "2",
-                         "--eval-limit", "2", "--general", "0", "--output", tmp_path / "out",
-                         "--results-dir", tmp_path / "res", "--model", "random-micro",
-                         "--families", "math", "--sft_steps", "1", "--sft_batch_size", "2",
-                         "--n_test", "4")
+    command = ["compare", "--trainers", "sft", "--seeds", "0,1", "--jobs", "2", "--eval-limit",
+               "2", "--general", "0", "--output", tmp_path / "out", "--results-dir",
+               tmp_path / "res", "--model", "random-micro", "--families", "math",
+               "--sft_steps", "1", "--sft_batch_size", "2", "--n_test", "4"]
+    code, out, err = cli(*command)
     assert code == 0, err
     timings = json.loads((tmp_path / "out" / "timings.json").read_text())
     assert set(timings) == {"sft-seed0", "sft-seed1"}
@@ -56,11 +56,7 @@ def test_compare_with_two_jobs_trains_and_records_every_run(cli, tmp_path, micro
         assert "model:" in log
     assert "sft-seed1: finished in" in out
     # Run again: nothing left to train, nothing started.
-    code, out, err = cli("compare", "--trainers", "sft", "--seeds", "0,1", "--jobs", "2",
-                         "--eval-limit", "2", "--general", "0", "--output", tmp_path / "out",
-                         "--results-dir", tmp_path / "res", "--model", "random-micro",
-                         "--families", "math", "--sft_steps", "1", "--sft_batch_size", "2",
-                         "--n_test", "4")
+    code, out, err = cli(*command)
     assert code == 0, err
     assert "started" not in out and out.count("finished earlier") == 2
     code, _, err = cli("compare", "--trainers", "sft", "--seeds", "0", "--jobs", "0",
