@@ -254,9 +254,12 @@ def test_schedules_table_counts_steps_to_the_fixed_schedule_s_final_reward(tmp_p
     rows = {cells[0]: cells for cells in
             ([c.strip() for c in line.strip("| ").split(" | ")] for line in lines)}
     # fixed is at its own final open-tier average from its first open chunk (step 21) on.
-    assert rows["curr-rl"][6] == "21 (1/1)"
-    assert rows["curr-rl:bandit"][2] == "50" and rows["curr-rl:bandit"][6] == "30 (1/1)"
-    assert rows["curr-rl:bandit"][7] == "120"  # 4 completions a chunk, 30 chunks
+    assert rows["curr-rl"][7] == "21 (1/1)"
+    assert rows["curr-rl:bandit"][2] == "50" and rows["curr-rl:bandit"][7] == "30 (1/1)"
+    assert rows["curr-rl:bandit"][8] == "120"  # 4 completions a chunk, 30 chunks
+    # Where each open-tier reward started (its first 10 open chunks) and ended.
+    assert rows["curr-rl"][5:7] == ["0.500", "0.500"]
+    assert rows["curr-rl:bandit"][5:7] == ["0.000", "0.600"]
     # Beside the table, the picture of both runs' open-tier reward, linked from it.
     from PIL import Image
 

@@ -7,8 +7,9 @@ optimiser steps, completions generated, the share of groups with reward spread (
 GRPO learns from), the final open-tier training reward (moving average over the last 10
 generation batches; open-tier arms only, so a bandit's mixed batches compare with a fixed open
 stage), and the step and completions at which that reward first reached the final one of the
-same trainer's fixed schedule on the same seed. Mean ± std over seeds. Training reward only:
-the test splits are the leaderboard's.
+same trainer's fixed schedule on the same seed, beside the reward of its first 10 open-tier
+batches (a reward that never rose is reached at once, and its step count measures noise).
+Mean ± std over seeds. Training reward only: the test splits are the leaderboard's.
 """
 
 from __future__ import annotations
@@ -41,10 +42,18 @@ def run_figures(run_dir: Path, target: float | None) -> dict:
     curve = accuracy_curve(run_dir, TIER)
     reached = reach(curve, target) if target is not None else None
     return {"steps": budget["steps"], "completions": budget["completions"],
-            "signal": budget["signal_share"], "final": final_reward(curve),
+            "signal": budget["signal_share"], "first": first_reward(curve),
+            "final": final_reward(curve),
             "reach_steps": reached[0] if reached else None,
             "reach_completions": reached[1] if reached else None,
             "reached": reached is not None}
+
+
+def first_reward(curve, window: int = 10) -> float | None:
+    """The mean over the curve's first `window` chunks: where the reward started, so that a
+    final reward and the steps to reach it read against it (None for an empty curve)."""
+    head = [acc for _, _, acc in curve[:window]]
+    return sum(head) / len(head) if head else None
 
 
 def write_schedules(runs: dict[str, dict[int, Path]], results_dir: Path) -> Path:
@@ -66,12 +75,13 @@ def write_schedules(runs: dict[str, dict[int, Path]], results_dir: Path) -> Path
         rows.append([spec, str(len(figures)), fmt([f["steps"] for f in figures]),
                      fmt([f["completions"] for f in figures]),
                      fmt([100 * f["signal"] for f in figures if f["signal"] is not None], 1),
+                     fmt([f["first"] for f in figures], 3),
                      fmt([f["final"] for f in figures], 3),
                      f"{fmt([f['reach_steps'] for f in figures])} ({reached}/{len(figures)})",
                      fmt([f["reach_completions"] for f in figures])])
     header = ["trainer:schedule", "runs", "optimiser steps", "completions",
               "groups with signal (%)",
-              f"final {TIER}-tier training reward",
+              f"first {TIER}-tier training reward", f"final {TIER}-tier training reward",
               "steps to the fixed schedule's final reward (runs that reached it)",
               "completions to it"]
     table = "\n".join("| " + " | ".join(r) + " |" for r in
