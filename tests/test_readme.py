@@ -78,6 +78,24 @@ def test_the_readme_quotes_the_committed_leaderboard_word_for_word():
     assert all(p in lines for p in quoted), [p for p in quoted if p not in lines]
 
 
+def test_the_readme_s_schedule_figures_are_the_committed_ablation_s():
+    """Each "<effect> ... CI <low> to <high>" of README's Schedules paragraph is the out-of-domain
+    difference from fixed in results/ablations/schedules/LEADERBOARD.md."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    paragraph = readme.split("**Schedules**", 1)[1].split("## ", 1)[0]
+    board = (ROOT / "results" / "ablations" / "schedules" / "LEADERBOARD.md").read_text()
+    diff = board.split("## Difference from curr-rl", 1)[1]
+    column = [c.strip() for c in diff.split("| model |", 1)[1].split("\n")[0].split("|")]
+    at = column.index("avg ood") + 2  # a row splits as "", label, cells...
+    cells = {line.split("|")[1].strip(): line.split("|")[at].strip()
+             for line in diff.splitlines() if line.startswith("| curr-rl:")}
+    quoted = re.findall(r"(plateau|bandit)\b.*?([+-]\d+\.\d) (?:points, 95% CI|out of domain "
+                        r"\(CI) ([+-]\d+\.\d) to ([+-]\d+\.\d)", paragraph)
+    assert [q[0] for q in quoted] == ["plateau", "bandit"]
+    for schedule, effect, low, high in quoted:
+        assert cells[f"curr-rl:{schedule}"].startswith(f"{effect} [{low}, {high}]"), schedule
+
+
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_every_shown_command_and_option_exists(path):
     for line in commands(path):
