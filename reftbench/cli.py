@@ -229,9 +229,10 @@ def eval_families(tasks: str, lmms: tuple[str, ...]) -> tuple[str, ...]:
 @app.command(cls=Command)
 def leaderboard(
     results_dir: Path = typer.Option(RESULTS, "--results-dir", help=RESULTS_HELP),
-    against: str = typer.Option("base", "--against", help="The row every other row is "
-                                "compared with (differences with 95% intervals); base is "
-                                "base@DIR where only a --data comparison's base row is there."),
+    against: str = typer.Option(None, "--against", show_default=False, help="The row every "
+                                "other row is compared with (differences with 95% intervals). "
+                                "Default: the fixed schedule in a comparison of schedules, else "
+                                "the base row (base@DIR for a --data comparison)."),
     mixed_protocols: bool = typer.Option(
         False, "--mixed-protocols",
         help="Also show rows evaluated under another protocol than the base row (another "
@@ -245,7 +246,7 @@ def leaderboard(
     from reftbench.reports.leaderboard import collect
     from reftbench.reports.terminal import show_leaderboard
 
-    if against != "base" and against not in (labels := collect(results_dir, mixed_protocols)):
+    if against is not None and against not in (labels := collect(results_dir, mixed_protocols)):
         raise UserError(f"--against {against}: no such row in {results_dir / 'runs'}; rows: "
                         f"{', '.join(labels) or 'none'}")
     show_leaderboard(results_dir, console, against, mixed_protocols)

@@ -115,7 +115,7 @@ def compare(cfg: CompareConfig, output: Path, results_dir: Path, console) -> Non
             record(key, round(time.perf_counter() - started, 1))
     _write_record(cfg, timings, results_dir)
     console.rule("leaderboard")
-    show_leaderboard(results_dir, console, reference_row(cfg.trainers, base_cfg))
+    show_leaderboard(results_dir, console)  # a schedules comparison: against fixed
     if any(":" in spec for spec in cfg.trainers):
         from reftbench.reports.schedules import write_schedules
 
@@ -154,20 +154,6 @@ def train_args(name: str, preset: str, overrides: list[str], run_dir: Path,
     resume = ["--resume"] if (run_dir / "stages").exists() else []
     return [name, "--preset", preset, "--output", str(run_dir), "--results-dir",
             str(results_dir), *resume, *overrides]
-
-
-def reference_row(trainers, base_cfg) -> str:
-    """The row the leaderboard sets the others beside: in a comparison of schedules, the fixed
-    schedule of the first trainer named with one, when that trainer is compared plain too
-    ("curr-rl" beside "curr-rl:bandit"), so each schedule's difference and interval is against
-    fixed; otherwise the base (`base@mydata` with `--data mydata`)."""
-    from reftbench.training.run import row_label
-
-    for spec in trainers:
-        name, _, variant = spec.partition(":")
-        if variant and name in trainers:
-            return row_label(name, base_cfg)
-    return base_cfg.label
 
 
 def run_name(spec: str) -> str:

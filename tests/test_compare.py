@@ -101,19 +101,41 @@ def test_compare_scores_its_own_start_model_data_and_families(cli, tmp_path, mic
     assert "## Difference from base@refdata" in board and "| sft@refdata | " in board
 
 
-def test_a_comparison_of_schedules_reads_against_the_fixed_schedule():
-    from types import SimpleNamespace
+def test_a_comparison_of_schedules_reads_against_the_fixed_schedule(tmp_path):
+    """Its leaderboard, as compare writes it and as `reftbench leaderboard` rebuilds it, sets
+    every schedule beside the fixed row its compare.json names; other comparisons beside the
+    base row."""
+    import json
 
-    from reftbench.compare import reference_row
+    from crafted import draw, write
 
-    generated = SimpleNamespace(data=None, label="base")
-    assert reference_row(("curr-rl", "curr-rl:plateau", "curr-rl:bandit"), generated) == "curr-rl"
-    assert reference_row(("sft", "grpo", "curr-rl"), generated) == "base"
-    # A schedule without its fixed run beside it: the base.
-    assert reference_row(("curr-rl:bandit",), generated) == "base"
-    mine = SimpleNamespace(data="/data/mydata", label="base@mydata")
-    assert reference_row(("curr-rl", "curr-rl:bandit"), mine) == "curr-rl@mydata"
-    assert reference_row(("sft",), mine) == "base@mydata"
+    from reftbench.reports.leaderboard import build, default_against
+
+    def folder(name, labels, trainers):
+        world = draw({}, labels=labels)
+        write(tmp_path / name, world)
+        (tmp_path / name / "compare.json").write_text(json.dumps({"config": {
+            "trainers": trainers}}))
+        return tmp_path / name, {label: [{}] for label in labels}
+
+    path, grouped = folder("sched", ("base", "curr-rl", "curr-rl:bandit"),
+                           ["curr-rl", "curr-rl:bandit"])
+    assert default_against(path, grouped) == "curr-rl"
+    build(path)
+    assert "## Difference from curr-rl\n" in (path / "LEADERBOARD.md").read_text()
+    build(path, "base")  # named: the base after all
+    assert "## Difference from base\n" in (path / "LEADERBOARD.md").read_text()
+    # A schedule without its fixed run beside it, or no schedule at all: the base.
+    assert default_against(*folder("alone", ("base", "curr-rl:bandit"),
+                                   ["curr-rl:bandit"])) == "base"
+    assert default_against(*folder("paper", ("base", "sft", "curr-rl"),
+                                   ["sft", "curr-rl"])) == "base"
+    # A real-data comparison's rows: its own fixed row, or its base@ row.
+    assert default_against(*folder("mine", ("base@mydata", "curr-rl@mydata",
+                                            "curr-rl:bandit@mydata"),
+                                   ["curr-rl", "curr-rl:bandit"])) == "curr-rl@mydata"
+    assert default_against(*folder("mine-sft", ("base@mydata", "sft@mydata"),
+                                   ["sft"])) == "base@mydata"
 
 
 def test_overrides_go_only_to_trainers_that_have_them():

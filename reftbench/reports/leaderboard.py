@@ -227,6 +227,23 @@ def start_row(labels) -> str:
     return found[0] if len(found) == 1 else BASE
 
 
+def default_against(results_dir: Path, grouped) -> str:
+    """The row the others are set beside when none is named: in a comparison of schedules, the
+    fixed row (its compare.json names "curr-rl" beside "curr-rl:bandit"), so every schedule
+    reads against fixed; otherwise the base row (start_row)."""
+    try:
+        record = json.loads((Path(results_dir) / "compare.json").read_text())
+        trainers = [t for t in record["config"]["trainers"] if isinstance(t, str)]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, LookupError, TypeError):
+        trainers = []  # no record, or one _run_note warns about
+    for spec in trainers:
+        name, _, variant = spec.partition(":")
+        found = [label for label in grouped if label.partition("@")[0] == name]
+        if variant and name in trainers and len(found) == 1:
+            return found[0]
+    return start_row(grouped)
+
+
 def compared(grouped: dict[str, list[dict]], against: str) -> list[str]:
     """The rows set beside `against`: every label but it and rows a script wrote (chance)."""
     return [label for label, runs in grouped.items() if label != against and not _made_by(runs)]
@@ -479,7 +496,7 @@ def _legend(shown: list[str]) -> str:
     return ", ".join(named)
 
 
-def build(results_dir: Path, against: str = BASE, mixed_protocols: bool = False,
+def build(results_dir: Path, against: str | None = None, mixed_protocols: bool = False,
           grouped: dict[str, list[dict]] | None = None) -> tuple[list[str], list[list[str]]]:
     """Collect runs (or take `grouped`, collect's result), write LEADERBOARD.md and
     leaderboard.png, return the table.
@@ -488,6 +505,7 @@ def build(results_dir: Path, against: str = BASE, mixed_protocols: bool = False,
     """
     results_dir = Path(results_dir)
     grouped = collect(results_dir, mixed_protocols) if grouped is None else grouped
+    against = default_against(results_dir, grouped) if against is None else against
     header, rows = table_rows(grouped)
     if not rows:
         return header, rows

@@ -107,18 +107,18 @@ def results_table(results: dict) -> Table:
     return table
 
 
-def show_leaderboard(results_dir: Path, console: Console, against: str = "base",
+def show_leaderboard(results_dir: Path, console: Console, against: str | None = None,
                      mixed_protocols: bool = False) -> None:
     """Build the leaderboard files and print them: the table, each row's difference from
     `against` with its interval, what the comparison can resolve, the claims (or say there is
     nothing yet). Fits an 80-column terminal: short headings, cells that wrap between words."""
     from reftbench.reports import findings
     from reftbench.reports.leaderboard import (MEAN_STD, build, collect, differences, keys,
-                                               paired_rows, resolution, sampling_rows,
-                                               start_row)
+                                               default_against, paired_rows, resolution,
+                                               sampling_rows)
 
     grouped = collect(results_dir, mixed_protocols)  # once: each skipped file is reported once
-    against = start_row(grouped) if against == "base" else against
+    against = default_against(results_dir, grouped) if against is None else against
     header, rows = build(results_dir, against, mixed_protocols, grouped)
     if not rows:
         console.print(f"no results in {results_dir / 'runs'} yet: run `reftbench eval` first "
